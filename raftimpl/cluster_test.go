@@ -1,0 +1,173 @@
+package raftimpl
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+func TestClusterElectsOneLeader(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		t.Run(map[int]string{3: "3nodes", 5: "5nodes"}[n], func(t *testing.T) {
+			c := newCluster(t, n)
+			l := c.leader()
+			term := l.raft.CurrentTerm()
+			// Every node learns the same leader.
+			waitFor(t, 5*time.Second, "all nodes to know the leader", func() bool {
+				for _, nd := range c.nodes {
+					if _, id := nd.raft.LeaderWithID(); id != l.id {
+						return false
+					}
+				}
+				return true
+			})
+			for _, nd := range c.followers(l) {
+				if nd.raft.State() != raft.Follower {
+					t.Fatalf("%s is %v, want Follower", nd.id, nd.raft.State())
+				}
+				if nd.raft.CurrentTerm() != term {
+					t.Fatalf("%s at term %d, leader at %d", nd.id, nd.raft.CurrentTerm(), term)
+				}
+			}
+		})
+	}
+}
+
+func TestClusterApplyReachesEveryFSMInOrder(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	var want [][]byte
+	var futures []ApplyFuture
+	for i := 0; i < 200; i++ {
+		want = append(want, cmd(i))
+		futures = append(futures, l.raft.Apply(cmd(i), 5*time.Second))
+	}
+	var lastIndex uint64
+	for i, f := range futures {
+		if err := f.Error(); err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+		if f.Index() <= lastIndex {
+			t.Fatalf("apply %d: index %d not after %d", i, f.Index(), lastIndex)
+		}
+		lastIndex = f.Index()
+		if got := f.Response(); got != i+1 {
+			t.Fatalf("apply %d: response %v, want %d", i, got, i+1)
+		}
+	}
+	c.waitApplied(want)
+	if l.raft.AppliedIndex() < lastIndex {
+		t.Fatalf("leader applied index %d < %d", l.raft.AppliedIndex(), lastIndex)
+	}
+}
+
+func TestClusterApplyOnFollowerIsNotLeader(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	f := c.followers(l)[0]
+	err := f.raft.Apply(cmd(1), time.Second).Error()
+	if !errors.Is(err, raft.ErrNotLeader) {
+		t.Fatalf("Apply on follower: %v, want ErrNotLeader", err)
+	}
+	if err := f.raft.VerifyLeader().Error(); !errors.Is(err, raft.ErrNotLeader) {
+		t.Fatalf("VerifyLeader on follower: %v, want ErrNotLeader", err)
+	}
+}
+
+func TestClusterLeaderShutdownKeepsAcknowledgedEntries(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	var want [][]byte
+	for i := 0; i < 50; i++ {
+		if err := l.raft.Apply(cmd(i), 5*time.Second).Error(); err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+		want = append(want, cmd(i))
+	}
+	oldTerm := l.raft.CurrentTerm()
+	c.stop(l)
+	l2 := c.leader()
+	if l2 == l {
+		t.Fatal("stopped node still leader")
+	}
+	if l2.raft.CurrentTerm() <= oldTerm {
+		t.Fatalf("new leader term %d not above %d", l2.raft.CurrentTerm(), oldTerm)
+	}
+	for i := 50; i < 60; i++ {
+		if err := l2.raft.Apply(cmd(i), 5*time.Second).Error(); err != nil {
+			t.Fatalf("apply %d on new leader: %v", i, err)
+		}
+		want = append(want, cmd(i))
+	}
+	c.waitApplied(want)
+	// The old leader comes back and catches up.
+	c.restart(l)
+	c.waitApplied(want, c.nodes...)
+}
+
+func TestClusterPartitionedLeaderStepsDownAndCannotCommit(t *testing.T) {
+	c := newCluster(t, 5)
+	old := c.leader()
+	if err := old.raft.Apply(cmd(0), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{cmd(0)}
+	c.partition(old)
+
+	// The isolated leader cannot commit: the apply fails once it steps down.
+	stale := old.raft.Apply([]byte("lost"), 0)
+	waitFor(t, 5*time.Second, "the isolated leader to step down", func() bool {
+		return old.raft.State() != raft.Leader
+	})
+	if err := stale.Error(); !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
+		t.Fatalf("apply on isolated leader: %v, want ErrLeadershipLost", err)
+	}
+
+	var majority []*node
+	for _, nd := range c.nodes {
+		if nd != old {
+			majority = append(majority, nd)
+		}
+	}
+	l := c.leader(majority...)
+	for i := 1; i < 20; i++ {
+		if err := l.raft.Apply(cmd(i), 5*time.Second).Error(); err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+		want = append(want, cmd(i))
+	}
+	c.heal()
+	c.waitApplied(want, c.nodes...)
+	c.leader()
+}
+
+func TestClusterFullRestartKeepsAcknowledgedEntries(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	var want [][]byte
+	for i := 0; i < 100; i++ {
+		if err := l.raft.Apply(cmd(i), 5*time.Second).Error(); err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+		want = append(want, cmd(i))
+	}
+	terms := map[raft.ServerID]uint64{}
+	for _, nd := range c.nodes {
+		terms[nd.id] = nd.raft.CurrentTerm()
+		c.stop(nd)
+	}
+	for _, nd := range c.nodes {
+		c.restart(nd)
+		if nd.raft.CurrentTerm() < terms[nd.id] {
+			t.Fatalf("%s restarted at term %d, before %d", nd.id, nd.raft.CurrentTerm(), terms[nd.id])
+		}
+	}
+	l = c.leader()
+	if err := l.raft.Apply(cmd(100), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, cmd(100))
+	c.waitApplied(want, c.nodes...)
+}

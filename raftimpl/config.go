@@ -1,0 +1,179 @@
+package raftimpl
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
+	raft "github.com/pontoon-raft/raft"
+)
+
+// Config configures a Raft node. Field names and defaults follow
+// hashicorp/raft's Config.
+type Config struct {
+	// ProtocolVersion is the RPC protocol version spoken; Pontoon supports 3.
+	ProtocolVersion raft.ProtocolVersion
+
+	// HeartbeatTimeout is how long a follower goes without hearing from the
+	// leader before it starts an election (randomized to [t, 2t)). The leader
+	// heartbeats every HeartbeatTimeout/10, which is also the driver's tick.
+	HeartbeatTimeout time.Duration
+	// ElectionTimeout bounds a candidate's election round.
+	ElectionTimeout time.Duration
+	// CommitTimeout is kept for compatibility; Pontoon replicates as soon as
+	// entries exist, so it only bounds how long a batch may wait.
+	CommitTimeout time.Duration
+	// MaxAppendEntries bounds the entries in one AppendEntries request.
+	MaxAppendEntries int
+	// BatchApplyCh is accepted for compatibility; Pontoon always batches.
+	BatchApplyCh bool
+	// ShutdownOnRemove shuts the node down when it is removed.
+	ShutdownOnRemove bool
+	// TrailingLogs, SnapshotInterval and SnapshotThreshold drive snapshots.
+	TrailingLogs      uint64
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	// LeaderLeaseTimeout: a leader that has not heard from a quorum for this
+	// long steps down (check-quorum).
+	LeaderLeaseTimeout time.Duration
+	// LocalID is this server's unique ID. Required.
+	LocalID raft.ServerID
+	// NotifyCh receives true when this node becomes leader and false when it
+	// stops. Sends block (as hashicorp/raft); prefer LeaderCh.
+	NotifyCh chan<- bool
+	// LogOutput and LogLevel build the logger when Logger is nil.
+	LogOutput io.Writer
+	LogLevel  string
+	// Logger is this node's logger.
+	Logger hclog.Logger
+	// NoSnapshotRestoreOnStart skips restoring the newest snapshot at start.
+	NoSnapshotRestoreOnStart bool
+	// PreVoteDisabled turns pre-vote off (it is also off when the transport
+	// does not implement transport.WithPreVote).
+	PreVoteDisabled bool
+	// NoLegacyTelemetry drops metrics whose keys embed peer names.
+	NoLegacyTelemetry bool
+
+	// Metrics receives this node's metrics. Nil discards them. Pontoon never
+	// writes to go-metrics' global instance.
+	Metrics *metrics.Metrics
+
+	// MaxInflightAppends bounds unacknowledged AppendEntries per follower.
+	MaxInflightAppends int
+	// MaxAppendBytes bounds the Data bytes of one AppendEntries (at least
+	// one entry is always sent).
+	MaxAppendBytes uint64
+	// Seed seeds the core's election jitter; 0 picks one at random.
+	Seed int64
+}
+
+// DefaultConfig returns hashicorp/raft's defaults plus Pontoon's own.
+func DefaultConfig() *Config {
+	return &Config{
+		ProtocolVersion:    raft.ProtocolVersionMax,
+		HeartbeatTimeout:   1000 * time.Millisecond,
+		ElectionTimeout:    1000 * time.Millisecond,
+		CommitTimeout:      50 * time.Millisecond,
+		MaxAppendEntries:   64,
+		ShutdownOnRemove:   true,
+		TrailingLogs:       10240,
+		SnapshotInterval:   120 * time.Second,
+		SnapshotThreshold:  8192,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		LogLevel:           "DEBUG",
+		MaxInflightAppends: 16,
+		MaxAppendBytes:     4 << 20,
+	}
+}
+
+// ValidateConfig checks conf by hashicorp/raft's rules. Errors wrap
+// raft.ErrInvalidConfig.
+func ValidateConfig(conf *Config) error {
+	bad := func(format string, args ...interface{}) error {
+		return fmt.Errorf("%w: "+format, append([]interface{}{raft.ErrInvalidConfig}, args...)...)
+	}
+	if conf == nil {
+		return bad("nil config")
+	}
+	if conf.ProtocolVersion < 1 || conf.ProtocolVersion > raft.ProtocolVersionMax {
+		return bad("ProtocolVersion %d must be >= 1 and <= %d", conf.ProtocolVersion, raft.ProtocolVersionMax)
+	}
+	if conf.ProtocolVersion < 3 {
+		return bad("ProtocolVersion %d: Pontoon speaks protocol 3 only", conf.ProtocolVersion)
+	}
+	if conf.LocalID == "" {
+		return bad("LocalID cannot be empty")
+	}
+	if conf.HeartbeatTimeout < 5*time.Millisecond {
+		return bad("HeartbeatTimeout is too low")
+	}
+	if conf.ElectionTimeout < 5*time.Millisecond {
+		return bad("ElectionTimeout is too low")
+	}
+	if conf.CommitTimeout < time.Millisecond {
+		return bad("CommitTimeout is too low")
+	}
+	if conf.MaxAppendEntries <= 0 {
+		return bad("MaxAppendEntries must be positive")
+	}
+	if conf.MaxAppendEntries > 1024 {
+		return bad("MaxAppendEntries is too large")
+	}
+	if conf.SnapshotInterval < 5*time.Millisecond {
+		return bad("SnapshotInterval is too low")
+	}
+	if conf.LeaderLeaseTimeout < 5*time.Millisecond {
+		return bad("LeaderLeaseTimeout is too low")
+	}
+	if conf.LeaderLeaseTimeout > conf.HeartbeatTimeout {
+		return bad("LeaderLeaseTimeout (%s) cannot be larger than heartbeat timeout (%s)", conf.LeaderLeaseTimeout, conf.HeartbeatTimeout)
+	}
+	if conf.ElectionTimeout < conf.HeartbeatTimeout {
+		return bad("ElectionTimeout (%s) must be equal or greater than Heartbeat Timeout (%s)", conf.ElectionTimeout, conf.HeartbeatTimeout)
+	}
+	if conf.MaxInflightAppends < 0 {
+		return bad("MaxInflightAppends cannot be negative")
+	}
+	return nil
+}
+
+// ReloadableConfig is the subset of Config that ReloadConfig can change.
+type ReloadableConfig struct {
+	TrailingLogs      uint64
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	HeartbeatTimeout  time.Duration
+	ElectionTimeout   time.Duration
+}
+
+// tickInterval is the driver's tick: the leader's heartbeat period.
+func (c *Config) tickInterval() time.Duration {
+	t := c.HeartbeatTimeout / 10
+	if t < time.Millisecond {
+		t = time.Millisecond
+	}
+	return t
+}
+
+// ticks converts d to whole ticks, at least min.
+func (c *Config) ticks(d time.Duration, min int) int {
+	n := int(d / c.tickInterval())
+	if n < min {
+		n = min
+	}
+	return n
+}
+
+func (c *Config) logger() hclog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	out := c.LogOutput
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.LevelFromString(c.LogLevel),
+		Output: out,
+	})
+}

@@ -1,0 +1,429 @@
+package raftimpl
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/raftimpl/internal/core"
+	"github.com/pontoon-raft/raft/transport"
+)
+
+// maxProposalBatch bounds the proposals taken into one Propose call (and so
+// one StoreLogs transaction).
+const maxProposalBatch = 1024
+
+// driver owns the protocol core and runs the event loop. Every field is
+// touched only by the loop goroutine.
+type driver struct {
+	r       *Raft
+	core    *core.Core
+	storage *logStorage
+	ticker  *time.Ticker
+
+	// pending holds the futures of proposals not yet committed, by index.
+	pending map[uint64]*logFuture
+	// verifies holds VerifyLeader futures by request ID.
+	verifies map[uint64]*opFuture
+	nextID   uint64
+	// rpcs holds requests from peers waiting for the core's response, by
+	// the Context given to the core.
+	rpcs map[uint64]pendingRPC
+	// peers are the senders to the other servers, by ID.
+	peers map[raft.ServerID]*peer
+	// addrs maps server IDs to addresses: the configuration's, plus those
+	// learned from request headers.
+	addrs map[raft.ServerID]raft.ServerAddress
+
+	soft    core.SoftState
+	preVote bool
+}
+
+// pendingRPC is a request from a peer awaiting the core's answer.
+type pendingRPC struct {
+	rpc     transport.RPC
+	req     core.Message
+	started time.Time
+}
+
+func newDriver(r *Raft) (*driver, error) {
+	storage, err := newLogStorage(r.logs, r.stable)
+	if err != nil {
+		return nil, err
+	}
+	d := &driver{
+		r:        r,
+		storage:  storage,
+		pending:  make(map[uint64]*logFuture),
+		verifies: make(map[uint64]*opFuture),
+		rpcs:     make(map[uint64]pendingRPC),
+		peers:    make(map[raft.ServerID]*peer),
+		addrs:    make(map[raft.ServerID]raft.ServerAddress),
+	}
+	_, hasPreVote := r.trans.(transport.WithPreVote)
+	d.preVote = hasPreVote && !r.conf.PreVoteDisabled
+	if err := d.newCore(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newCore (re)creates the core from what is stored.
+func (d *driver) newCore() error {
+	c := &d.r.conf
+	seed := c.Seed
+	if seed == 0 {
+		seed = rand.Int63()
+	}
+	cfg := core.Config{
+		ID:               c.LocalID,
+		ElectionTick:     c.ticks(c.HeartbeatTimeout, 2),
+		HeartbeatTick:    1,
+		LeaseTick:        c.ticks(c.LeaderLeaseTimeout, 1),
+		MaxAppendEntries: c.MaxAppendEntries,
+		MaxInflight:      c.MaxInflightAppends,
+		MaxSizePerMsg:    c.MaxAppendBytes,
+		PreVote:          d.preVote,
+		Seed:             seed,
+	}
+	if cfg.MaxInflight == 0 {
+		cfg.MaxInflight = 16
+	}
+	co, err := core.New(cfg, d.storage)
+	if err != nil {
+		return fmt.Errorf("starting the protocol core: %w", err)
+	}
+	d.core = co
+	d.publish()
+	return nil
+}
+
+// run is the event loop.
+func (d *driver) run() {
+	r := d.r
+	defer r.wg.Done()
+	defer d.stop()
+	d.ticker = time.NewTicker(r.conf.tickInterval())
+	defer d.ticker.Stop()
+	consumer := r.trans.Consumer()
+
+	for {
+		select {
+		case <-d.ticker.C:
+			d.core.Tick()
+			d.expireRPCs()
+		case rpc := <-consumer:
+			d.handleRPC(rpc)
+		case rpc := <-r.rpcCh:
+			d.handleRPC(rpc)
+		case m := <-r.peerRespCh:
+			d.step(m)
+			d.drainPeerResponses()
+		case f := <-r.proposeCh:
+			d.proposeBatch(f)
+		case f := <-r.verifyCh:
+			d.nextID++
+			d.verifies[d.nextID] = f
+			f.markQueued()
+			d.core.VerifyLeader(d.nextID)
+		case req := <-r.bootstrapCh:
+			req.respond(d.bootstrap(req.configuration))
+		case <-r.shutdownCh:
+			return
+		}
+		if err := d.processReady(); err != nil {
+			r.logger.Error("stopping: failed to persist state", "error", err)
+			go r.Shutdown()
+			return
+		}
+	}
+}
+
+func (d *driver) step(m core.Message) {
+	if err := d.core.Step(m); err != nil {
+		d.r.logger.Debug("core rejected message", "type", m.Type, "from", m.From, "error", err)
+	}
+}
+
+// drainPeerResponses steps every response already waiting, so one Ready
+// covers them all.
+func (d *driver) drainPeerResponses() {
+	for i := 0; i < 256; i++ {
+		select {
+		case m := <-d.r.peerRespCh:
+			d.step(m)
+		default:
+			return
+		}
+	}
+}
+
+// proposeBatch takes f and every proposal already queued (up to
+// maxProposalBatch) into one Propose call.
+func (d *driver) proposeBatch(first *logFuture) {
+	batch := []*logFuture{first}
+	for len(batch) < maxProposalBatch {
+		select {
+		case f := <-d.r.proposeCh:
+			batch = append(batch, f)
+			continue
+		default:
+		}
+		break
+	}
+	now := time.Now()
+	logs := make([]*raft.Log, len(batch))
+	for i, f := range batch {
+		f.log.AppendedAt = now
+		logs[i] = &f.log
+		f.markQueued()
+	}
+	firstIdx, _, err := d.core.Propose(logs)
+	if err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			err = raft.ErrNotLeader
+		}
+		for _, f := range batch {
+			f.respond(err, 0, nil)
+		}
+		return
+	}
+	for i, f := range batch {
+		d.pending[firstIdx+uint64(i)] = f
+	}
+}
+
+// processReady does what the core asks, in the order the contract requires
+// (see internal/core/api.go).
+func (d *driver) processReady() error {
+	for d.core.HasReady() {
+		rd := d.core.Ready()
+		if rd.HardState != nil {
+			var voteAddr []byte
+			if rd.HardState.Vote != "" {
+				voteAddr = d.r.trans.EncodePeer(rd.HardState.Vote, d.addrOf(rd.HardState.Vote))
+			}
+			if err := d.storage.setHardState(*rd.HardState, voteAddr); err != nil {
+				return err
+			}
+		}
+		// Requests go out now, in parallel with the local log write.
+		for i := range rd.Messages {
+			if !rd.Messages[i].IsResponse() {
+				d.send(rd.Messages[i])
+			}
+		}
+		if len(rd.Entries) > 0 {
+			start := time.Now()
+			if err := d.storage.append(rd.Entries); err != nil {
+				return err
+			}
+			d.r.metrics.MeasureSince([]string{"raft", "storeLogs"}, start)
+		}
+		for i := range rd.Messages {
+			if rd.Messages[i].IsResponse() {
+				d.respond(rd.Messages[i])
+			}
+		}
+		if rd.SoftState != nil {
+			d.changeSoftState(*rd.SoftState)
+		}
+		if len(rd.CommittedEntries) > 0 {
+			if !d.deliverCommitted(rd.CommittedEntries) {
+				return nil // shutting down
+			}
+		}
+		for _, rs := range rd.ReadStates {
+			if f, ok := d.verifies[rs.ID]; ok {
+				delete(d.verifies, rs.ID)
+				if rs.OK {
+					f.respond(nil, rs.Index, nil)
+				} else {
+					f.respond(raft.ErrNotLeader, 0, nil)
+				}
+			}
+		}
+		d.core.Advance(rd)
+		d.publish()
+	}
+	return nil
+}
+
+// deliverCommitted hands committed entries with their futures to the apply
+// loop. It blocks while the apply loop is behind (backpressure), but never
+// past shutdown.
+func (d *driver) deliverCommitted(entries []*raft.Log) bool {
+	batch := make([]commitItem, len(entries))
+	for i, e := range entries {
+		batch[i].log = e
+		if f, ok := d.pending[e.Index]; ok {
+			delete(d.pending, e.Index)
+			if &f.log == e || (f.log.Term == e.Term && f.log.Index == e.Index) {
+				batch[i].future = f
+			} else {
+				f.respond(raft.ErrLeadershipLost, 0, nil)
+			}
+		}
+	}
+	d.r.commitIndex.Store(entries[len(entries)-1].Index)
+	select {
+	case d.r.applyCh <- batch:
+		return true
+	case <-d.r.shutdownCh:
+		return false
+	}
+}
+
+// changeSoftState publishes a role or leader change and its effects.
+func (d *driver) changeSoftState(ss core.SoftState) {
+	r := d.r
+	old := d.soft
+	d.soft = ss
+	if ss.Role != old.Role {
+		r.state.Store(uint32(ss.Role))
+		r.metrics.IncrCounter([]string{"raft", "state", stateMetricName(ss.Role)}, 1)
+		r.logger.Info("entering state", "state", ss.Role, "term", d.core.Status().Term)
+		r.observe(ss.Role)
+		if old.Role == raft.Leader {
+			d.leadershipLost()
+			d.notifyLeader(false)
+		}
+		if ss.Role == raft.Leader {
+			d.notifyLeader(true)
+		}
+	}
+	if ss.Leader != old.Leader {
+		addr := d.addrOf(ss.Leader)
+		if ss.Leader == "" {
+			addr = ""
+		}
+		r.pub.Lock()
+		r.pub.leaderID = ss.Leader
+		r.pub.leaderAddr = addr
+		r.pub.Unlock()
+		r.observe(LeaderObservation{Leader: addr, LeaderAddr: addr, LeaderID: ss.Leader})
+	}
+}
+
+func stateMetricName(s raft.RaftState) string {
+	switch s {
+	case raft.Leader:
+		return "leader"
+	case raft.Candidate:
+		return "candidate"
+	}
+	return "follower"
+}
+
+// leadershipLost fails every operation waiting on this node's leadership.
+func (d *driver) leadershipLost() {
+	for idx, f := range d.pending {
+		f.respond(raft.ErrLeadershipLost, 0, nil)
+		delete(d.pending, idx)
+	}
+	for id, f := range d.verifies {
+		f.respond(raft.ErrNotLeader, 0, nil)
+		delete(d.verifies, id)
+	}
+}
+
+func (d *driver) notifyLeader(isLeader bool) {
+	r := d.r
+	// LeaderCh keeps only the latest value.
+	select {
+	case r.leaderCh <- isLeader:
+	default:
+		select {
+		case <-r.leaderCh:
+		default:
+		}
+		select {
+		case r.leaderCh <- isLeader:
+		default:
+		}
+	}
+	if r.conf.NotifyCh != nil {
+		select {
+		case r.conf.NotifyCh <- isLeader:
+		case <-r.shutdownCh:
+		}
+	}
+}
+
+// publish copies the core's status into the fields other goroutines read,
+// and reconciles the peer senders with the latest configuration.
+func (d *driver) publish() {
+	st := d.core.Status()
+	r := d.r
+	r.currentTerm.Store(st.Term)
+	r.lastIndex.Store(st.LastIndex)
+	r.lastTerm.Store(st.LastTerm)
+	r.pub.Lock()
+	changed := st.LatestIndex != r.pub.latestIdx || len(r.pub.latest.Servers) != len(st.Latest.Servers)
+	if changed {
+		r.pub.latest = st.Latest.Clone()
+		r.pub.latestIdx = st.LatestIndex
+	}
+	r.pub.committed = st.Committed
+	r.pub.Unlock()
+	if changed {
+		for _, s := range st.Latest.Servers {
+			d.addrs[s.ID] = s.Address
+		}
+		d.reconcilePeers(st.Latest)
+	}
+}
+
+// addrOf returns the address of a server, "" if unknown.
+func (d *driver) addrOf(id raft.ServerID) raft.ServerAddress {
+	if id == d.r.localID {
+		return d.r.localAddr
+	}
+	return d.addrs[id]
+}
+
+// expireRPCs answers requests the core has held too long (it ignored them,
+// or their answer waits on a disk that does not complete) with an error, so
+// the sender's transport call does not hang.
+func (d *driver) expireRPCs() {
+	limit := 2 * d.r.conf.ElectionTimeout
+	now := time.Now()
+	for id, p := range d.rpcs {
+		if now.Sub(p.started) > limit {
+			delete(d.rpcs, id)
+			p.rpc.Respond(nil, fmt.Errorf("request not answered within %s", limit))
+		}
+	}
+}
+
+// stop releases everything when the loop exits.
+func (d *driver) stop() {
+	for _, p := range d.peers {
+		p.stop()
+	}
+	for idx, f := range d.pending {
+		f.respond(raft.ErrRaftShutdown, 0, nil)
+		delete(d.pending, idx)
+	}
+	for id, f := range d.verifies {
+		f.respond(raft.ErrRaftShutdown, 0, nil)
+		delete(d.verifies, id)
+	}
+	for id, p := range d.rpcs {
+		p.rpc.Respond(nil, raft.ErrRaftShutdown)
+		delete(d.rpcs, id)
+	}
+	// Fail proposals still queued.
+	for {
+		select {
+		case f := <-d.r.proposeCh:
+			f.respond(raft.ErrRaftShutdown, 0, nil)
+		case f := <-d.r.verifyCh:
+			f.respond(raft.ErrRaftShutdown, 0, nil)
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package raftimpl
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// Future is raft.Future: Error blocks until the operation completes.
+type Future = raft.Future
+
+// IndexFuture is a Future that also reports the log index it used.
+type IndexFuture interface {
+	Future
+	// Index returns the log index of the operation, 0 if it failed before
+	// being given one. Call it after Error.
+	Index() uint64
+}
+
+// ApplyFuture is the result of Apply: the FSM's response.
+type ApplyFuture interface {
+	IndexFuture
+	// Response returns the FSM's return value for the entry. Call it after
+	// Error returned nil.
+	Response() interface{}
+}
+
+// ConfigurationFuture returns a configuration.
+type ConfigurationFuture interface {
+	IndexFuture
+	Configuration() raft.Configuration
+}
+
+// waiter bounds how long a future's Error waits: a deadline from a timeout
+// form, or a context from a context form. Its zero value waits forever.
+type waiter struct {
+	ctx      context.Context
+	deadline time.Time
+}
+
+func timeoutWaiter(timeout time.Duration) waiter {
+	if timeout <= 0 {
+		return waiter{}
+	}
+	return waiter{deadline: time.Now().Add(timeout)}
+}
+
+func contextWaiter(ctx context.Context) waiter {
+	return waiter{ctx: ctx}
+}
+
+// expired returns a channel closed when the wait bound passes (nil: never),
+// and a function that releases its timer.
+func (w waiter) expired() (<-chan struct{}, func()) {
+	if w.ctx != nil {
+		return w.ctx.Done(), func() {}
+	}
+	if w.deadline.IsZero() {
+		return nil, func() {}
+	}
+	ch := make(chan struct{})
+	t := time.AfterFunc(time.Until(w.deadline), func() { close(ch) })
+	return ch, func() { t.Stop() }
+}
+
+// timeoutErr is the error of a wait that ran out; queued says whether the
+// operation had been enqueued (and so may still take effect).
+func (w waiter) timeoutErr(queued bool) error {
+	if w.ctx != nil {
+		return w.ctx.Err()
+	}
+	if queued {
+		return fmt.Errorf("%w: timed out waiting for the operation to complete (it may still take effect)", raft.ErrEnqueueTimeout)
+	}
+	return raft.ErrEnqueueTimeout
+}
+
+// opFuture is the common future: settled once, by the driver (respond) or by
+// its wait bound running out (Error).
+type opFuture struct {
+	wait waiter
+
+	once sync.Once
+	done chan struct{}
+	// err, index and response are written once, before done is closed.
+	err      error
+	index    uint64
+	response interface{}
+	// queued is set by the driver when the operation entered the loop.
+	queued bool
+	mu     sync.Mutex
+}
+
+func newOpFuture(w waiter) *opFuture {
+	return &opFuture{wait: w, done: make(chan struct{})}
+}
+
+// respond settles the future; later calls are ignored.
+func (f *opFuture) respond(err error, index uint64, response interface{}) {
+	f.once.Do(func() {
+		f.err = err
+		f.index = index
+		f.response = response
+		close(f.done)
+	})
+}
+
+func (f *opFuture) markQueued() {
+	f.mu.Lock()
+	f.queued = true
+	f.mu.Unlock()
+}
+
+// Error implements Future.
+func (f *opFuture) Error() error {
+	select {
+	case <-f.done:
+		return f.err
+	default:
+	}
+	expired, stop := f.wait.expired()
+	defer stop()
+	select {
+	case <-f.done:
+	case <-expired:
+		f.mu.Lock()
+		queued := f.queued
+		f.mu.Unlock()
+		f.respond(f.wait.timeoutErr(queued), 0, nil)
+	}
+	return f.err
+}
+
+// Index implements IndexFuture.
+func (f *opFuture) Index() uint64 {
+	select {
+	case <-f.done:
+		return f.index
+	default:
+		return 0
+	}
+}
+
+// Response implements ApplyFuture.
+func (f *opFuture) Response() interface{} {
+	select {
+	case <-f.done:
+		return f.response
+	default:
+		return nil
+	}
+}
+
+// logFuture is an operation that appends a log entry: Apply and Barrier.
+type logFuture struct {
+	*opFuture
+	log raft.Log
+}
+
+// errorFuture is a future that failed before it was queued.
+type errorFuture struct{ err error }
+
+func (e errorFuture) Error() error          { return e.err }
+func (e errorFuture) Index() uint64         { return 0 }
+func (e errorFuture) Response() interface{} { return nil }
+
+// configurationFuture answers GetConfiguration.
+type configurationFuture struct {
+	configuration raft.Configuration
+	index         uint64
+}
+
+func (c *configurationFuture) Error() error                      { return nil }
+func (c *configurationFuture) Index() uint64                     { return c.index }
+func (c *configurationFuture) Configuration() raft.Configuration { return c.configuration }

@@ -1,0 +1,233 @@
+package raftimpl
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/raftimpl/internal/core"
+	"github.com/pontoon-raft/raft/transport"
+)
+
+// peerQueue bounds the messages waiting for one peer's sender. A full queue
+// drops: the core resends what a peer did not acknowledge.
+const peerQueue = 1024
+
+// peer sends the core's messages to one server. Replication and control
+// traffic (heartbeats, votes, TimeoutNow) run on separate goroutines so a
+// large AppendEntries never delays a heartbeat.
+type peer struct {
+	r    *Raft
+	id   raft.ServerID
+	addr raft.ServerAddress
+
+	appCh  chan core.Message
+	ctlCh  chan core.Message
+	stopCh chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newPeer(r *Raft, s raft.Server) *peer {
+	p := &peer{
+		r:      r,
+		id:     s.ID,
+		addr:   s.Address,
+		appCh:  make(chan core.Message, peerQueue),
+		ctlCh:  make(chan core.Message, peerQueue),
+		stopCh: make(chan struct{}),
+	}
+	p.wg.Add(2)
+	go p.loop(p.appCh)
+	go p.loop(p.ctlCh)
+	return p
+}
+
+func (p *peer) stop() {
+	close(p.stopCh)
+	p.wg.Wait()
+}
+
+// reconcilePeers starts senders for new servers of the configuration and
+// stops those of removed ones.
+func (d *driver) reconcilePeers(c raft.Configuration) {
+	want := make(map[raft.ServerID]raft.Server, len(c.Servers))
+	for _, s := range c.Servers {
+		if s.ID != d.r.localID {
+			want[s.ID] = s
+		}
+	}
+	for id, p := range d.peers {
+		if s, ok := want[id]; !ok || s.Address != p.addr {
+			p.stop()
+			delete(d.peers, id)
+			if d.soft.Role == raft.Leader {
+				d.r.observe(PeerObservation{Removed: true, Peer: raft.Server{ID: id, Address: p.addr}})
+			}
+		}
+	}
+	for id, s := range want {
+		if _, ok := d.peers[id]; !ok {
+			d.peers[id] = newPeer(d.r, s)
+			if d.soft.Role == raft.Leader {
+				d.r.observe(PeerObservation{Peer: s})
+			}
+		}
+	}
+}
+
+// send queues a request for its destination.
+func (d *driver) send(m core.Message) {
+	p, ok := d.peers[m.To]
+	if !ok {
+		addr := d.addrOf(m.To)
+		if addr == "" {
+			d.r.logger.Warn("dropping message to unknown server", "to", m.To, "type", m.Type)
+			return
+		}
+		p = newPeer(d.r, raft.Server{ID: m.To, Address: addr})
+		d.peers[m.To] = p
+	}
+	ch := p.ctlCh
+	if m.Type == core.MsgApp {
+		ch = p.appCh
+	}
+	select {
+	case ch <- m:
+	default:
+		d.r.logger.Warn("peer queue full, dropping message", "peer", m.To, "type", m.Type)
+	}
+}
+
+func (p *peer) loop(ch chan core.Message) {
+	defer p.wg.Done()
+	failures := 0
+	for {
+		select {
+		case m := <-ch:
+			resp, ok := p.call(m)
+			if ok {
+				failures = 0
+			} else {
+				failures++
+				resp = core.Message{Type: core.MsgUnreachable, From: p.id, To: p.r.localID}
+			}
+			if resp.Type != 0 {
+				select {
+				case p.r.peerRespCh <- resp:
+				case <-p.stopCh:
+					return
+				}
+			}
+			if failures > 0 && !p.backoff(failures) {
+				return
+			}
+		case <-p.stopCh:
+			return
+		}
+	}
+}
+
+// backoff waits 10ms·2^(failures-2) (capped) before the next attempt; false
+// when stopped meanwhile.
+func (p *peer) backoff(failures int) bool {
+	wait := 10 * time.Millisecond
+	if failures > 2 {
+		shift := failures - 2
+		if shift > 6 {
+			shift = 6
+		}
+		wait <<= uint(shift)
+	}
+	if max := p.r.conf.HeartbeatTimeout / 2; wait > max {
+		wait = max
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.stopCh:
+		return false
+	}
+}
+
+// call performs one RPC and converts the reply into a core message. ok is
+// false on a transport failure.
+func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
+	r := p.r
+	h := r.header()
+	resp = core.Message{From: p.id, To: r.localID, Context: m.Context}
+	switch m.Type {
+	case core.MsgApp:
+		req := &transport.AppendEntriesRequest{RPCHeader: h, Term: m.Term, Leader: h.Addr,
+			PrevLogEntry: m.PrevLogIndex, PrevLogTerm: m.PrevLogTerm, Entries: m.Entries,
+			LeaderCommitIndex: m.Commit}
+		if req.Entries == nil {
+			req.Entries = []*raft.Log{}
+		}
+		var out transport.AppendEntriesResponse
+		start := time.Now()
+		if err := r.trans.AppendEntries(p.id, p.addr, req, &out); err != nil {
+			r.logger.Debug("appendEntries failed", "peer", p.id, "error", err)
+			return resp, false
+		}
+		r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, start,
+			peerLabel(p.id))
+		resp.Type = core.MsgAppResp
+		resp.Term, resp.Success, resp.LastLog, resp.NoRetryBackoff = out.Term, out.Success, out.LastLog, out.NoRetryBackoff
+		resp.Index = m.PrevLogIndex
+		if out.Success {
+			resp.Index = m.PrevLogIndex + uint64(len(m.Entries))
+		}
+	case core.MsgHeartbeat:
+		req := &transport.AppendEntriesRequest{RPCHeader: h, Term: m.Term, Leader: h.Addr}
+		var out transport.AppendEntriesResponse
+		if err := r.trans.AppendEntries(p.id, p.addr, req, &out); err != nil {
+			r.logger.Debug("heartbeat failed", "peer", p.id, "error", err)
+			return resp, false
+		}
+		resp.Type = core.MsgHeartbeatResp
+		resp.Term, resp.Success, resp.LastLog = out.Term, out.Success, out.LastLog
+	case core.MsgVote:
+		req := &transport.RequestVoteRequest{RPCHeader: h, Term: m.Term, Candidate: h.Addr,
+			LastLogIndex: m.LastLogIndex, LastLogTerm: m.LastLogTerm, LeadershipTransfer: m.LeadershipTransfer}
+		var out transport.RequestVoteResponse
+		if err := r.trans.RequestVote(p.id, p.addr, req, &out); err != nil {
+			r.logger.Debug("requestVote failed", "peer", p.id, "error", err)
+			return core.Message{}, true // no backoff: the election timer retries
+		}
+		resp.Type = core.MsgVoteResp
+		resp.Term, resp.Granted = out.Term, out.Granted
+	case core.MsgPreVote:
+		pv, can := r.trans.(transport.WithPreVote)
+		if !can {
+			return core.Message{}, true
+		}
+		req := &transport.RequestPreVoteRequest{RPCHeader: h, Term: m.Term,
+			LastLogIndex: m.LastLogIndex, LastLogTerm: m.LastLogTerm}
+		var out transport.RequestPreVoteResponse
+		if err := pv.RequestPreVote(p.id, p.addr, req, &out); err != nil {
+			if strings.Contains(err.Error(), "unexpected command") {
+				// A peer without pre-vote: its pre-vote counts as granted.
+				resp.Type = core.MsgPreVoteResp
+				resp.Term, resp.Granted = m.Term, true
+				return resp, true
+			}
+			r.logger.Debug("requestPreVote failed", "peer", p.id, "error", err)
+			return core.Message{}, true
+		}
+		resp.Type = core.MsgPreVoteResp
+		resp.Term, resp.Granted = out.Term, out.Granted
+	case core.MsgTimeoutNow:
+		var out transport.TimeoutNowResponse
+		if err := r.trans.TimeoutNow(p.id, p.addr, &transport.TimeoutNowRequest{RPCHeader: h}, &out); err != nil {
+			r.logger.Debug("timeoutNow failed", "peer", p.id, "error", err)
+			return core.Message{}, true
+		}
+		resp.Type = core.MsgTimeoutNowResp
+	default:
+		return core.Message{}, true
+	}
+	return resp, true
+}

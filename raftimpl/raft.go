@@ -1,0 +1,289 @@
+package raftimpl
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/logstore"
+	"github.com/pontoon-raft/raft/raftimpl/internal/core"
+	"github.com/pontoon-raft/raft/snapshot"
+	"github.com/pontoon-raft/raft/transport"
+)
+
+// Raft is one node of a Raft cluster. Its methods are safe for concurrent
+// use.
+type Raft struct {
+	conf      Config
+	logger    hclog.Logger
+	metrics   *metrics.Metrics
+	fsm       raft.FSM
+	logs      logstore.LogStore
+	stable    logstore.StableStore
+	snaps     snapshot.SnapshotStore
+	trans     transport.Transport
+	localID   raft.ServerID
+	localAddr raft.ServerAddress
+
+	// Queues into the driver loop. All are bounded.
+	proposeCh   chan *logFuture
+	verifyCh    chan *opFuture
+	rpcCh       chan transport.RPC
+	peerRespCh  chan core.Message
+	bootstrapCh chan bootstrapReq
+
+	// applyCh carries committed batches to the apply loop.
+	applyCh chan []commitItem
+
+	// Published state, written by the driver loop, read by any goroutine.
+	state        atomic.Uint32 // raft.RaftState
+	currentTerm  atomic.Uint64
+	commitIndex  atomic.Uint64
+	lastIndex    atomic.Uint64
+	lastTerm     atomic.Uint64
+	appliedIndex atomic.Uint64 // written by the apply loop
+	lastContact  atomic.Int64  // unix nanos; 0 = never
+	pub          struct {
+		sync.RWMutex
+		leaderAddr raft.ServerAddress
+		leaderID   raft.ServerID
+		latest     raft.Configuration
+		latestIdx  uint64
+		committed  raft.Configuration
+	}
+
+	leaderCh chan bool
+
+	observersMu sync.RWMutex
+	observers   map[uint64]*Observer
+
+	shutdownCh   chan struct{}
+	shutdownOnce sync.Once
+	wg           sync.WaitGroup
+}
+
+// NewRaft builds a node from its parts and starts it. The stores are read
+// for the persisted term, vote and log; the node starts as a follower. A
+// node with no state waits for BootstrapCluster (on it or on a peer that
+// then adds it).
+func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore.StableStore,
+	snaps snapshot.SnapshotStore, trans transport.Transport) (*Raft, error) {
+	if err := ValidateConfig(conf); err != nil {
+		return nil, err
+	}
+	if fsm == nil || logs == nil || stable == nil || snaps == nil || trans == nil {
+		return nil, fmt.Errorf("%w: NewRaft needs an FSM, a LogStore, a StableStore, a SnapshotStore and a Transport", raft.ErrInvalidConfig)
+	}
+	c := *conf
+	r := &Raft{
+		conf:        c,
+		logger:      c.logger(),
+		fsm:         fsm,
+		logs:        logs,
+		stable:      stable,
+		snaps:       snaps,
+		trans:       trans,
+		localID:     c.LocalID,
+		localAddr:   trans.LocalAddr(),
+		proposeCh:   make(chan *logFuture, 4096),
+		verifyCh:    make(chan *opFuture, 256),
+		rpcCh:       make(chan transport.RPC, 256),
+		peerRespCh:  make(chan core.Message, 4096),
+		bootstrapCh: make(chan bootstrapReq),
+		applyCh:     make(chan []commitItem, 128),
+		leaderCh:    make(chan bool, 1),
+		observers:   make(map[uint64]*Observer),
+		shutdownCh:  make(chan struct{}),
+	}
+	r.metrics = c.Metrics
+	if r.metrics == nil {
+		m, err := metrics.New(metrics.DefaultConfig("pontoon"), &metrics.BlackholeSink{})
+		if err != nil {
+			return nil, err
+		}
+		r.metrics = m
+	}
+
+	d, err := newDriver(r)
+	if err != nil {
+		return nil, err
+	}
+	trans.SetHeartbeatHandler(r.handleHeartbeat)
+
+	r.wg.Add(2)
+	go d.run()
+	go r.runFSM()
+	return r, nil
+}
+
+// handleHeartbeat is the transport's fast path: heartbeats skip the
+// Consumer queue, which may hold AppendEntries behind them.
+func (r *Raft) handleHeartbeat(rpc transport.RPC) {
+	select {
+	case r.rpcCh <- rpc:
+	case <-r.shutdownCh:
+		rpc.Respond(nil, raft.ErrRaftShutdown)
+	}
+}
+
+// Apply proposes cmd; see ApplyLog.
+func (r *Raft) Apply(cmd []byte, timeout time.Duration) ApplyFuture {
+	return r.ApplyLog(raft.Log{Data: cmd}, timeout)
+}
+
+// ApplyLog proposes a LogCommand entry with log's Data and Extensions (other
+// fields are ignored). The future resolves with the FSM's response once the
+// entry is committed and applied. The timeout covers the whole wait; on
+// expiry Error returns an error matching raft.ErrEnqueueTimeout (the entry
+// may still commit). On a follower: raft.ErrNotLeader; if leadership is lost
+// before commit: raft.ErrLeadershipLost.
+func (r *Raft) ApplyLog(log raft.Log, timeout time.Duration) ApplyFuture {
+	return r.propose(raft.LogCommand, log, timeoutWaiter(timeout))
+}
+
+// ApplyContext is Apply bounded by ctx instead of a timeout.
+func (r *Raft) ApplyContext(ctx context.Context, cmd []byte) ApplyFuture {
+	return r.propose(raft.LogCommand, raft.Log{Data: cmd}, contextWaiter(ctx))
+}
+
+// ApplyLogContext is ApplyLog bounded by ctx instead of a timeout.
+func (r *Raft) ApplyLogContext(ctx context.Context, log raft.Log) ApplyFuture {
+	return r.propose(raft.LogCommand, log, contextWaiter(ctx))
+}
+
+// Barrier appends a barrier entry and resolves once the FSM has applied every
+// entry before it. The timeout covers the whole wait.
+func (r *Raft) Barrier(timeout time.Duration) Future {
+	return r.propose(raft.LogBarrier, raft.Log{}, timeoutWaiter(timeout))
+}
+
+// BarrierContext is Barrier bounded by ctx.
+func (r *Raft) BarrierContext(ctx context.Context) Future {
+	return r.propose(raft.LogBarrier, raft.Log{}, contextWaiter(ctx))
+}
+
+func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
+	r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
+	f := &logFuture{opFuture: newOpFuture(w), log: raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions}}
+	expired, stop := w.expired()
+	defer stop()
+	select {
+	case r.proposeCh <- f:
+		return f
+	case <-expired:
+		return errorFuture{w.timeoutErr(false)}
+	case <-r.shutdownCh:
+		return errorFuture{raft.ErrRaftShutdown}
+	}
+}
+
+// VerifyLeader confirms with a quorum that this node is still the leader. It
+// resolves nil once a heartbeat round sent after the call is acknowledged by
+// a quorum, or raft.ErrNotLeader.
+func (r *Raft) VerifyLeader() Future {
+	return r.verify(waiter{})
+}
+
+// VerifyLeaderContext is VerifyLeader bounded by ctx.
+func (r *Raft) VerifyLeaderContext(ctx context.Context) Future {
+	return r.verify(contextWaiter(ctx))
+}
+
+func (r *Raft) verify(w waiter) Future {
+	r.metrics.IncrCounter([]string{"raft", "verify_leader"}, 1)
+	f := newOpFuture(w)
+	expired, stop := w.expired()
+	defer stop()
+	select {
+	case r.verifyCh <- f:
+		return f
+	case <-expired:
+		return errorFuture{w.timeoutErr(false)}
+	case <-r.shutdownCh:
+		return errorFuture{raft.ErrRaftShutdown}
+	}
+}
+
+// State returns the node's role.
+func (r *Raft) State() raft.RaftState { return raft.RaftState(r.state.Load()) }
+
+// Leader returns the leader's address, "" if unknown. Deprecated: use
+// LeaderWithID.
+func (r *Raft) Leader() raft.ServerAddress {
+	a, _ := r.LeaderWithID()
+	return a
+}
+
+// LeaderWithID returns the leader's address and ID, empty if unknown.
+func (r *Raft) LeaderWithID() (raft.ServerAddress, raft.ServerID) {
+	r.pub.RLock()
+	defer r.pub.RUnlock()
+	return r.pub.leaderAddr, r.pub.leaderID
+}
+
+// LeaderCh returns a channel that receives true when this node becomes leader
+// and false when it stops. It keeps only the latest value.
+func (r *Raft) LeaderCh() <-chan bool { return r.leaderCh }
+
+// CurrentTerm returns the current term.
+func (r *Raft) CurrentTerm() uint64 { return r.currentTerm.Load() }
+
+// LastIndex returns the last index in the log.
+func (r *Raft) LastIndex() uint64 { return r.lastIndex.Load() }
+
+// CommitIndex returns the commit index known to this node.
+func (r *Raft) CommitIndex() uint64 { return r.commitIndex.Load() }
+
+// AppliedIndex returns the last index applied to the FSM.
+func (r *Raft) AppliedIndex() uint64 { return r.appliedIndex.Load() }
+
+// LastContact returns when this node last heard from a leader (zero if
+// never; now on the leader itself).
+func (r *Raft) LastContact() time.Time {
+	if r.State() == raft.Leader {
+		return time.Now()
+	}
+	n := r.lastContact.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// GetConfiguration returns the latest configuration (possibly not yet
+// committed) and the index of the entry that set it.
+func (r *Raft) GetConfiguration() ConfigurationFuture {
+	r.pub.RLock()
+	defer r.pub.RUnlock()
+	return &configurationFuture{configuration: r.pub.latest.Clone(), index: r.pub.latestIdx}
+}
+
+// String describes the node.
+func (r *Raft) String() string {
+	return fmt.Sprintf("Node at %s [%v]", r.localAddr, r.State())
+}
+
+// Shutdown stops the node: its goroutines exit, pending operations fail with
+// raft.ErrRaftShutdown, and the transport is closed if it implements
+// transport.WithClose. It is idempotent; the future resolves when everything
+// has stopped.
+func (r *Raft) Shutdown() Future {
+	f := newOpFuture(waiter{})
+	go func() {
+		r.shutdownOnce.Do(func() {
+			close(r.shutdownCh)
+		})
+		r.wg.Wait()
+		r.state.Store(uint32(raft.Shutdown))
+		if c, ok := r.trans.(transport.WithClose); ok {
+			c.Close()
+		}
+		f.respond(nil, 0, nil)
+	}()
+	return f
+}

@@ -1,0 +1,200 @@
+package raftimpl
+
+import (
+	"errors"
+	"fmt"
+
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/logstore"
+	"github.com/pontoon-raft/raft/raftimpl/internal/core"
+)
+
+// StableStore keys, as hashicorp/raft writes them.
+var (
+	keyCurrentTerm  = []byte("CurrentTerm")
+	keyLastVoteTerm = []byte("LastVoteTerm")
+	keyLastVoteCand = []byte("LastVoteCand")
+	// keyLastVoteCandID is Pontoon's own: the ServerID voted for, so the vote
+	// survives an address change. hashicorp/raft ignores it.
+	keyLastVoteCandID = []byte("PontoonLastVoteCandID")
+)
+
+// logStorage is the core's view of the LogStore (core.Storage), plus the
+// driver's writes. Only the driver goroutine uses it, except during NewRaft.
+type logStorage struct {
+	logs   logstore.LogStore
+	stable logstore.StableStore
+	// first and last cache the LogStore's bounds; 0, 0 when empty.
+	first, last uint64
+}
+
+func newLogStorage(logs logstore.LogStore, stable logstore.StableStore) (*logStorage, error) {
+	s := &logStorage{logs: logs, stable: stable}
+	var err error
+	if s.first, err = logs.FirstIndex(); err != nil {
+		return nil, fmt.Errorf("reading first log index: %w", err)
+	}
+	if s.last, err = logs.LastIndex(); err != nil {
+		return nil, fmt.Errorf("reading last log index: %w", err)
+	}
+	return s, nil
+}
+
+func isNotFound(err error) bool {
+	return err != nil && (errors.Is(err, raft.ErrKeyNotFound) || err.Error() == "not found")
+}
+
+func getUint64(s logstore.StableStore, key []byte) (uint64, error) {
+	v, err := s.GetUint64(key)
+	if isNotFound(err) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// InitialState implements core.Storage: the persisted term and vote, and the
+// two newest configurations found in the log.
+func (s *logStorage) InitialState() (core.HardState, core.ConfState, error) {
+	var hs core.HardState
+	var cs core.ConfState
+	term, err := getUint64(s.stable, keyCurrentTerm)
+	if err != nil {
+		return hs, cs, fmt.Errorf("reading %s: %w", keyCurrentTerm, err)
+	}
+	hs.Term = term
+	voteTerm, err := getUint64(s.stable, keyLastVoteTerm)
+	if err != nil {
+		return hs, cs, fmt.Errorf("reading %s: %w", keyLastVoteTerm, err)
+	}
+
+	// Configurations: scan back from the end for the two newest.
+	var found []*raft.Log
+	for i := s.last; i >= s.first && i > 0 && len(found) < 2; i-- {
+		l := new(raft.Log)
+		if err := s.logs.GetLog(i, l); err != nil {
+			return hs, cs, fmt.Errorf("reading log %d: %w", i, err)
+		}
+		if l.Type == raft.LogConfiguration {
+			found = append(found, l)
+		}
+	}
+	for i := len(found) - 1; i >= 0; i-- {
+		c, err := raft.DecodeConfiguration(found[i].Data)
+		if err != nil {
+			return hs, cs, fmt.Errorf("log %d: %w", found[i].Index, err)
+		}
+		cs.Committed, cs.CommittedIndex = cs.Latest, cs.LatestIndex
+		cs.Latest, cs.LatestIndex = c, found[i].Index
+	}
+
+	if voteTerm == term && term != 0 {
+		if id, err := s.stable.Get(keyLastVoteCandID); err == nil && len(id) > 0 {
+			hs.Vote = raft.ServerID(id)
+		} else if addr, err := s.stable.Get(keyLastVoteCand); err == nil && len(addr) > 0 {
+			// Written by hashicorp/raft: map the address back to an ID.
+			hs.Vote = raft.ServerID(addr)
+			for _, srv := range cs.Latest.Servers {
+				if string(srv.Address) == string(addr) {
+					hs.Vote = srv.ID
+				}
+			}
+		} else if err != nil && !isNotFound(err) {
+			return hs, cs, fmt.Errorf("reading %s: %w", keyLastVoteCand, err)
+		}
+	}
+	return hs, cs, nil
+}
+
+// FirstIndex implements core.Storage.
+func (s *logStorage) FirstIndex() (uint64, error) { return s.first, nil }
+
+// LastIndex implements core.Storage.
+func (s *logStorage) LastIndex() (uint64, error) { return s.last, nil }
+
+// Term implements core.Storage.
+func (s *logStorage) Term(i uint64) (uint64, error) {
+	if i == 0 {
+		return 0, nil
+	}
+	if i < s.first || i > s.last {
+		return 0, core.ErrUnavailable
+	}
+	var l raft.Log
+	if err := s.logs.GetLog(i, &l); err != nil {
+		if errors.Is(err, raft.ErrLogNotFound) {
+			return 0, core.ErrUnavailable
+		}
+		return 0, err
+	}
+	return l.Term, nil
+}
+
+// Entries implements core.Storage.
+func (s *logStorage) Entries(lo, hi, maxBytes uint64) ([]*raft.Log, error) {
+	if lo < s.first || hi > s.last+1 || lo >= hi {
+		return nil, core.ErrUnavailable
+	}
+	out := make([]*raft.Log, 0, hi-lo)
+	var size uint64
+	for i := lo; i < hi; i++ {
+		l := new(raft.Log)
+		if err := s.logs.GetLog(i, l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				return nil, core.ErrUnavailable
+			}
+			return nil, err
+		}
+		out = append(out, l)
+		size += uint64(len(l.Data))
+		if maxBytes > 0 && size >= maxBytes {
+			break
+		}
+	}
+	return out, nil
+}
+
+// append makes entries durable, first deleting any stored suffix they
+// replace.
+func (s *logStorage) append(entries []*raft.Log) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	first := entries[0].Index
+	if s.last != 0 && first <= s.last {
+		if err := s.logs.DeleteRange(first, s.last); err != nil {
+			return fmt.Errorf("deleting conflicting logs %d-%d: %w", first, s.last, err)
+		}
+		s.last = first - 1
+		if s.last < s.first {
+			s.first, s.last = 0, 0
+		}
+	}
+	if err := s.logs.StoreLogs(entries); err != nil {
+		return fmt.Errorf("storing logs %d-%d: %w", first, entries[len(entries)-1].Index, err)
+	}
+	if s.first == 0 {
+		s.first = first
+	}
+	s.last = entries[len(entries)-1].Index
+	return nil
+}
+
+// setHardState persists term and vote. voteAddr is the encoded address of
+// the candidate voted for (nil when hs.Vote is empty).
+func (s *logStorage) setHardState(hs core.HardState, voteAddr []byte) error {
+	if hs.Vote != "" {
+		if err := s.stable.Set(keyLastVoteCand, voteAddr); err != nil {
+			return fmt.Errorf("persisting vote: %w", err)
+		}
+		if err := s.stable.Set(keyLastVoteCandID, []byte(hs.Vote)); err != nil {
+			return fmt.Errorf("persisting vote: %w", err)
+		}
+		if err := s.stable.SetUint64(keyLastVoteTerm, hs.Term); err != nil {
+			return fmt.Errorf("persisting vote term: %w", err)
+		}
+	}
+	if err := s.stable.SetUint64(keyCurrentTerm, hs.Term); err != nil {
+		return fmt.Errorf("persisting term: %w", err)
+	}
+	return nil
+}
