@@ -1,0 +1,88 @@
+package transport
+
+import "time"
+
+// Defaults of NetworkTransportConfig's fields.
+const (
+	// DefaultMaxRPCsInFlight is how many pipelined AppendEntries may be
+	// outstanding on one pipeline when MaxRPCsInFlight is 0. It is
+	// hashicorp/raft's default. Larger values (8–64) help on links with a
+	// long round trip; 1 turns pipelining off.
+	DefaultMaxRPCsInFlight = 2
+
+	// DefaultTimeoutScale is the snapshot size per multiple of Timeout an
+	// InstallSnapshot is given (hashicorp's value).
+	DefaultTimeoutScale = 256 * 1024
+
+	// DefaultMaxMessageSize bounds one msgpack request or response (not
+	// InstallSnapshot data, which streams).
+	DefaultMaxMessageSize = 64 << 20
+
+	// DefaultMaxAppendEntries bounds the entries of one AppendEntries. It is
+	// the highest MaxAppendEntries hashicorp/raft's ValidateConfig accepts.
+	DefaultMaxAppendEntries = 1024
+
+	// DefaultIdleTimeout is how long a server-side connection may sit between
+	// requests before it is closed. Clients drop pooled connections idle for
+	// half of it, so they never reuse one the server is about to close.
+	DefaultIdleTimeout = 2 * time.Minute
+
+	// DefaultTimeout is used when Timeout is 0: every network read and write
+	// gets a deadline, so a silent peer cannot hold a caller forever.
+	DefaultTimeout = 10 * time.Second
+
+	// minInFlightForPipelining is the smallest MaxRPCsInFlight that enables
+	// pipelining.
+	minInFlightForPipelining = 2
+
+	// Buffer sizes per connection.
+	connReadBufferSize  = 64 * 1024
+	connWriteBufferSize = 256 * 1024
+
+	// maxRetainedScratch is the largest frame buffer a connection keeps
+	// between messages; larger ones are dropped after use.
+	maxRetainedScratch = 1 << 20
+)
+
+// limits are the normalized bounds a transport enforces.
+type limits struct {
+	maxMessageSize   int
+	maxAppendEntries int
+	idleTimeout      time.Duration
+	timeout          time.Duration
+}
+
+func newLimits(c *NetworkTransportConfig) limits {
+	l := limits{
+		maxMessageSize:   c.MaxMessageSize,
+		maxAppendEntries: c.MaxAppendEntries,
+		idleTimeout:      c.IdleTimeout,
+		timeout:          c.Timeout,
+	}
+	if l.maxMessageSize <= 0 {
+		l.maxMessageSize = DefaultMaxMessageSize
+	}
+	if l.maxAppendEntries <= 0 {
+		l.maxAppendEntries = DefaultMaxAppendEntries
+	}
+	if l.idleTimeout <= 0 {
+		l.idleTimeout = DefaultIdleTimeout
+	}
+	if l.timeout <= 0 {
+		l.timeout = DefaultTimeout
+	}
+	return l
+}
+
+// snapshotTimeout is the deadline for an InstallSnapshot carrying size bytes:
+// timeout per scale bytes, never less than timeout.
+func (l limits) snapshotTimeout(size int64, scale int) time.Duration {
+	if scale <= 0 {
+		scale = DefaultTimeoutScale
+	}
+	t := l.timeout * time.Duration(size/int64(scale))
+	if t < l.timeout {
+		t = l.timeout
+	}
+	return t
+}

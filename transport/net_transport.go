@@ -1,0 +1,306 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// StreamLayer is the connection layer under a NetworkTransport: a listener
+// for incoming connections and a dialer for outgoing ones (TCP, TLS, or
+// anything stream-shaped). Its Addr is the address peers dial.
+type StreamLayer interface {
+	net.Listener
+
+	// Dial opens a connection to address, giving up after timeout.
+	Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error)
+}
+
+// NetworkTransportConfig configures a NetworkTransport. The first seven
+// fields are hashicorp/raft's; the rest are Pontoon's limits. Zero values
+// select the defaults documented on each field.
+type NetworkTransportConfig struct {
+	// ServerAddressProvider, if set, maps server IDs to the address to dial,
+	// overriding the address a caller passes.
+	ServerAddressProvider ServerAddressProvider
+
+	// Logger receives the transport's logs. Nil means an hclog logger named
+	// "raft-net" writing to stderr.
+	Logger hclog.Logger
+
+	// Stream is the connection layer. Required.
+	Stream StreamLayer
+
+	// MaxPool is how many idle connections are kept per peer (and, apart,
+	// per peer for heartbeats). 0 keeps none.
+	MaxPool int
+
+	// MaxRPCsInFlight is how many AppendEntries one pipeline may have
+	// outstanding: 0 means DefaultMaxRPCsInFlight (2, as hashicorp's), 1
+	// disables pipelining (AppendEntriesPipeline then returns
+	// raft.ErrPipelineReplicationNotSupported).
+	MaxRPCsInFlight int
+
+	// Timeout bounds every network operation of one RPC: dial, write, and
+	// the wait for the reply. InstallSnapshot gets Timeout per TimeoutScale
+	// bytes. On the server side it bounds the time to receive one request
+	// once its first byte has arrived. 0 means DefaultTimeout.
+	Timeout time.Duration
+
+	// MsgpackUseNewTimeFormat writes Log.AppendedAt in the msgpack timestamp
+	// layout instead of time.MarshalBinary bytes. Leave false to talk to
+	// hashicorp/raft nodes with their default settings.
+	MsgpackUseNewTimeFormat bool
+
+	// MaxMessageSize bounds one msgpack request or reply in bytes (snapshot
+	// data excluded). A peer that sends more has its connection closed. 0
+	// means DefaultMaxMessageSize.
+	MaxMessageSize int
+
+	// MaxAppendEntries bounds the entries of one AppendEntries, sent or
+	// received. 0 means DefaultMaxAppendEntries.
+	MaxAppendEntries int
+
+	// IdleTimeout closes a server-side connection that receives no request
+	// for this long. 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+}
+
+// NetworkTransport is a Transport over a StreamLayer whose frames are
+// byte-compatible with hashicorp/raft's NetworkTransport: a Pontoon node and
+// a hashicorp node can talk in either direction.
+//
+// Client side: connections are pooled per target; heartbeats use a pool of
+// their own so they never wait behind replication. Server side: one
+// goroutine per accepted connection handles its requests in order; requests
+// go to Consumer, heartbeats to the heartbeat handler.
+type NetworkTransport struct {
+	// TimeoutScale is the snapshot size per Timeout an InstallSnapshot is
+	// allowed (DefaultTimeoutScale). Set it before the transport is used.
+	TimeoutScale int
+
+	// Immutable after construction.
+	stream        StreamLayer
+	logger        hclog.Logger
+	lim           limits
+	maxPool       int
+	maxInFlight   int
+	newTimeFormat bool
+	addrProvider  ServerAddressProvider
+
+	// consumeCh carries incoming RPCs to the engine (unbuffered).
+	consumeCh chan RPC
+	// shutdownCh is closed by Close.
+	shutdownCh chan struct{}
+	// wg counts every goroutine the transport started; Close waits for it.
+	wg sync.WaitGroup
+
+	heartbeatFn atomic.Pointer[func(RPC)]
+
+	mu struct {
+		sync.Mutex
+		shutdown bool
+		// pool holds idle client connections, most recently returned last.
+		pool map[poolKey][]*clientConn
+		// clientConns holds every open client connection, idle or in use,
+		// so Close can fail pending calls.
+		clientConns map[*clientConn]struct{}
+		// serverConns holds every accepted connection still being served.
+		serverConns map[net.Conn]struct{}
+		// pipelines holds every open pipeline.
+		pipelines map[*netPipeline]struct{}
+	}
+}
+
+var (
+	_ Transport   = (*NetworkTransport)(nil)
+	_ WithPreVote = (*NetworkTransport)(nil)
+	_ WithClose   = (*NetworkTransport)(nil)
+)
+
+// NewNetworkTransportWithConfig starts a transport on config.Stream. It
+// serves the stream at once; Close stops it.
+func NewNetworkTransportWithConfig(config *NetworkTransportConfig) *NetworkTransport {
+	logger := config.Logger
+	if logger == nil {
+		logger = hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: hclog.DefaultOutput, Level: hclog.DefaultLevel})
+	}
+	maxInFlight := config.MaxRPCsInFlight
+	if maxInFlight == 0 {
+		maxInFlight = DefaultMaxRPCsInFlight
+	}
+	n := &NetworkTransport{
+		TimeoutScale:  DefaultTimeoutScale,
+		stream:        config.Stream,
+		logger:        logger,
+		lim:           newLimits(config),
+		maxPool:       config.MaxPool,
+		maxInFlight:   maxInFlight,
+		newTimeFormat: config.MsgpackUseNewTimeFormat,
+		addrProvider:  config.ServerAddressProvider,
+		consumeCh:     make(chan RPC),
+		shutdownCh:    make(chan struct{}),
+	}
+	n.mu.pool = make(map[poolKey][]*clientConn)
+	n.mu.clientConns = make(map[*clientConn]struct{})
+	n.mu.serverConns = make(map[net.Conn]struct{})
+	n.mu.pipelines = make(map[*netPipeline]struct{})
+	n.wg.Add(1)
+	go n.listen()
+	return n
+}
+
+// NewNetworkTransport starts a transport on stream, logging to logOutput
+// (stderr if nil).
+func NewNetworkTransport(stream StreamLayer, maxPool int, timeout time.Duration, logOutput io.Writer) *NetworkTransport {
+	if logOutput == nil {
+		logOutput = os.Stderr
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: logOutput, Level: hclog.DefaultLevel})
+	return NewNetworkTransportWithLogger(stream, maxPool, timeout, logger)
+}
+
+// NewNetworkTransportWithLogger starts a transport on stream with logger.
+func NewNetworkTransportWithLogger(stream StreamLayer, maxPool int, timeout time.Duration, logger hclog.Logger) *NetworkTransport {
+	return NewNetworkTransportWithConfig(&NetworkTransportConfig{Stream: stream, MaxPool: maxPool, Timeout: timeout, Logger: logger})
+}
+
+// SetHeartbeatHandler implements Transport. cb runs on the connection's
+// goroutine and must respond promptly.
+func (n *NetworkTransport) SetHeartbeatHandler(cb func(rpc RPC)) {
+	if cb == nil {
+		n.heartbeatFn.Store(nil)
+		return
+	}
+	n.heartbeatFn.Store(&cb)
+}
+
+// Consumer implements Transport.
+func (n *NetworkTransport) Consumer() <-chan RPC { return n.consumeCh }
+
+// LocalAddr implements Transport: the stream's (advertised) address.
+func (n *NetworkTransport) LocalAddr() raft.ServerAddress {
+	return raft.ServerAddress(n.stream.Addr().String())
+}
+
+// EncodePeer implements Transport: the address bytes, after any
+// ServerAddressProvider override.
+func (n *NetworkTransport) EncodePeer(id raft.ServerID, addr raft.ServerAddress) []byte {
+	return []byte(n.resolve(id, addr))
+}
+
+// DecodePeer implements Transport.
+func (n *NetworkTransport) DecodePeer(buf []byte) raft.ServerAddress {
+	return raft.ServerAddress(buf)
+}
+
+// IsShutdown reports whether Close has been called.
+func (n *NetworkTransport) IsShutdown() bool {
+	select {
+	case <-n.shutdownCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close implements WithClose: it stops accepting, closes every connection
+// (failing pending calls with raft.ErrTransportShutdown) and every pipeline,
+// and waits for every goroutine the transport started. A heartbeat handler
+// that never responds would keep it waiting. Idempotent.
+func (n *NetworkTransport) Close() error {
+	n.mu.Lock()
+	if n.mu.shutdown {
+		n.mu.Unlock()
+		return nil
+	}
+	n.mu.shutdown = true
+	close(n.shutdownCh)
+	clients := make([]*clientConn, 0, len(n.mu.clientConns))
+	for c := range n.mu.clientConns {
+		clients = append(clients, c)
+	}
+	servers := make([]net.Conn, 0, len(n.mu.serverConns))
+	for c := range n.mu.serverConns {
+		servers = append(servers, c)
+	}
+	pipes := make([]*netPipeline, 0, len(n.mu.pipelines))
+	for p := range n.mu.pipelines {
+		pipes = append(pipes, p)
+	}
+	n.mu.pool = make(map[poolKey][]*clientConn)
+	n.mu.Unlock()
+
+	err := n.stream.Close()
+	for _, c := range clients {
+		_ = c.conn.Close()
+	}
+	for _, c := range servers {
+		_ = c.Close()
+	}
+	for _, p := range pipes {
+		_ = p.Close()
+	}
+	n.wg.Wait()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("close stream: %w", err)
+	}
+	return nil
+}
+
+// CloseStreams closes every idle pooled connection and every accepted
+// connection, so later RPCs start on fresh connections. The transport keeps
+// running.
+func (n *NetworkTransport) CloseStreams() {
+	n.mu.Lock()
+	var idle []*clientConn
+	for k, conns := range n.mu.pool {
+		idle = append(idle, conns...)
+		delete(n.mu.pool, k)
+	}
+	for _, c := range idle {
+		delete(n.mu.clientConns, c)
+	}
+	servers := make([]net.Conn, 0, len(n.mu.serverConns))
+	for c := range n.mu.serverConns {
+		servers = append(servers, c)
+	}
+	n.mu.Unlock()
+	for _, c := range idle {
+		_ = c.conn.Close()
+	}
+	for _, c := range servers {
+		_ = c.Close()
+	}
+}
+
+// resolve returns the address to use for id: the provider's, or addr.
+func (n *NetworkTransport) resolve(id raft.ServerID, addr raft.ServerAddress) raft.ServerAddress {
+	if n.addrProvider == nil {
+		return addr
+	}
+	a, err := n.addrProvider.ServerAddr(id)
+	if err != nil {
+		n.logger.Warn("unable to get address for server, using fallback address", "id", id, "fallback", addr, "error", err)
+		return addr
+	}
+	return a
+}
+
+// wrapIOErr turns an I/O failure into the error a caller sees:
+// raft.ErrTransportShutdown if the transport closed under it.
+func (n *NetworkTransport) wrapIOErr(err error) error {
+	if n.IsShutdown() && !errors.Is(err, raft.ErrTransportShutdown) {
+		return fmt.Errorf("%w: %w", raft.ErrTransportShutdown, err)
+	}
+	return err
+}
