@@ -140,55 +140,15 @@ func (n *NetworkTransport) logConnEnd(remote string, err error, msg string) {
 // handleRequest reads the request after its type byte, dispatches it, waits
 // for the answer and writes the reply. An error closes the connection.
 func (n *NetworkTransport) handleRequest(sc *serverConn, typ uint8) error {
-	rpc := RPC{RespChan: sc.respCh}
-	var (
-		heartbeat bool
-		snap      *io.LimitedReader
-		err       error
-	)
-	switch typ {
-	case rpcAppendEntries, rpcRequestVote, rpcRequestPreVote, rpcTimeoutNow, rpcInstallSnapshot:
-	default:
-		return fmt.Errorf("%w: unknown rpc type %d", raft.ErrCorrupt, typ)
-	}
-	sc.frame, err = readFrame(sc.br, sc.frame, 1, n.lim.maxMessageSize)
+	rpc, snap, err := n.readRequest(sc, typ)
 	if err != nil {
 		return err
 	}
-	switch typ {
-	case rpcAppendEntries:
-		req := &AppendEntriesRequest{}
-		if err := n.decodeAppendEntries(sc, req); err != nil {
-			return err
-		}
-		rpc.Command = req
-		heartbeat = IsHeartbeat(req)
-	case rpcRequestVote:
-		req := &RequestVoteRequest{}
-		rpc.Command, err = req, decodeGeneric(sc, req)
-	case rpcRequestPreVote:
-		req := &RequestPreVoteRequest{}
-		rpc.Command, err = req, decodeGeneric(sc, req)
-	case rpcTimeoutNow:
-		req := &TimeoutNowRequest{}
-		rpc.Command, err = req, decodeGeneric(sc, req)
-	case rpcInstallSnapshot:
-		req := &InstallSnapshotRequest{}
-		if err = decodeGeneric(sc, req); err == nil && req.Size < 0 {
-			err = fmt.Errorf("%w: install snapshot: negative size %d", raft.ErrCorrupt, req.Size)
-		}
-		rpc.Command = req
-		if err == nil {
-			snap = &io.LimitedReader{R: sc.br, N: req.Size}
-			rpc.Reader = snap
-			_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.snapshotTimeout(req.Size, n.TimeoutScale)))
-		}
+	if snap != nil {
+		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.snapshotTimeout(snap.N, n.TimeoutScale)))
 	}
-	if err != nil {
-		return err
-	}
-
-	if fn := n.heartbeatFn.Load(); heartbeat && fn != nil {
+	req, isAE := rpc.Command.(*AppendEntriesRequest)
+	if fn := n.heartbeatFn.Load(); isAE && fn != nil && IsHeartbeat(req) {
 		(*fn)(rpc)
 	} else {
 		select {
@@ -210,6 +170,50 @@ func (n *NetworkTransport) handleRequest(sc *serverConn, typ uint8) error {
 		return fmt.Errorf("%w (%d bytes left)", errSnapshotNotDrained, snap.N)
 	}
 	return nil
+}
+
+// readRequest reads and decodes the msgpack object of a request of type
+// typ. For InstallSnapshot it also returns the reader of the data that
+// follows. Errors wrap raft.ErrCorrupt or raft.ErrMessageTooLarge for bad
+// input.
+func (n *NetworkTransport) readRequest(sc *serverConn, typ uint8) (RPC, *io.LimitedReader, error) {
+	rpc := RPC{RespChan: sc.respCh}
+	switch typ {
+	case rpcAppendEntries, rpcRequestVote, rpcRequestPreVote, rpcTimeoutNow, rpcInstallSnapshot:
+	default:
+		return rpc, nil, fmt.Errorf("%w: unknown rpc type %d", raft.ErrCorrupt, typ)
+	}
+	var err error
+	sc.frame, err = readFrame(sc.br, sc.frame, 1, n.lim.maxMessageSize)
+	if err != nil {
+		return rpc, nil, err
+	}
+	switch typ {
+	case rpcAppendEntries:
+		req := &AppendEntriesRequest{}
+		rpc.Command, err = req, n.decodeAppendEntries(sc, req)
+	case rpcRequestVote:
+		req := &RequestVoteRequest{}
+		rpc.Command, err = req, decodeGeneric(sc, req)
+	case rpcRequestPreVote:
+		req := &RequestPreVoteRequest{}
+		rpc.Command, err = req, decodeGeneric(sc, req)
+	case rpcTimeoutNow:
+		req := &TimeoutNowRequest{}
+		rpc.Command, err = req, decodeGeneric(sc, req)
+	case rpcInstallSnapshot:
+		req := &InstallSnapshotRequest{}
+		if err = decodeGeneric(sc, req); err == nil && req.Size < 0 {
+			err = fmt.Errorf("%w: install snapshot: negative size %d", raft.ErrCorrupt, req.Size)
+		}
+		rpc.Command = req
+		if err == nil {
+			snap := &io.LimitedReader{R: sc.br, N: req.Size}
+			rpc.Reader = snap
+			return rpc, snap, nil
+		}
+	}
+	return rpc, nil, err
 }
 
 // decodeAppendEntries decodes sc.frame into req (zero), by the fast path
