@@ -83,6 +83,9 @@ type Core struct {
 	// round numbers heartbeat rounds for VerifyLeader. It only grows: a
 	// response carrying round r acknowledges every round <= r.
 	round uint64
+	// roundSent is set once the current round's heartbeats are queued, until
+	// the next Ready hands them to the driver.
+	roundSent bool
 	// pendingReads wait for a quorum to acknowledge their round.
 	pendingReads []pendingRead
 	// queuedReads wait for the leader's first commit in its term, before

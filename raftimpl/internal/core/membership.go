@@ -1,0 +1,108 @@
+package core
+
+import (
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/raftimpl/internal/quorum"
+)
+
+// membership tracks the configurations in the log, hashicorp/raft style: a
+// LogConfiguration entry takes effect as soon as it is appended (on the
+// leader and on followers), and quorums are counted over the latest one.
+//
+// Invariants:
+//   - committedIndex < pending[0].index < pending[1].index < ...
+//   - every pending entry is in the log; truncating the log at i drops the
+//     pending configurations at or above i, reverting latest to the one
+//     before them.
+//   - once the commit index reaches a pending configuration, it (and any
+//     before it) becomes committed.
+type membership struct {
+	committed      raft.Configuration
+	committedIndex uint64
+	pending        []confEntry
+	// voters caches the sorted voter IDs of latest().
+	voters []raft.ServerID
+}
+
+type confEntry struct {
+	index uint64
+	conf  raft.Configuration
+}
+
+func (m *membership) init(cs ConfState) {
+	m.committed = cs.Committed.Clone()
+	m.committedIndex = cs.CommittedIndex
+	if cs.LatestIndex > cs.CommittedIndex {
+		m.pending = []confEntry{{index: cs.LatestIndex, conf: cs.Latest.Clone()}}
+	}
+	m.refresh()
+}
+
+func (m *membership) refresh() { m.voters = quorum.Voters(m.latest()) }
+
+func (m *membership) latest() raft.Configuration {
+	if n := len(m.pending); n > 0 {
+		return m.pending[n-1].conf
+	}
+	return m.committed
+}
+
+func (m *membership) latestIndex() uint64 {
+	if n := len(m.pending); n > 0 {
+		return m.pending[n-1].index
+	}
+	return m.committedIndex
+}
+
+// onAppend takes the configuration entries of ents into effect. It reports
+// whether the latest configuration changed. An entry that does not decode is
+// ignored as a configuration (the log keeps it; the apply loop reports it).
+func (m *membership) onAppend(ents []*raft.Log) bool {
+	changed := false
+	for _, e := range ents {
+		if e.Type != raft.LogConfiguration {
+			continue
+		}
+		conf, err := raft.DecodeConfiguration(e.Data)
+		if err != nil {
+			continue
+		}
+		if e.Index <= m.latestIndex() {
+			continue
+		}
+		m.pending = append(m.pending, confEntry{index: e.Index, conf: conf})
+		changed = true
+	}
+	if changed {
+		m.refresh()
+	}
+	return changed
+}
+
+// onTruncate drops the configurations at or above index i. It reports
+// whether the latest configuration changed.
+func (m *membership) onTruncate(i uint64) bool {
+	n := len(m.pending)
+	for n > 0 && m.pending[n-1].index >= i {
+		n--
+	}
+	if n == len(m.pending) {
+		return false
+	}
+	m.pending = m.pending[:n]
+	m.refresh()
+	return true
+}
+
+// onCommit promotes the pending configurations at or below commit.
+func (m *membership) onCommit(commit uint64) {
+	n := 0
+	for n < len(m.pending) && m.pending[n].index <= commit {
+		m.committed = m.pending[n].conf
+		m.committedIndex = m.pending[n].index
+		n++
+	}
+	if n > 0 {
+		m.pending = append([]confEntry(nil), m.pending[n:]...)
+	}
+}

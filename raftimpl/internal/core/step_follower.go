@@ -1,0 +1,58 @@
+package core
+
+import "errors"
+
+// stepFollower handles a message of the current term in a follower.
+func (c *Core) stepFollower(m Message) error {
+	switch m.Type {
+	case MsgApp:
+		c.electionElapsed = 0
+		c.lead = m.From
+		return c.handleAppend(m)
+	case MsgHeartbeat:
+		c.electionElapsed = 0
+		c.lead = m.From
+		c.send(Message{Type: MsgHeartbeatResp, To: m.From, Success: true,
+			LastLog: c.log.lastIndex(), Context: m.Context})
+	}
+	return nil
+}
+
+// handleAppend is the follower's AppendEntries (fact sheet §8). The response
+// goes out in Ready.Messages, which the driver sends only after persisting
+// the Ready's Entries: a Success acknowledges durable entries.
+func (c *Core) handleAppend(m Message) error {
+	if !c.log.matchTerm(m.PrevLogIndex, m.PrevLogTerm) {
+		// Tell the leader where to look: the last index whose entry might
+		// still agree. Past our end, that is at most our last index; and
+		// no entry whose term exceeds the leader's prev term can agree,
+		// since the leader's entries before PrevLogIndex have terms <= it.
+		probe := min(c.log.lastIndex(), m.PrevLogIndex-1)
+		if m.PrevLogIndex > c.log.lastIndex() {
+			probe = c.log.lastIndex()
+		}
+		hint := c.log.findConflictByTerm(probe, m.PrevLogTerm)
+		c.send(Message{Type: MsgAppResp, To: m.From, Index: m.PrevLogIndex,
+			LastLog: hint, NoRetryBackoff: true, Context: m.Context})
+		return nil
+	}
+	lastNew, truncatedAt, err := c.log.maybeAppend(m.PrevLogIndex, m.Entries)
+	if err != nil {
+		if errors.Is(err, errTruncateCommitted) {
+			// NB: a correct leader never conflicts with a committed entry;
+			// drop the message rather than lose committed state.
+			return errCorrupt(m, err)
+		}
+		return errCorrupt(m, err)
+	}
+	if truncatedAt != 0 {
+		c.conf.onTruncate(truncatedAt)
+	}
+	c.conf.onAppend(m.Entries)
+	if c.log.commitTo(min(m.Commit, lastNew)) {
+		c.conf.onCommit(c.log.committed)
+	}
+	c.send(Message{Type: MsgAppResp, To: m.From, Index: lastNew, Success: true,
+		LastLog: c.log.lastIndex(), Context: m.Context})
+	return nil
+}
