@@ -66,15 +66,7 @@ func (s *InmemStore) StoreLogs(logs []*raft.Log) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, l := range logs {
-		c := *l
-		c.Data = append([]byte(nil), l.Data...)
-		c.Extensions = append([]byte(nil), l.Extensions...)
-		if l.Data == nil {
-			c.Data = nil
-		}
-		if l.Extensions == nil {
-			c.Extensions = nil
-		}
+		c := copyLog(l)
 		s.mu.logs[l.Index] = &c
 		if s.mu.lowIndex == 0 || l.Index < s.mu.lowIndex {
 			s.mu.lowIndex = l.Index
@@ -90,7 +82,7 @@ func (s *InmemStore) StoreLogs(logs []*raft.Log) error {
 func (s *InmemStore) DeleteRange(min, max uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if min > max {
+	if min > max || s.mu.highIndex == 0 || max < s.mu.lowIndex || min > s.mu.highIndex {
 		return nil
 	}
 	if max-min >= uint64(len(s.mu.logs)) {
@@ -107,17 +99,23 @@ func (s *InmemStore) DeleteRange(min, max uint64) error {
 			}
 		}
 	}
-	if min <= s.mu.lowIndex {
-		s.mu.lowIndex = max + 1
-	}
-	if max >= s.mu.highIndex {
-		s.mu.highIndex = min - 1
-	}
-	if s.mu.lowIndex > s.mu.highIndex {
-		s.mu.lowIndex = 0
-		s.mu.highIndex = 0
-	}
+	s.recomputeBoundsLocked()
 	return nil
+}
+
+// recomputeBoundsLocked sets lowIndex and highIndex from the stored keys.
+// The log may have gaps, so the new bounds are searched, not derived.
+func (s *InmemStore) recomputeBoundsLocked() {
+	var low, high uint64
+	for i := range s.mu.logs {
+		if low == 0 || i < low {
+			low = i
+		}
+		if i > high {
+			high = i
+		}
+	}
+	s.mu.lowIndex, s.mu.highIndex = low, high
 }
 
 // Set implements StableStore.

@@ -1,0 +1,246 @@
+package logstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	raft "github.com/pontoon-raft/raft"
+	"go.etcd.io/bbolt"
+)
+
+// Bucket names, as raft-boltdb/v2.
+var (
+	bucketLogs = []byte("logs")
+	bucketConf = []byte("conf")
+)
+
+const (
+	// DefaultFileMode is the mode of a newly created store file.
+	DefaultFileMode os.FileMode = 0o600
+
+	// DefaultOpenTimeout bounds the wait for the file lock when Options has
+	// no BoltOptions, so a second process opening the same file fails with
+	// an error instead of hanging (bbolt's own default waits forever).
+	DefaultOpenTimeout = time.Second
+
+	// maxRetainedBuffer bounds the encode buffer kept between StoreLogs
+	// calls; a larger one (a huge batch) is dropped after use.
+	maxRetainedBuffer = 4 << 20
+
+	// appendFillPercent is the bucket fill used by StoreLogs for batches
+	// that append past the last key (bbolt's maximum).
+	appendFillPercent = 1.0
+)
+
+// Options configures New.
+type Options struct {
+	// Path is the file to open or create. Required.
+	Path string
+
+	// FileMode is the mode of a newly created file; 0 means
+	// DefaultFileMode (0600, as raft-boltdb).
+	FileMode os.FileMode
+
+	// BoltOptions are passed to bbolt.Open. nil means bbolt's defaults with
+	// Timeout set to DefaultOpenTimeout and FreelistType to FreelistType
+	// below. With ReadOnly set, missing buckets are not created and every
+	// write fails.
+	BoltOptions *bbolt.Options
+
+	// NoSync skips fsync on commit. It is for tests only: a crash of the
+	// machine (not just the process) may lose or corrupt acknowledged data.
+	NoSync bool
+
+	// FreelistType chooses bbolt's in-memory freelist; "" means
+	// bbolt.FreelistMapType, which stays fast as the freelist grows after
+	// large deletes. It changes nothing on disk. Ignored if BoltOptions is
+	// set (set BoltOptions.FreelistType there).
+	FreelistType bbolt.FreelistType
+
+	// Logger receives warnings; nil means a logger named "boltstore" on
+	// stderr.
+	Logger hclog.Logger
+}
+
+// BoltStore is the default LogStore and StableStore: a bbolt file with the
+// layout of raft-boltdb/v2, so a data directory written by either opens in
+// the other.
+//
+// Layout: bucket "logs" maps the 8-byte big-endian index to the msgpack
+// encoding of the raft.Log (see logcodec.go); bucket "conf" maps a raw key to
+// a raw value, with SetUint64 values as 8-byte big-endian.
+//
+// Every write is one bbolt transaction and is fsynced before it returns
+// (unless Options.NoSync). BoltStore is safe for concurrent use. It reports
+// IsMonotonic() == true; see IsMonotonic.
+type BoltStore struct {
+	// path names the file in errors. Immutable.
+	path string
+	// db is the open bbolt handle. Immutable; bbolt makes it safe for
+	// concurrent use and fails every call after Close.
+	db     *bbolt.DB
+	logger hclog.Logger
+
+	// wmu serializes StoreLogs so the encode buffers can be reused. bbolt
+	// serializes write transactions anyway, so this costs no concurrency.
+	wmu struct {
+		sync.Mutex
+		// vals holds the encoded values of the batch being written, ends
+		// the end offset of each in vals, keys the 8-byte keys back to
+		// back. bbolt references them until the transaction ends.
+		vals []byte
+		ends []int
+		keys []byte
+	}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewBoltStore opens or creates the store at path with default options.
+func NewBoltStore(path string) (*BoltStore, error) {
+	return New(Options{Path: path})
+}
+
+// New opens or creates a store. A file that is not a complete bbolt file,
+// or whose buckets or boundary entries do not decode, is refused with an
+// error wrapping raft.ErrCorrupt that names the file; nothing is written to
+// it.
+func New(opts Options) (_ *BoltStore, err error) {
+	if opts.Path == "" {
+		return nil, errors.New("log store: empty path")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = hclog.New(&hclog.LoggerOptions{Name: "boltstore"})
+	}
+	mode := opts.FileMode
+	if mode == 0 {
+		mode = DefaultFileMode
+	}
+	bopts := opts.BoltOptions
+	if bopts == nil {
+		o := *bbolt.DefaultOptions
+		o.Timeout = DefaultOpenTimeout
+		o.FreelistType = opts.FreelistType
+		if o.FreelistType == "" {
+			o.FreelistType = bbolt.FreelistMapType
+		}
+		bopts = &o
+	}
+	if err := checkBoltFile(opts.Path); err != nil {
+		return nil, err
+	}
+
+	s := &BoltStore{path: opts.Path, logger: logger}
+	if err := func() (err error) {
+		defer guardFor(s.path, "open", &err)()
+		s.db, err = bbolt.Open(opts.Path, mode, bopts)
+		return err
+	}(); err != nil {
+		return nil, fmt.Errorf("log store %s: open: %w", opts.Path, err)
+	}
+	s.db.NoSync = opts.NoSync
+
+	if !bopts.ReadOnly {
+		if err := s.createBuckets(); err != nil {
+			_ = s.db.Close()
+			return nil, err
+		}
+	}
+	if err := s.checkBoundaries(); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// createBuckets creates the two buckets if they are missing, in one
+// transaction that commits only if something was created.
+func (s *BoltStore) createBuckets() (err error) {
+	defer guardFor(s.path, "create buckets", &err)()
+	var missing bool
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		missing = tx.Bucket(bucketLogs) == nil || tx.Bucket(bucketConf) == nil
+		return nil
+	}); err != nil {
+		return fmt.Errorf("log store %s: %w", s.path, err)
+	}
+	if !missing {
+		return nil
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketLogs, bucketConf} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("log store %s: creating buckets: %w", s.path, err)
+	}
+	return nil
+}
+
+// checkBoundaries reads the first and last log entries, so a file whose
+// pages or values are damaged there fails at open rather than later.
+func (s *BoltStore) checkBoundaries() error {
+	first, err := s.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := s.LastIndex()
+	if err != nil {
+		return err
+	}
+	if first == 0 {
+		return nil
+	}
+	var l raft.Log
+	for _, idx := range []uint64{first, last} {
+		if err := s.GetLog(idx, &l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Path returns the file the store was opened with.
+func (s *BoltStore) Path() string { return s.path }
+
+// IsMonotonic implements MonotonicLogStore and reports true.
+//
+// Unlike raft-boltdb/v2 (which does not implement the interface), BoltStore
+// asks the engine to keep its indexes contiguous: when a snapshot is
+// installed the engine deletes the whole log instead of keeping a suffix
+// after a gap. The store itself accepts gaps (StoreLogs and DeleteRange
+// work on any indexes); reporting true only chooses the simpler, always
+// correct compaction, and Pontoon's engine never creates gaps otherwise.
+func (s *BoltStore) IsMonotonic() bool { return true }
+
+// Stats returns bbolt's statistics.
+func (s *BoltStore) Stats() bbolt.Stats { return s.db.Stats() }
+
+// Sync fsyncs the file. It is needed only with Options.NoSync.
+func (s *BoltStore) Sync() error {
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("log store %s: sync: %w", s.path, err)
+	}
+	return nil
+}
+
+// Close closes the file. It waits for running transactions. Later calls
+// return the first call's result; every other method fails after Close.
+func (s *BoltStore) Close() error {
+	s.closeOnce.Do(func() {
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("log store %s: close: %w", s.path, err)
+		}
+	})
+	return s.closeErr
+}

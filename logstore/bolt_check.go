@@ -1,0 +1,162 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"runtime/debug"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// This file guards BoltStore against corrupt files. bbolt trusts its file:
+// a truncated file makes it touch mmapped memory past the end (SIGBUS), and
+// garbage pages make it index out of range or fail assertions with a panic.
+// Two defences:
+//
+//   - checkBoltFile reads the two meta pages before bbolt opens the file and
+//     refuses a file whose valid meta page points past the end of the file,
+//     or that has no valid meta page at all.
+//   - guard turns a panic (and, through debug.SetPanicOnFault, a memory
+//     fault on the mmapped file) during a store operation into an error
+//     wrapping raft.ErrCorrupt.
+
+// bbolt's on-disk meta page (format version 2), in native byte order:
+//
+//	page header: id u64, flags u16, count u16, overflow u32   (16 bytes)
+//	meta:        magic u32, version u32, pageSize u32, flags u32,
+//	             root bucket {root pgid u64, sequence u64},
+//	             freelist pgid u64, pgid (high-water mark) u64, txid u64,
+//	             checksum u64 (FNV-64a of the meta bytes before it)
+const (
+	boltPageHeaderSize = 16
+	boltMetaSize       = 64
+	boltMagic          = 0xED0CDAED
+	boltVersion        = 2
+	boltMetaPageFlag   = 0x04
+	boltNoFreelist     = ^uint64(0)
+)
+
+// boltMeta is the part of a meta page checkBoltFile needs.
+type boltMeta struct {
+	pageSize uint32
+	root     uint64
+	freelist uint64
+	pgid     uint64
+	txid     uint64
+}
+
+// parseBoltMeta decodes and validates the meta page at the start of p.
+func parseBoltMeta(p []byte) (boltMeta, bool) {
+	if len(p) < boltPageHeaderSize+boltMetaSize {
+		return boltMeta{}, false
+	}
+	ne := binary.NativeEndian
+	if ne.Uint16(p[8:])&boltMetaPageFlag == 0 {
+		return boltMeta{}, false
+	}
+	m := p[boltPageHeaderSize : boltPageHeaderSize+boltMetaSize]
+	if ne.Uint32(m[0:]) != boltMagic || ne.Uint32(m[4:]) != boltVersion {
+		return boltMeta{}, false
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(m[:56])
+	if h.Sum64() != ne.Uint64(m[56:]) {
+		return boltMeta{}, false
+	}
+	return boltMeta{
+		pageSize: ne.Uint32(m[8:]),
+		root:     ne.Uint64(m[16:]),
+		freelist: ne.Uint64(m[32:]),
+		pgid:     ne.Uint64(m[40:]),
+		txid:     ne.Uint64(m[48:]),
+	}, true
+}
+
+// checkBoltFile checks that path, if it exists and is not empty, looks like
+// a complete bbolt file. An empty or missing file is fine: bbolt creates it.
+// Errors about the content wrap raft.ErrCorrupt and name the file.
+func checkBoltFile(path string) error {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("log store %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("log store %s: %w", path, err)
+	}
+	size := st.Size()
+	if size == 0 {
+		return nil
+	}
+	corrupt := func(format string, args ...interface{}) error {
+		return fmt.Errorf("%w: log store %s: %s", raft.ErrCorrupt, path, fmt.Sprintf(format, args...))
+	}
+	readMeta := func(off int64) (boltMeta, bool) {
+		buf := make([]byte, boltPageHeaderSize+boltMetaSize)
+		if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+			return boltMeta{}, false
+		}
+		return parseBoltMeta(buf)
+	}
+	// The first meta page is at offset 0 and tells the page size, which
+	// places the second. If the first is damaged, look for the second at
+	// the page sizes bbolt supports.
+	var metas []boltMeta
+	m0, ok0 := readMeta(0)
+	if ok0 {
+		metas = append(metas, m0)
+		if m1, ok := readMeta(int64(m0.pageSize)); ok && m1.pageSize == m0.pageSize {
+			metas = append(metas, m1)
+		}
+	} else {
+		for ps := int64(1024); ps <= 64*1024; ps *= 2 {
+			if m1, ok := readMeta(ps); ok && int64(m1.pageSize) == ps {
+				metas = append(metas, m1)
+				break
+			}
+		}
+	}
+	if len(metas) == 0 {
+		return corrupt("not a bbolt file, or both meta pages are damaged (%d bytes)", size)
+	}
+	best := metas[0]
+	for _, m := range metas[1:] {
+		if m.txid > best.txid {
+			best = m
+		}
+	}
+	ps := uint64(best.pageSize)
+	if ps < 512 || ps > 1<<20 || ps&(ps-1) != 0 {
+		return corrupt("implausible page size %d", ps)
+	}
+	if best.pgid < 2 || best.pgid > uint64(size)/ps {
+		return corrupt("truncated: %d bytes, but the meta page (txid %d) covers %d pages of %d bytes",
+			size, best.txid, best.pgid, ps)
+	}
+	if best.root < 2 || best.root >= best.pgid || (best.freelist != boltNoFreelist && (best.freelist < 2 || best.freelist >= best.pgid)) {
+		return corrupt("meta page (txid %d) points outside the file", best.txid)
+	}
+	return nil
+}
+
+// guard, deferred with a pointer to the caller's named error, turns a panic
+// into an error wrapping raft.ErrCorrupt that names the file and the
+// operation. Callers also enable panic-on-fault for their goroutine:
+//
+//	defer s.guard("get log", &err)()
+func guardFor(path, op string, errp *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			*errp = fmt.Errorf("%w: log store %s: %s: bbolt failed on the file: %v", raft.ErrCorrupt, path, op, r)
+		}
+	}
+}

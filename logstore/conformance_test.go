@@ -1,0 +1,53 @@
+package logstore_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/pontoon-raft/raft/logstore"
+	"github.com/pontoon-raft/raft/logstore/storetest"
+)
+
+// openBolt opens a BoltStore in a fresh directory, closed at cleanup.
+func openBolt(t testing.TB) *logstore.BoltStore {
+	t.Helper()
+	s, err := logstore.NewBoltStore(filepath.Join(t.TempDir(), "raft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func newCache(t testing.TB, capacity int, store logstore.LogStore) *logstore.LogCache {
+	t.Helper()
+	c, err := logstore.NewLogCache(capacity, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestConformanceInmem(t *testing.T) {
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return logstore.NewInmemStore() })
+	storetest.StableStore(t, func(t *testing.T) logstore.StableStore { return logstore.NewInmemStore() })
+}
+
+func TestConformanceBolt(t *testing.T) {
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return openBolt(t) })
+	storetest.StableStore(t, func(t *testing.T) logstore.StableStore { return openBolt(t) })
+}
+
+func TestConformanceLogCacheBolt(t *testing.T) {
+	// A small capacity exercises eviction and wrap-around.
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return newCache(t, 16, openBolt(t)) })
+}
+
+func TestConformanceLogCacheInmem(t *testing.T) {
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return newCache(t, 1, logstore.NewInmemStore()) })
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return newCache(t, 1000, logstore.NewInmemStore()) })
+}
