@@ -18,6 +18,8 @@ type InmemSnapshotStore struct {
 		// true once one has been closed.
 		latest      *inmemSnapshotSink
 		hasSnapshot bool
+		// seq numbers the sinks, so every ID is unique.
+		seq uint64
 	}
 }
 
@@ -32,7 +34,10 @@ func (s *InmemSnapshotStore) Create(version raft.SnapshotVersion, index, term ui
 	if version != 1 {
 		return nil, fmt.Errorf("unsupported snapshot version %d", version)
 	}
-	name := fmt.Sprintf("%d-%d-inmem", term, index)
+	s.mu.Lock()
+	s.mu.seq++
+	name := fmt.Sprintf("%d-%d-inmem-%d", term, index, s.mu.seq)
+	s.mu.Unlock()
 	return &inmemSnapshotSink{
 		store: s,
 		meta: raft.SnapshotMeta{
@@ -40,6 +45,7 @@ func (s *InmemSnapshotStore) Create(version raft.SnapshotVersion, index, term ui
 			ID:                 name,
 			Index:              index,
 			Term:               term,
+			Peers:              encodePeers(configuration, trans),
 			Configuration:      configuration.Clone(),
 			ConfigurationIndex: configurationIndex,
 		},
@@ -53,7 +59,7 @@ func (s *InmemSnapshotStore) List() ([]*raft.SnapshotMeta, error) {
 	if !s.mu.hasSnapshot {
 		return []*raft.SnapshotMeta{}, nil
 	}
-	m := s.mu.latest.meta
+	m := s.mu.latest.copyMeta()
 	return []*raft.SnapshotMeta{&m}, nil
 }
 
@@ -64,18 +70,25 @@ func (s *InmemSnapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser,
 	if !s.mu.hasSnapshot || s.mu.latest.meta.ID != id {
 		return nil, nil, fmt.Errorf("[ERR] snapshot: failed to open snapshot id: %s", id)
 	}
-	m := s.mu.latest.meta
+	m := s.mu.latest.copyMeta()
 	return &m, io.NopCloser(bytes.NewReader(s.mu.latest.contents.Bytes())), nil
 }
 
+// inmemSnapshotSink is a snapshot being written to, or kept by, an
+// InmemSnapshotStore. Once done it is immutable: meta and contents are only
+// read.
 type inmemSnapshotSink struct {
-	store    *InmemSnapshotStore
+	store *InmemSnapshotStore
+	// mu guards meta, contents and done until done is set.
+	mu       sync.Mutex
 	meta     raft.SnapshotMeta
 	contents bytes.Buffer
 	done     bool
 }
 
 func (s *inmemSnapshotSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.done {
 		return 0, fmt.Errorf("snapshot sink %s is closed", s.meta.ID)
 	}
@@ -85,20 +98,38 @@ func (s *inmemSnapshotSink) Write(p []byte) (int, error) {
 }
 
 func (s *inmemSnapshotSink) Close() error {
+	s.mu.Lock()
 	if s.done {
+		s.mu.Unlock()
 		return nil
 	}
 	s.done = true
+	s.mu.Unlock()
 	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	// Sinks may close out of order: keep the newest (term, then index).
+	if l := s.store.mu.latest; s.store.mu.hasSnapshot &&
+		(l.meta.Term > s.meta.Term || (l.meta.Term == s.meta.Term && l.meta.Index > s.meta.Index)) {
+		return nil
+	}
 	s.store.mu.latest = s
 	s.store.mu.hasSnapshot = true
-	s.store.mu.Unlock()
 	return nil
+}
+
+// copyMeta returns a copy of the meta that shares no slices with it.
+func (s *inmemSnapshotSink) copyMeta() raft.SnapshotMeta {
+	m := s.meta
+	m.Peers = append([]byte(nil), s.meta.Peers...)
+	m.Configuration = s.meta.Configuration.Clone()
+	return m
 }
 
 func (s *inmemSnapshotSink) ID() string { return s.meta.ID }
 
 func (s *inmemSnapshotSink) Cancel() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.done = true
 	return nil
 }
