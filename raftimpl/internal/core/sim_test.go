@@ -1,0 +1,722 @@
+package core
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// The seeded simulator: N cores, a fake network (loss, delay, duplication,
+// reordering, partitions that heal), a fake clock (ticks), fake durable
+// storage per node, crashes (also in the middle of a Ready) and restarts, and
+// clients proposing to whoever leads. The Raft safety properties are checked
+// after every event; liveness is checked loosely once faults stop.
+//
+// A failing run prints its seed; replay it, with its event trace, with
+//
+//	go test ./raftimpl/internal/core -run TestSimulator -sim.seed=N
+var (
+	simSeed  = flag.Int64("sim.seed", -1, "replay this simulator seed only, with its trace")
+	simSeeds = flag.Int("sim.seeds", 2000, "number of seeded simulator runs")
+	simTrace = flag.Int("sim.trace", 150, "events of trace printed for a failing seed")
+)
+
+func TestSimulator(t *testing.T) {
+	if *simSeed >= 0 {
+		s := newSim(*simSeed, true)
+		err := s.run()
+		t.Logf("seed=%d: %s", *simSeed, s.summary())
+		if err != nil {
+			t.Fatalf("seed=%d: %v\ntrace:\n%s", *simSeed, err, s.tail(*simTrace))
+		}
+		return
+	}
+	n := *simSeeds
+	if testing.Short() {
+		n = min(n, 200)
+	}
+	start := time.Now()
+	var next, failed atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	var firstSeed int64 = -1
+	var ticks atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				seed := next.Add(1) - 1
+				if seed >= int64(n) || failed.Load() > 0 {
+					return
+				}
+				s := newSim(seed, false)
+				err := s.run()
+				ticks.Add(int64(s.now))
+				if err != nil {
+					failed.Add(1)
+					mu.Lock()
+					if firstErr == nil || seed < firstSeed {
+						firstErr, firstSeed = err, seed
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		// Replay with the trace on: the run is a pure function of its seed.
+		s := newSim(firstSeed, true)
+		err := s.run()
+		t.Fatalf("seed=%d: %v\nreplay: go test ./raftimpl/internal/core -run TestSimulator -sim.seed=%d\nreplay gave: %v\ntrace:\n%s",
+			firstSeed, firstErr, firstSeed, err, s.tail(*simTrace))
+	}
+	el := time.Since(start)
+	t.Logf("%d seeded runs (3- and 5-node), %d ticks, in %v: %.0f runs/s", n, ticks.Load(), el.Round(time.Millisecond), float64(n)/el.Seconds())
+}
+
+// simParams are drawn from the seed.
+type simParams struct {
+	voters, nonvoters int
+	loss, dup         float64
+	maxDelay          int
+	crash, partition  float64
+	propose, read     float64
+	faultTicks        int
+	cfg               Config
+}
+
+type simNode struct {
+	id          raft.ServerID
+	idx         int
+	store       *memStorage
+	core        *Core // nil while crashed
+	incarnation int
+	lastApplied uint64
+	prevCommit  uint64
+	// leaderChecked is the last term whose leader completeness was checked
+	// on this node.
+	leaderChecked uint64
+	// reads maps an open VerifyLeader to the highest index known committed
+	// anywhere when it was called.
+	reads map[uint64]uint64
+}
+
+type inflight struct {
+	at int
+	m  Message
+}
+
+// entryID is what must agree between logs at the same (index, term).
+type entryID struct {
+	typ      raft.LogType
+	data     string
+	prevTerm uint64
+}
+
+type committedEntry struct {
+	term uint64
+	// inTerm bounds from above the term in which the entry was committed.
+	inTerm uint64
+}
+
+type sim struct {
+	seed  int64
+	rng   *rand.Rand
+	p     simParams
+	now   int
+	nodes []*simNode
+	net   []inflight
+	// group puts each node in a partition side; nil: no partition.
+	group map[raft.ServerID]int
+
+	leaders   map[uint64]raft.ServerID
+	entries   map[[2]uint64]entryID
+	committed map[uint64]committedEntry
+	applied   map[uint64]entryID
+	maxCommit uint64
+	proposals int
+	readID    uint64
+	stats     struct{ msgs, drops, crashes, elections, reads int }
+
+	tracing bool
+	trace   []string
+	err     error
+}
+
+func newSim(seed int64, tracing bool) *sim {
+	rng := rand.New(rand.NewSource(seed))
+	p := simParams{
+		voters:     3 + 2*int(seed%2),
+		loss:       []float64{0, 0.01, 0.05, 0.2}[rng.Intn(4)],
+		dup:        []float64{0, 0.02, 0.1}[rng.Intn(3)],
+		maxDelay:   rng.Intn(4),
+		crash:      []float64{0, 0.005, 0.02}[rng.Intn(3)],
+		partition:  []float64{0, 0.01, 0.03}[rng.Intn(3)],
+		propose:    []float64{0.1, 0.3, 0.8}[rng.Intn(3)],
+		read:       0.05,
+		faultTicks: 150 + rng.Intn(150),
+	}
+	if rng.Intn(4) == 0 {
+		p.nonvoters = 1
+	}
+	p.cfg = Config{
+		ElectionTick:     10,
+		HeartbeatTick:    1 + rng.Intn(3),
+		LeaseTick:        5 + rng.Intn(6),
+		MaxAppendEntries: 1 + rng.Intn(8),
+		MaxInflight:      1 + rng.Intn(4),
+		MaxSizePerMsg:    uint64([]int{0, 8, 64}[rng.Intn(3)]),
+		PreVote:          rng.Intn(3) != 0,
+	}
+	s := &sim{
+		seed: seed, rng: rng, p: p, tracing: tracing,
+		leaders:   map[uint64]raft.ServerID{},
+		entries:   map[[2]uint64]entryID{},
+		committed: map[uint64]committedEntry{},
+		applied:   map[uint64]entryID{},
+	}
+	var conf raft.Configuration
+	for i := 0; i < p.voters+p.nonvoters; i++ {
+		id := raft.ServerID(fmt.Sprintf("n%d", i+1))
+		suf := raft.Voter
+		if i >= p.voters {
+			suf = raft.Nonvoter
+		}
+		conf.Servers = append(conf.Servers, raft.Server{ID: id, Address: raft.ServerAddress(id), Suffrage: suf})
+		s.nodes = append(s.nodes, &simNode{id: id, idx: i})
+	}
+	for _, n := range s.nodes {
+		n.store = bootstrapStorage(conf)
+		// Bootstrap entries agree everywhere.
+		s.entries[[2]uint64{1, 1}] = entryID{typ: raft.LogConfiguration, data: string(n.store.ents[0].Data)}
+	}
+	return s
+}
+
+func (s *sim) tracef(format string, args ...any) {
+	if s.tracing {
+		s.trace = append(s.trace, fmt.Sprintf("t=%d ", s.now)+fmt.Sprintf(format, args...))
+	}
+}
+
+func (s *sim) tail(n int) string {
+	if len(s.trace) > n {
+		return strings.Join(s.trace[len(s.trace)-n:], "\n")
+	}
+	return strings.Join(s.trace, "\n")
+}
+
+func (s *sim) summary() string {
+	return fmt.Sprintf("params=%+v ticks=%d msgs=%d drops=%d crashes=%d elections=%d proposals=%d reads=%d committed=%d",
+		s.p, s.now, s.stats.msgs, s.stats.drops, s.stats.crashes, s.stats.elections, s.proposals, s.stats.reads, s.maxCommit)
+}
+
+func (s *sim) failf(format string, args ...any) {
+	if s.err == nil {
+		s.err = fmt.Errorf("t=%d: "+format, append([]any{s.now}, args...)...)
+		s.tracef("FAIL: %v", s.err)
+	}
+}
+
+func (s *sim) start(n *simNode) {
+	cfg := s.p.cfg
+	cfg.ID = n.id
+	cfg.Seed = s.seed*1000 + int64(n.incarnation)*10 + int64(n.idx)
+	c, err := New(cfg, n.store)
+	if err != nil {
+		s.failf("%s: New: %v", n.id, err)
+		return
+	}
+	n.core, n.lastApplied, n.prevCommit, n.reads = c, 0, c.log.committed, map[uint64]uint64{}
+	n.incarnation++
+	s.tracef("%s start term=%d vote=%q last=%d", n.id, n.store.hs.Term, n.store.hs.Vote, len(n.store.ents))
+}
+
+func (s *sim) crash(n *simNode, where string) {
+	s.tracef("%s CRASH %s", n.id, where)
+	n.core = nil
+	s.stats.crashes++
+}
+
+func (s *sim) run() error {
+	for _, n := range s.nodes {
+		s.start(n)
+	}
+	for ; s.now < s.p.faultTicks && s.err == nil; s.now++ {
+		s.faults()
+		s.tick()
+		s.clients()
+		s.deliver()
+	}
+	if s.err != nil {
+		return s.err
+	}
+	// Faults stop: heal, restart everyone, deliver reliably (still with
+	// delay and reordering).
+	s.group = nil
+	s.p.loss, s.p.dup, s.p.crash = 0, 0, 0
+	for _, n := range s.nodes {
+		if n.core == nil {
+			s.start(n)
+			s.handleReady(n)
+		}
+	}
+	s.tracef("HEAL")
+	// The bound: elections settle within a few timeouts, then a follower
+	// that is b entries behind needs about b/MaxAppendEntries round trips.
+	var last uint64
+	for _, n := range s.nodes {
+		last = max(last, n.core.log.lastIndex())
+	}
+	bound := 40*s.p.cfg.ElectionTick + 2*(2*s.p.maxDelay+2)*(int(last)/s.p.cfg.MaxAppendEntries+1)
+	deadline := s.now + bound
+	marker := ""
+	proposedAt := -1
+	for ; s.now < deadline && s.err == nil; s.now++ {
+		s.tick()
+		s.deliver()
+		if marker != "" && s.allApplied(marker) {
+			return nil
+		}
+		if marker == "" || s.now-proposedAt > 3*s.p.cfg.ElectionTick {
+			if l := s.leader(); l != nil {
+				marker = fmt.Sprintf("marker-%d", s.now)
+				proposedAt = s.now
+				s.propose(l, marker)
+			}
+		}
+	}
+	if s.err != nil {
+		return s.err
+	}
+	return fmt.Errorf("liveness: no proposal committed on every node within %d ticks of healing (leader %v)",
+		bound, s.leader() != nil)
+}
+
+func (s *sim) allApplied(data string) bool {
+	for _, n := range s.nodes {
+		found := false
+		for i := n.lastApplied; i > 0 && i+20 > n.lastApplied; i-- {
+			if e, ok := s.applied[i]; ok && e.data == data {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *sim) leader() *simNode {
+	for _, n := range s.nodes {
+		if n.core != nil && n.core.role == roleLeader {
+			return n
+		}
+	}
+	return nil
+}
+
+func (s *sim) faults() {
+	r := s.rng
+	if r.Float64() < s.p.crash {
+		n := s.nodes[r.Intn(len(s.nodes))]
+		if n.core != nil {
+			s.crash(n, "idle")
+		}
+	}
+	for _, n := range s.nodes {
+		if n.core == nil && r.Float64() < 0.05 {
+			s.start(n)
+			s.handleReady(n)
+		}
+	}
+	if r.Float64() < s.p.partition {
+		if s.group == nil {
+			s.group = map[raft.ServerID]int{}
+			for _, n := range s.nodes {
+				s.group[n.id] = r.Intn(2)
+			}
+			s.tracef("PARTITION %v", s.group)
+		} else {
+			s.group = nil
+			s.tracef("HEAL partition")
+		}
+	}
+}
+
+func (s *sim) tick() {
+	for _, n := range s.nodes {
+		if n.core != nil {
+			n.core.Tick()
+			s.handleReady(n)
+		}
+	}
+}
+
+func (s *sim) clients() {
+	if s.rng.Float64() < s.p.propose {
+		// Clients mostly find the leader; sometimes they ask anyone.
+		n := s.nodes[s.rng.Intn(len(s.nodes))]
+		if l := s.leader(); l != nil && s.rng.Intn(4) != 0 {
+			n = l
+		}
+		if n.core != nil {
+			s.proposals++
+			s.propose(n, fmt.Sprintf("c%d", s.proposals))
+		}
+	}
+	if s.rng.Float64() < s.p.read {
+		n := s.nodes[s.rng.Intn(len(s.nodes))]
+		if n.core != nil {
+			s.readID++
+			n.reads[s.readID] = s.maxCommit
+			s.stats.reads++
+			n.core.VerifyLeader(s.readID)
+			s.handleReady(n)
+		}
+	}
+}
+
+func (s *sim) propose(n *simNode, data string) {
+	k := 1 + s.rng.Intn(3)
+	if strings.HasPrefix(data, "marker") {
+		k = 1
+	}
+	var ents []*raft.Log
+	for i := 0; i < k; i++ {
+		ents = append(ents, &raft.Log{Type: raft.LogCommand, Data: []byte(fmt.Sprintf("%s.%d", data, i))})
+	}
+	if k == 1 {
+		ents[0].Data = []byte(data)
+	}
+	first, last, err := n.core.Propose(ents)
+	if err != nil {
+		if !errors.Is(err, raft.ErrNotLeader) || n.core.role == roleLeader {
+			s.failf("%s: Propose: %v", n.id, err)
+		}
+		return
+	}
+	if last-first+1 != uint64(k) {
+		s.failf("%s: Propose returned [%d, %d] for %d entries", n.id, first, last, k)
+	}
+	s.tracef("%s propose %s -> [%d,%d]", n.id, data, first, last)
+	s.handleReady(n)
+}
+
+// deliver hands out every message due now, in random order; messages sent
+// meanwhile with no delay are delivered in the same tick.
+func (s *sim) deliver() {
+	for guard := 0; guard < 100000 && s.err == nil; guard++ {
+		var due []int
+		for i, f := range s.net {
+			if f.at <= s.now {
+				due = append(due, i)
+			}
+		}
+		if len(due) == 0 {
+			return
+		}
+		i := due[s.rng.Intn(len(due))]
+		f := s.net[i]
+		s.net = append(s.net[:i], s.net[i+1:]...)
+		s.deliverOne(f.m)
+	}
+}
+
+func (s *sim) nodeByID(id raft.ServerID) *simNode {
+	for _, n := range s.nodes {
+		if n.id == id {
+			return n
+		}
+	}
+	return nil
+}
+
+func (s *sim) deliverOne(m Message) {
+	to := s.nodeByID(m.To)
+	if to == nil || to.core == nil {
+		s.stats.drops++
+		return
+	}
+	if s.group != nil && s.group[m.From] != s.group[m.To] {
+		s.stats.drops++
+		// The driver reports some failed requests (connection refused).
+		if isRequest(m) && s.rng.Intn(3) == 0 {
+			if from := s.nodeByID(m.From); from != nil && from.core != nil {
+				s.tracef("%s unreachable %s", m.From, m.To)
+				from.core.Step(Message{Type: MsgUnreachable, From: m.To, To: m.From})
+				s.handleReady(from)
+			}
+		}
+		return
+	}
+	s.tracef("%s <- %s", m.To, fmtMsg(m))
+	if err := to.core.Step(m); err != nil {
+		s.failf("%s: Step(%s): %v", m.To, fmtMsg(m), err)
+	}
+	s.handleReady(to)
+}
+
+func (s *sim) send(m Message) {
+	s.stats.msgs++
+	copies := 1
+	if s.rng.Float64() < s.p.dup {
+		copies = 2
+	}
+	for i := 0; i < copies; i++ {
+		if s.rng.Float64() < s.p.loss {
+			s.stats.drops++
+			continue
+		}
+		s.net = append(s.net, inflight{at: s.now + s.rng.Intn(s.p.maxDelay+1), m: wire(m)})
+	}
+}
+
+// handleReady plays the driver: the Ready contract's steps in order, with a
+// small chance of crashing between them.
+func (s *sim) handleReady(n *simNode) {
+	for n.core != nil && n.core.HasReady() && s.err == nil {
+		c := n.core
+		rd := c.Ready()
+		s.checkReady(n, rd)
+		crashAt := -1
+		if s.rng.Float64() < s.p.crash {
+			crashAt = 1 + s.rng.Intn(4)
+		}
+		// 1. Hard state.
+		n.store.persistHard(rd)
+		if crashAt == 1 {
+			s.crash(n, "after hard state")
+			return
+		}
+		// 2. Requests.
+		for _, m := range rd.Messages {
+			if isRequest(m) {
+				s.send(m)
+			}
+		}
+		if crashAt == 2 {
+			s.crash(n, "after requests")
+			return
+		}
+		// 3. Entries.
+		s.persistEntries(n, rd)
+		if crashAt == 3 {
+			s.crash(n, "after entries")
+			return
+		}
+		// 4. Responses.
+		for _, m := range rd.Messages {
+			if !isRequest(m) {
+				s.send(m)
+			}
+		}
+		if crashAt == 4 {
+			s.crash(n, "after responses")
+			return
+		}
+		// 5. Apply and answer reads.
+		s.apply(n, rd)
+		// 6. Advance.
+		c.Advance(rd)
+		s.checkCore(n)
+	}
+	if n.core != nil && s.err == nil {
+		s.checkCore(n)
+	}
+}
+
+func (s *sim) persistEntries(n *simNode, rd Ready) {
+	if len(rd.Entries) == 0 {
+		return
+	}
+	if n.core.role == roleLeader && rd.Entries[0].Index <= uint64(len(n.store.ents)) {
+		s.failf("leader append-only: leader %s (term %d) rewrites its log from %d (stored last %d)",
+			n.id, n.core.term, rd.Entries[0].Index, len(n.store.ents))
+		return
+	}
+	if _, err := n.store.persistEntries(rd); err != nil {
+		s.failf("%s: %v", n.id, err)
+		return
+	}
+	// Log matching: an (index, term) pair names one entry and one
+	// predecessor term everywhere, which by induction makes the prefixes
+	// equal.
+	for _, e := range rd.Entries {
+		var prev uint64
+		if e.Index > 1 {
+			prev = n.store.ents[e.Index-2].Term
+		}
+		id := entryID{typ: e.Type, data: string(e.Data), prevTerm: prev}
+		key := [2]uint64{e.Index, e.Term}
+		if got, ok := s.entries[key]; ok && got != id {
+			s.failf("log matching: %s has %+v at (index %d, term %d), another node %+v", n.id, id, e.Index, e.Term, got)
+			return
+		} else if !ok {
+			s.entries[key] = id
+		}
+	}
+}
+
+func (s *sim) apply(n *simNode, rd Ready) {
+	for _, e := range rd.CommittedEntries {
+		if e.Index != n.lastApplied+1 {
+			s.failf("%s: applies %d after %d", n.id, e.Index, n.lastApplied)
+			return
+		}
+		n.lastApplied = e.Index
+		id := entryID{typ: e.Type, data: string(e.Data)}
+		if got, ok := s.applied[e.Index]; ok && got != id {
+			s.failf("state machine safety: %s applies %+v at %d, another node applied %+v", n.id, id, e.Index, got)
+			return
+		} else if !ok {
+			s.applied[e.Index] = id
+		}
+	}
+	for _, r := range rd.ReadStates {
+		want, ok := n.reads[r.ID]
+		if !ok {
+			s.failf("%s: ReadState for unknown or answered read %d", n.id, r.ID)
+			return
+		}
+		delete(n.reads, r.ID)
+		if r.OK && r.Index < want {
+			s.failf("linearizable read: %s confirmed read %d at index %d, but %d was committed before the call", n.id, r.ID, r.Index, want)
+		}
+	}
+}
+
+// checkReady checks what must hold of a Ready before the driver acts on it.
+func (s *sim) checkReady(n *simNode, rd Ready) {
+	if rd.HardState != nil && rd.HardState.Term < n.store.hs.Term {
+		s.failf("%s: term goes back from %d to %d", n.id, n.store.hs.Term, rd.HardState.Term)
+	}
+	if rd.HardState != nil && rd.HardState.Term == n.store.hs.Term && n.store.hs.Vote != "" && rd.HardState.Vote != n.store.hs.Vote {
+		s.failf("%s: second vote in term %d: %s then %s", n.id, rd.HardState.Term, n.store.hs.Vote, rd.HardState.Vote)
+	}
+	for _, m := range rd.Messages {
+		if m.From != n.id || m.To == n.id || m.Term == 0 {
+			s.failf("%s: bad message %s", n.id, fmtMsg(m))
+		}
+	}
+}
+
+// checkCore checks the node's state after every event.
+func (s *sim) checkCore(n *simNode) {
+	c := n.core
+	l := c.log
+	if !(l.applied <= l.committed && l.committed <= l.lastIndex()) {
+		s.failf("%s: applied %d, committed %d, last %d", n.id, l.applied, l.committed, l.lastIndex())
+		return
+	}
+	// Election safety.
+	if c.role == roleLeader {
+		if other, ok := s.leaders[c.term]; ok && other != n.id {
+			s.failf("election safety: %s and %s both lead term %d", other, n.id, c.term)
+			return
+		}
+		if _, ok := s.leaders[c.term]; !ok {
+			s.leaders[c.term] = n.id
+			s.stats.elections++
+			s.tracef("%s LEADER term=%d last=%d commit=%d", n.id, c.term, l.lastIndex(), l.committed)
+		}
+		// Leader completeness: entries committed in earlier terms are here.
+		if n.leaderChecked != c.term {
+			n.leaderChecked = c.term
+			for i := uint64(1); i <= s.maxCommit; i++ {
+				ce, ok := s.committed[i]
+				if !ok || ce.inTerm >= c.term {
+					continue
+				}
+				if t, err := l.term(i); err != nil || t != ce.term {
+					s.failf("leader completeness: leader %s of term %d has term %d (%v) at %d, committed with term %d in term <= %d",
+						n.id, c.term, t, err, i, ce.term, ce.inTerm)
+					return
+				}
+			}
+		}
+	}
+	// Commit tracking: what this node knows committed, and the term (an
+	// upper bound) it was committed in.
+	for i := n.prevCommit + 1; i <= l.committed; i++ {
+		t, err := l.term(i)
+		if err != nil {
+			s.failf("%s: committed entry %d unreadable: %v", n.id, i, err)
+			return
+		}
+		if ce, ok := s.committed[i]; ok {
+			if ce.term != t {
+				s.failf("%s: commits term %d at %d, already committed with term %d", n.id, t, i, ce.term)
+				return
+			}
+			if c.term < ce.inTerm {
+				ce.inTerm = c.term
+				s.committed[i] = ce
+			}
+		} else {
+			s.committed[i] = committedEntry{term: t, inTerm: c.term}
+		}
+	}
+	if l.committed > n.prevCommit {
+		n.prevCommit = l.committed
+	}
+	s.maxCommit = max(s.maxCommit, l.committed)
+}
+
+func fmtMsg(m Message) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s->%s %v t%d", m.From, m.To, m.Type, m.Term)
+	switch m.Type {
+	case MsgApp:
+		fmt.Fprintf(&b, " prev=%d/%d commit=%d", m.PrevLogIndex, m.PrevLogTerm, m.Commit)
+		if len(m.Entries) > 0 {
+			b.WriteString(" [")
+			for i, e := range m.Entries {
+				if i > 0 {
+					b.WriteString(" ")
+				}
+				fmt.Fprintf(&b, "%d/%d", e.Index, e.Term)
+				if e.Type == raft.LogCommand {
+					fmt.Fprintf(&b, ":%s", e.Data)
+				} else if e.Type == raft.LogNoop {
+					b.WriteString(":noop")
+				}
+			}
+			b.WriteString("]")
+		}
+	case MsgAppResp:
+		if m.Success {
+			fmt.Fprintf(&b, " ok index=%d", m.Index)
+		} else {
+			fmt.Fprintf(&b, " reject index=%d hint=%d", m.Index, m.LastLog)
+		}
+	case MsgVote, MsgPreVote:
+		fmt.Fprintf(&b, " last=%d/%d", m.LastLogIndex, m.LastLogTerm)
+		if m.LeadershipTransfer {
+			b.WriteString(" transfer")
+		}
+	case MsgVoteResp, MsgPreVoteResp:
+		if m.Granted {
+			b.WriteString(" granted")
+		} else {
+			b.WriteString(" refused")
+		}
+	case MsgHeartbeat, MsgHeartbeatResp:
+		fmt.Fprintf(&b, " round=%d", m.Context)
+	}
+	return b.String()
+}

@@ -1,0 +1,143 @@
+package core
+
+import (
+	"fmt"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// memStorage is the fake durable storage of tests: what a Ready persisted
+// survives a crash (New is called again over the same memStorage); nothing
+// else does. ents[i].Index == i+1: no compaction before issue 5.
+type memStorage struct {
+	hs   HardState
+	ents []*raft.Log
+}
+
+// bootstrapStorage returns storage as hashicorp's BootstrapCluster leaves it:
+// term 1 and the configuration at index 1.
+func bootstrapStorage(conf raft.Configuration) *memStorage {
+	return &memStorage{
+		hs: HardState{Term: 1},
+		ents: []*raft.Log{{Index: 1, Term: 1, Type: raft.LogConfiguration,
+			Data: raft.EncodeConfiguration(conf)}},
+	}
+}
+
+func (s *memStorage) InitialState() (HardState, ConfState, error) {
+	var cs ConfState
+	first := true
+	for _, e := range s.ents {
+		if e.Type != raft.LogConfiguration {
+			continue
+		}
+		c, err := raft.DecodeConfiguration(e.Data)
+		if err != nil {
+			return HardState{}, ConfState{}, err
+		}
+		if first {
+			// NB: the tests never change membership, so the first
+			// configuration is committed (bootstrap).
+			cs.Committed, cs.CommittedIndex = c, e.Index
+			first = false
+		}
+		cs.Latest, cs.LatestIndex = c, e.Index
+	}
+	return s.hs, cs, nil
+}
+
+func (s *memStorage) FirstIndex() (uint64, error) {
+	if len(s.ents) == 0 {
+		return 0, nil
+	}
+	return 1, nil
+}
+
+func (s *memStorage) LastIndex() (uint64, error) { return uint64(len(s.ents)), nil }
+
+func (s *memStorage) Term(i uint64) (uint64, error) {
+	if i == 0 || i > uint64(len(s.ents)) {
+		return 0, ErrUnavailable
+	}
+	return s.ents[i-1].Term, nil
+}
+
+func (s *memStorage) Entries(lo, hi, maxBytes uint64) ([]*raft.Log, error) {
+	if lo == 0 || lo >= hi || hi > uint64(len(s.ents))+1 {
+		return nil, fmt.Errorf("memStorage: Entries(%d, %d) with %d stored: %w", lo, hi, len(s.ents), ErrUnavailable)
+	}
+	var out []*raft.Log
+	var size uint64
+	for i := lo; i < hi; i++ {
+		e := s.ents[i-1]
+		out = append(out, e)
+		size += uint64(len(e.Data))
+		if size >= maxBytes {
+			break
+		}
+	}
+	return out, nil
+}
+
+// persistHard is step 1 of the Ready contract.
+func (s *memStorage) persistHard(rd Ready) {
+	if rd.HardState != nil {
+		s.hs = *rd.HardState
+	}
+}
+
+// persistEntries is step 3: delete the stored suffix the Ready replaces,
+// then append. It returns how many stored entries were deleted.
+func (s *memStorage) persistEntries(rd Ready) (deleted int, err error) {
+	if len(rd.Entries) == 0 {
+		return 0, nil
+	}
+	first := rd.Entries[0].Index
+	if first == 0 || first > uint64(len(s.ents))+1 {
+		return 0, fmt.Errorf("Ready.Entries start at %d, storage ends at %d", first, len(s.ents))
+	}
+	deleted = len(s.ents) - int(first-1)
+	s.ents = s.ents[:first-1]
+	for _, e := range rd.Entries {
+		cp := *e
+		s.ents = append(s.ents, &cp)
+	}
+	return deleted, nil
+}
+
+// isRequest reports whether m may be sent before the Ready's entries are
+// durable (step 2 of the contract).
+func isRequest(m Message) bool {
+	switch m.Type {
+	case MsgApp, MsgHeartbeat, MsgVote, MsgPreVote, MsgTimeoutNow:
+		return true
+	}
+	return false
+}
+
+// wire keeps only what survives hashicorp's wire format and the driver's
+// reconstruction (api.go), so tests never rely on more.
+func wire(m Message) Message {
+	out := Message{Type: m.Type, From: m.From, To: m.To, Term: m.Term, Context: m.Context}
+	switch m.Type {
+	case MsgApp:
+		out.PrevLogIndex, out.PrevLogTerm, out.Commit = m.PrevLogIndex, m.PrevLogTerm, m.Commit
+		for _, e := range m.Entries {
+			cp := *e
+			out.Entries = append(out.Entries, &cp)
+		}
+	case MsgAppResp:
+		out.Success, out.LastLog, out.NoRetryBackoff, out.Index = m.Success, m.LastLog, m.NoRetryBackoff, m.Index
+	case MsgHeartbeatResp:
+		out.Success = m.Success
+	case MsgVote:
+		out.LastLogIndex, out.LastLogTerm, out.LeadershipTransfer = m.LastLogIndex, m.LastLogTerm, m.LeadershipTransfer
+	case MsgPreVote:
+		out.LastLogIndex, out.LastLogTerm = m.LastLogIndex, m.LastLogTerm
+	case MsgVoteResp, MsgPreVoteResp:
+		out.Granted = m.Granted
+	case MsgTimeoutNowResp:
+		out.Success = m.Success
+	}
+	return out
+}
