@@ -1,5 +1,166 @@
 package logstore_test
 
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/logstore"
+)
+
+// The crash test re-executes the test binary as a child that appends
+// batches to a BoltStore, and SIGKILLs it at random moments. After every
+// kill the parent reopens the file and checks that every batch the child
+// reported (printed after StoreLogs returned) is there, and that no batch
+// is there in part.
+
+// crashChildEnv names the store file in the child's environment.
 const crashChildEnv = "PONTOON_LOGSTORE_CRASH_CHILD"
 
-func crashChild() {}
+// crashChild is the child's main: append forever, report each batch as
+// "<first> <last>\n" on stdout. It exits when stdout breaks or after a
+// minute, so it never outlives a dead parent for long.
+func crashChild() {
+	path := os.Getenv(crashChildEnv)
+	s, err := logstore.NewBoltStore(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child: open:", err)
+		os.Exit(2)
+	}
+	last, err := s.LastIndex()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child: last index:", err)
+		os.Exit(2)
+	}
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		n := uint64(1 + rng.Intn(64))
+		first := last + 1
+		batch := make([]*raft.Log, 0, n)
+		for i := first; i <= last+n; i++ {
+			tag := fmt.Sprintf("%d %d ", first, last+n)
+			data := append([]byte(tag), bytes.Repeat([]byte{'x'}, rng.Intn(3000))...)
+			batch = append(batch, &raft.Log{Index: i, Term: 1, Data: data, AppendedAt: time.Now()})
+		}
+		if err := s.StoreLogs(batch); err != nil {
+			fmt.Fprintln(os.Stderr, "child: store:", err)
+			os.Exit(2)
+		}
+		last += n
+		if _, err := fmt.Fprintf(os.Stdout, "%d %d\n", first, last); err != nil {
+			os.Exit(3)
+		}
+	}
+	os.Exit(0)
+}
+
+func TestCrashKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("re-executes the test binary")
+	}
+	path := filepath.Join(t.TempDir(), "raft.db")
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewSource(seed))
+	t.Logf("seed %d", seed)
+	reported := map[uint64]uint64{} // first -> last of every reported batch
+	var maxReported uint64
+	start := time.Now()
+	const rounds = 40
+	for round := 0; round < rounds; round++ {
+		var stderr bytes.Buffer
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		mustNoErr(t, err)
+		mustNoErr(t, cmd.Start())
+		sc := bufio.NewScanner(out)
+		record := func(line string) {
+			var f, l uint64
+			if _, err := fmt.Sscanf(line, "%d %d", &f, &l); err != nil {
+				t.Fatalf("round %d: bad line %q", round, line)
+			}
+			reported[f] = l
+			if l > maxReported {
+				maxReported = l
+			}
+		}
+		// Kill after a random number of reported batches, plus a random
+		// sub-millisecond offset so the kill lands anywhere in a commit.
+		want := 1 + rng.Intn(15)
+		for got := 0; got < want; got++ {
+			if !sc.Scan() {
+				_ = cmd.Wait()
+				t.Fatalf("round %d: child stopped early: %v\nstderr:\n%s", round, sc.Err(), stderr.String())
+			}
+			record(sc.Text())
+		}
+		time.Sleep(time.Duration(rng.Intn(1500)) * time.Microsecond) // fault timing, not synchronisation
+		mustNoErr(t, cmd.Process.Signal(syscall.SIGKILL))
+		for sc.Scan() {
+			record(sc.Text())
+		}
+		err = cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("round %d: child was not killed: %v\nstderr:\n%s", round, err, stderr.String())
+		}
+		checkCrashFile(t, path, reported, maxReported, round)
+	}
+	t.Logf("%d kills, %d batches reported, last index %d, in %v", rounds, len(reported), maxReported, time.Since(start))
+}
+
+// checkCrashFile opens the store after a kill and checks it.
+func checkCrashFile(t *testing.T, path string, reported map[uint64]uint64, maxReported uint64, round int) {
+	t.Helper()
+	s, err := logstore.NewBoltStore(path)
+	if err != nil {
+		t.Fatalf("round %d: reopen after kill: %v", round, err)
+	}
+	defer func() { mustNoErr(t, s.Close()) }()
+	first, err := s.FirstIndex()
+	mustNoErr(t, err)
+	last, err := s.LastIndex()
+	mustNoErr(t, err)
+	if maxReported > 0 && (first != 1 || last < maxReported) {
+		t.Fatalf("round %d: log is [%d, %d], but batches up to %d were reported", round, first, last, maxReported)
+	}
+	// Walk the log: every entry names its batch, which must be whole.
+	for i := uint64(1); i <= last; {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil {
+			t.Fatalf("round %d: entry %d of [1, %d]: %v", round, i, last, err)
+		}
+		var f, e uint64
+		if _, err := fmt.Sscanf(string(l.Data), "%d %d ", &f, &e); err != nil || f != i || e > last {
+			t.Fatalf("round %d: entry %d starts batch %q, log ends at %d", round, i, strings.SplitN(string(l.Data), " x", 2)[0], last)
+		}
+		if r, ok := reported[f]; ok && r != e {
+			t.Fatalf("round %d: batch at %d ends at %d, reported %d", round, f, e, r)
+		}
+		for j := f + 1; j <= e; j++ {
+			if err := s.GetLog(j, &l); err != nil {
+				t.Fatalf("round %d: batch [%d, %d] is partial: entry %d: %v", round, f, e, j, err)
+			}
+			var f2, e2 uint64
+			if _, err := fmt.Sscanf(string(l.Data), "%d %d ", &f2, &e2); err != nil || f2 != f || e2 != e {
+				t.Fatalf("round %d: entry %d belongs to another batch", round, j)
+			}
+		}
+		i = e + 1
+	}
+	for f, l := range reported {
+		if l > last {
+			t.Fatalf("round %d: reported batch [%d, %d] missing", round, f, l)
+		}
+	}
+}
