@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	hraft "github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// hashicorpEngine is hashicorp/raft v1.8.0 set up as Consul and Nomad do:
+// raft-boltdb/v2 behind a 512-entry LogCache, a FileSnapshotStore keeping 2
+// snapshots, a TCP transport (pool 3, 10s timeout), DefaultConfig apart from
+// LocalID and a WARN logger.
+var hashicorpEngine = engine{
+	name:     "hashicorp",
+	readPath: "VerifyLeader + local read",
+	start:    startHashicorp,
+}
+
+type hcFSM struct{ kv *kvMap }
+
+func (f *hcFSM) Apply(l *hraft.Log) interface{} { return f.kv.apply(l.Data) }
+func (f *hcFSM) Snapshot() (hraft.FSMSnapshot, error) {
+	return &hcSnapshot{m: f.kv.clone()}, nil
+}
+func (f *hcFSM) Restore(rc io.ReadCloser) error { return f.kv.restore(rc) }
+
+type hcSnapshot struct{ m map[string][]byte }
+
+func (s *hcSnapshot) Persist(sink hraft.SnapshotSink) error { return persistKV(s.m, sink) }
+func (s *hcSnapshot) Release()                              {}
+
+type hcNode struct {
+	raft  *hraft.Raft
+	fsm   *hcFSM
+	store *raftboltdb.BoltStore
+	trans *hraft.NetworkTransport
+}
+
+type hcCluster struct {
+	nodes   []*hcNode
+	leader  leaderTracker
+	timeout time.Duration
+}
+
+func startHashicorp(o clusterOpts) (_ cluster, err error) {
+	c := &hcCluster{timeout: o.timeout}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	logger := hclog.New(&hclog.LoggerOptions{Name: "hashicorp", Level: hclog.LevelFromString(o.logLevel), Output: o.logw})
+	var servers []hraft.Server
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("node%d", i+1)
+		dir := filepath.Join(o.dir, id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		store, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+		if err != nil {
+			return nil, err
+		}
+		n := &hcNode{store: store, fsm: &hcFSM{kv: newKV()}}
+		c.nodes = append(c.nodes, n)
+		logs, err := hraft.NewLogCache(512, store)
+		if err != nil {
+			return nil, err
+		}
+		snaps, err := hraft.NewFileSnapshotStoreWithLogger(dir, 2, logger.Named(id))
+		if err != nil {
+			return nil, err
+		}
+		trans, err := hraft.NewTCPTransportWithLogger(addrFor(o.basePort, i), nil, 3, o.timeout, logger.Named(id))
+		if err != nil {
+			return nil, err
+		}
+		n.trans = trans
+		conf := hraft.DefaultConfig()
+		conf.LocalID = hraft.ServerID(id)
+		conf.Logger = logger.Named(id)
+		r, err := hraft.NewRaft(conf, n.fsm, logs, store, snaps, trans)
+		if err != nil {
+			trans.Close()
+			return nil, err
+		}
+		n.raft = r
+		servers = append(servers, hraft.Server{ID: conf.LocalID, Address: trans.LocalAddr()})
+	}
+	if err := c.nodes[0].raft.BootstrapCluster(hraft.Configuration{Servers: servers}).Error(); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	i, ok := waitFor(o.elect, c.findLeader)
+	if !ok {
+		return nil, fmt.Errorf("%w within %v", errNoLeader, o.elect)
+	}
+	c.leader.set(i)
+	return c, nil
+}
+
+func (c *hcCluster) findLeader() int {
+	for i, n := range c.nodes {
+		if n.raft != nil && n.raft.State() == hraft.Leader {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *hcCluster) refresh() {
+	if i, ok := waitFor(c.timeout, c.findLeader); ok {
+		c.leader.set(i)
+	}
+}
+
+func (c *hcCluster) apply(cmd []byte) error {
+	n := c.nodes[c.leader.get()]
+	f := n.raft.Apply(cmd, c.timeout)
+	if err := f.Error(); err != nil {
+		c.refresh()
+		return err
+	}
+	if err, ok := f.Response().(error); ok {
+		return err
+	}
+	return nil
+}
+
+func (c *hcCluster) read(key []byte) error {
+	n := c.nodes[c.leader.get()]
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		c.refresh()
+		return err
+	}
+	n.fsm.kv.get(key)
+	return nil
+}
+
+func (c *hcCluster) close() error {
+	var fns []func() error
+	for _, n := range c.nodes {
+		fns = append(fns, func() error {
+			var err error
+			if n.raft != nil {
+				err = n.raft.Shutdown().Error() // also closes the transport
+			} else if n.trans != nil {
+				n.trans.Close()
+			}
+			if n.trans != nil {
+				// Close pooled outbound connections; otherwise the peers'
+				// connection handlers stay blocked reading from them.
+				n.trans.CloseStreams()
+			}
+			if cerr := n.store.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+			return err
+		})
+	}
+	return shutdownAll(30*time.Second, fns)
+}

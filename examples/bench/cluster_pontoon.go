@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/logstore"
+	"github.com/pontoon-raft/raft/raftimpl"
+	"github.com/pontoon-raft/raft/snapshot"
+	"github.com/pontoon-raft/raft/transport"
+)
+
+// pontoonEngine is Pontoon with its defaults: DefaultConfig apart from
+// LocalID and a WARN logger, BoltStore (no LogCache), a FileSnapshotStore
+// keeping 2 snapshots, a TCP transport (pool 3, 10s timeout).
+var pontoonEngine = engine{
+	name: "pontoon",
+	// The fastest linearizable read Pontoon offers today. Change this label
+	// (and read below) when a lease/ReadIndex path lands.
+	readPath: "VerifyLeader + local read",
+	start:    startPontoon,
+}
+
+type ptFSM struct{ kv *kvMap }
+
+func (f *ptFSM) Apply(l *raft.Log) interface{} { return f.kv.apply(l.Data) }
+func (f *ptFSM) Snapshot() (raft.FSMSnapshot, error) {
+	return &ptSnapshot{m: f.kv.clone()}, nil
+}
+func (f *ptFSM) Restore(rc io.ReadCloser) error { return f.kv.restore(rc) }
+
+type ptSnapshot struct{ m map[string][]byte }
+
+func (s *ptSnapshot) Persist(sink raft.SnapshotSink) error { return persistKV(s.m, sink) }
+func (s *ptSnapshot) Release()                             {}
+
+type ptNode struct {
+	raft  *raftimpl.Raft
+	fsm   *ptFSM
+	store *logstore.BoltStore
+	trans *transport.NetworkTransport
+}
+
+type ptCluster struct {
+	nodes   []*ptNode
+	leader  leaderTracker
+	timeout time.Duration
+}
+
+func startPontoon(o clusterOpts) (_ cluster, err error) {
+	c := &ptCluster{timeout: o.timeout}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	logger := hclog.New(&hclog.LoggerOptions{Name: "pontoon", Level: hclog.LevelFromString(o.logLevel), Output: o.logw})
+	var servers []raft.Server
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("node%d", i+1)
+		dir := filepath.Join(o.dir, id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		store, err := logstore.NewBoltStore(filepath.Join(dir, "raft.db"))
+		if err != nil {
+			return nil, err
+		}
+		n := &ptNode{store: store, fsm: &ptFSM{kv: newKV()}}
+		c.nodes = append(c.nodes, n)
+		snaps, err := snapshot.NewFileSnapshotStore(dir, 2, o.logw)
+		if err != nil {
+			return nil, err
+		}
+		trans, err := transport.NewTCPTransportWithLogger(addrFor(o.basePort, i), nil, 3, o.timeout, logger.Named(id))
+		if err != nil {
+			return nil, err
+		}
+		n.trans = trans
+		conf := raftimpl.DefaultConfig()
+		conf.LocalID = raft.ServerID(id)
+		conf.Logger = logger.Named(id)
+		r, err := raftimpl.NewRaft(conf, n.fsm, store, store, snaps, trans)
+		if err != nil {
+			trans.Close()
+			return nil, err
+		}
+		n.raft = r
+		servers = append(servers, raft.Server{ID: conf.LocalID, Address: trans.LocalAddr()})
+	}
+	if err := c.nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	i, ok := waitFor(o.elect, c.findLeader)
+	if !ok {
+		return nil, fmt.Errorf("%w within %v", errNoLeader, o.elect)
+	}
+	c.leader.set(i)
+	return c, nil
+}
+
+func (c *ptCluster) findLeader() int {
+	for i, n := range c.nodes {
+		if n.raft != nil && n.raft.State() == raft.Leader {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *ptCluster) refresh() {
+	if i, ok := waitFor(c.timeout, c.findLeader); ok {
+		c.leader.set(i)
+	}
+}
+
+func (c *ptCluster) apply(cmd []byte) error {
+	n := c.nodes[c.leader.get()]
+	f := n.raft.Apply(cmd, c.timeout)
+	if err := f.Error(); err != nil {
+		c.refresh()
+		return err
+	}
+	if err, ok := f.Response().(error); ok {
+		return err
+	}
+	return nil
+}
+
+func (c *ptCluster) read(key []byte) error {
+	n := c.nodes[c.leader.get()]
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		c.refresh()
+		return err
+	}
+	n.fsm.kv.get(key)
+	return nil
+}
+
+func (c *ptCluster) close() error {
+	var fns []func() error
+	for _, n := range c.nodes {
+		fns = append(fns, func() error {
+			var err error
+			if n.raft != nil {
+				err = n.raft.Shutdown().Error() // also closes the transport
+			} else if n.trans != nil {
+				n.trans.Close()
+			}
+			if n.trans != nil {
+				n.trans.CloseStreams()
+			}
+			if cerr := n.store.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+			return err
+		})
+	}
+	return shutdownAll(30*time.Second, fns)
+}

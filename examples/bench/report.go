@@ -1,0 +1,358 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+const (
+	pName = "pontoon"
+	hName = "hashicorp"
+)
+
+// printReport writes the human-readable report: machine, limits, tables
+// with Pontoon/HashiCorp ratios, engine notes and the issue's goals.
+func printReport(w io.Writer, rep *report) {
+	m := rep.Machine
+	fmt.Fprintf(w, "Pontoon vs hashicorp/raft v1.8.0: 3 nodes in one process, TCP on 127.0.0.1, bbolt with fsync, KV FSM\n")
+	fmt.Fprintf(w, "date %s | %s %s | %d CPUs (GOMAXPROCS %d) %s | kernel %s | mem %s\n",
+		m.Date, m.GoVersion, m.OS, m.NumCPU, m.GOMAXPROC, m.CPUModel, m.Kernel, m.MemTotal)
+	fmt.Fprintf(w, "data dir %s on %s\n", m.DataDir, m.Disk)
+	c := rep.Config
+	if c.SoakSec > 0 {
+		fmt.Fprintf(w, "mode: soak %.0f s at %d clients, %d B values\n", c.SoakSec, c.SoakClient, c.Sizes[0])
+	} else {
+		fmt.Fprintf(w, "cells: clients %v, values %v B, %.1f s warm-up + %.1f s measured per cell; readers %v\n",
+			c.Clients, c.Sizes, c.WarmupSec, c.CellSec, c.Readers)
+	}
+	if rep.Interrupted {
+		fmt.Fprintf(w, "INTERRUPTED: partial results\n")
+	}
+
+	l := rep.Limits
+	fmt.Fprintf(w, "\nMachine limits (medians)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  bbolt one-entry commit (2 fdatasyncs)\t%.3f ms\t(%d samples)\n", l.BoltCommitMedianMs, l.BoltCommitSamples)
+	fmt.Fprintf(tw, "  write 64 B + fsync\t%.3f ms\t(%d samples)\n", l.RawSyncMedianMs, l.RawSyncSamples)
+	fmt.Fprintf(tw, "  loopback TCP round trip\t%.3f ms\t(%d samples)\n", l.TCPRTTMedianMs, l.TCPRTTSamples)
+	fmt.Fprintf(tw, "  single-client floor: max(commit, RTT + commit)\t%.3f ms\t\n", l.FloorMs)
+	tw.Flush()
+	if l.Err != "" {
+		fmt.Fprintf(w, "  probe errors: %s\n", l.Err)
+	}
+
+	cols := engineColumns(rep)
+	if c.SoakSec > 0 {
+		printSoak(w, rep, cols)
+	} else {
+		printWrites(w, rep, cols)
+		printReads(w, rep, cols)
+	}
+	printEngines(w, rep)
+	if len(rep.Goals) > 0 {
+		fmt.Fprintf(w, "\nGoals of issue 6 (informational; no thresholds enforced)\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, g := range rep.Goals {
+			mark := "MISSED"
+			if g.Met {
+				mark = "met"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", mark, g.Name, g.Target, g.Value)
+		}
+		tw.Flush()
+	}
+}
+
+// columns: the engines in run order; ratio when both are present.
+type columns struct {
+	engines []*engineResult
+	ratio   bool
+	p, h    *engineResult
+}
+
+func engineColumns(rep *report) columns {
+	var c columns
+	for i := range rep.Engines {
+		e := &rep.Engines[i]
+		c.engines = append(c.engines, e)
+		switch e.Engine {
+		case pName:
+			c.p = e
+		case hName:
+			c.h = e
+		}
+	}
+	c.ratio = c.p != nil && c.h != nil
+	if c.ratio { // fixed order: Pontoon, HashiCorp, ratio
+		c.engines = []*engineResult{c.p, c.h}
+	}
+	return c
+}
+
+func abbrev(e *engineResult) string {
+	if e.Engine == pName {
+		return "P"
+	}
+	if e.Engine == hName {
+		return "H"
+	}
+	return e.Engine
+}
+
+func findCell(cells []cellResult, size, clients int) *cellResult {
+	for i := range cells {
+		if cells[i].Size == size && cells[i].Clients == clients {
+			return &cells[i]
+		}
+	}
+	return nil
+}
+
+type metric struct {
+	name string
+	get  func(*cellResult) float64
+	fmt  string
+}
+
+// header and row build one table of several metrics, each with a column
+// per engine plus the ratio.
+func header(cols columns, lead []string, ms []metric) string {
+	var b strings.Builder
+	b.WriteString(strings.Join(lead, "\t"))
+	for _, m := range ms {
+		for _, e := range cols.engines {
+			fmt.Fprintf(&b, "\t%s %s", m.name, abbrev(e))
+		}
+		if cols.ratio {
+			b.WriteString("\tP/H")
+		}
+	}
+	return b.String() + "\t"
+}
+
+func row(cols columns, lead []string, ms []metric, cell func(*engineResult) (*cellResult, string)) string {
+	var b strings.Builder
+	b.WriteString(strings.Join(lead, "\t"))
+	for _, m := range ms {
+		var vals []float64
+		for _, e := range cols.engines {
+			r, status := cell(e)
+			switch {
+			case status != "":
+				fmt.Fprintf(&b, "\t%s", status)
+				vals = append(vals, -1)
+			default:
+				fmt.Fprintf(&b, "\t"+m.fmt, m.get(r))
+				vals = append(vals, m.get(r))
+			}
+		}
+		if cols.ratio {
+			if vals[0] >= 0 && vals[1] > 0 {
+				fmt.Fprintf(&b, "\t%.2f×", vals[0]/vals[1])
+			} else {
+				b.WriteString("\t-")
+			}
+		}
+	}
+	return b.String() + "\t"
+}
+
+// cellStatus returns the cell of e for (size, clients) from pick, or a short
+// status instead: "error", "-" (not run).
+func cellStatus(e *engineResult, cells []cellResult, size, clients int) (*cellResult, string) {
+	r := findCell(cells, size, clients)
+	if r == nil {
+		if e.Err != "" {
+			return nil, "error"
+		}
+		return nil, "-"
+	}
+	if r.Err != "" && r.Ops == 0 {
+		return nil, "error"
+	}
+	return r, ""
+}
+
+var (
+	mOps  = metric{"ops/s", func(r *cellResult) float64 { return r.OpsPerSec }, "%.0f"}
+	mP50  = metric{"p50", func(r *cellResult) float64 { return r.P50Ms }, "%.3f"}
+	mP99  = metric{"p99", func(r *cellResult) float64 { return r.P99Ms }, "%.3f"}
+	mP999 = metric{"p99.9", func(r *cellResult) float64 { return r.P999Ms }, "%.3f"}
+	mCPU  = metric{"cpu-s/10k", func(r *cellResult) float64 { return r.CPUSecPer10k }, "%.3f"}
+	mAllc = metric{"allocs/op", func(r *cellResult) float64 { return r.AllocsPerOp }, "%.1f"}
+	mRSS  = metric{"RSS MB", func(r *cellResult) float64 { return r.PeakRSSMB }, "%.0f"}
+)
+
+func printWrites(w io.Writer, rep *report, cols columns) {
+	tables := []struct {
+		title string
+		ms    []metric
+	}{
+		{"Writes: closed-loop Apply on the leader; throughput and latency (ms)", []metric{mOps, mP50, mP99, mP999}},
+		{"Writes: cost (whole process: 3 nodes + clients; CPU from getrusage, allocations from MemStats, peak VmRSS in the cell)", []metric{mCPU, mAllc, mRSS}},
+	}
+	for _, t := range tables {
+		fmt.Fprintf(w, "\n%s\n", t.title)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, header(cols, []string{"size", "C"}, t.ms))
+		for _, size := range rep.Config.Sizes {
+			for _, n := range rep.Config.Clients {
+				fmt.Fprintln(tw, row(cols, []string{sizeName(size), fmt.Sprint(n)}, t.ms, func(e *engineResult) (*cellResult, string) {
+					return cellStatus(e, e.Writes, size, n)
+				}))
+			}
+		}
+		tw.Flush()
+	}
+	printCellErrors(w, cols, func(e *engineResult) []cellResult { return e.Writes })
+}
+
+func printReads(w io.Writer, rep *report, cols columns) {
+	if len(rep.Config.Readers) == 0 {
+		return
+	}
+	var paths []string
+	for _, e := range cols.engines {
+		paths = append(paths, e.Engine+": "+e.ReadPath)
+	}
+	fmt.Fprintf(w, "\nLinearizable reads (%s); latency in ms\n", strings.Join(paths, "; "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	ms := []metric{{"reads/s", mOps.get, "%.0f"}, mP50, mP99, mP999, mCPU, mAllc}
+	fmt.Fprintln(tw, header(cols, []string{"C"}, ms))
+	size := rep.Config.Sizes[0]
+	for _, n := range rep.Config.Readers {
+		fmt.Fprintln(tw, row(cols, []string{fmt.Sprint(n)}, ms, func(e *engineResult) (*cellResult, string) {
+			return cellStatus(e, e.Reads, size, n)
+		}))
+	}
+	tw.Flush()
+	printCellErrors(w, cols, func(e *engineResult) []cellResult { return e.Reads })
+}
+
+func printCellErrors(w io.Writer, cols columns, cells func(*engineResult) []cellResult) {
+	for _, e := range cols.engines {
+		for _, r := range cells(e) {
+			if r.Err != "" {
+				fmt.Fprintf(w, "  %s %s %s C=%d: error: %s\n", e.Engine, r.Kind, sizeName(r.Size), r.Clients, r.Err)
+			} else if r.Errors > 0 {
+				fmt.Fprintf(w, "  %s %s %s C=%d: %d failed operations (first: %s)\n", e.Engine, r.Kind, sizeName(r.Size), r.Clients, r.Errors, r.FirstError)
+			}
+		}
+	}
+}
+
+func printSoak(w io.Writer, rep *report, cols columns) {
+	fmt.Fprintf(w, "\nSoak: RSS over time (MB)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, e := range cols.engines {
+		if e.Soak == nil {
+			fmt.Fprintf(tw, "%s\terror: %s\t\n", e.Engine, e.Err)
+			continue
+		}
+		s := e.Soak
+		var parts []string
+		for _, x := range s.Samples {
+			parts = append(parts, fmt.Sprintf("t=%.0fs %.1f MB (heap %.1f)", x.AtSec, x.RSSMB, x.HeapMB))
+		}
+		fmt.Fprintf(tw, "%s\t%.0f ops/s\tend/10s %.2f×\t%s\t\n", e.Engine, s.OpsPerSec, s.Growth, strings.Join(parts, ", "))
+		if s.Err != "" {
+			fmt.Fprintf(tw, "%s\terror: %s\t\n", e.Engine, s.Err)
+		}
+	}
+	tw.Flush()
+}
+
+func printEngines(w io.Writer, rep *report) {
+	fmt.Fprintf(w, "\nEngines\n")
+	for _, e := range rep.Engines {
+		fmt.Fprintf(w, "  %s: startup+election %.2f s, goroutines left after shutdown %d, VmHWM so far %.0f MB",
+			e.Engine, e.StartupSec, e.GoroutinesLeft, e.VmHWMMB)
+		if e.Err != "" {
+			fmt.Fprintf(w, ", error: %s", e.Err)
+		}
+		if e.ShutdownErr != "" {
+			fmt.Fprintf(w, ", shutdown error: %s", e.ShutdownErr)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func sizeName(n int) string {
+	if n%1024 == 0 {
+		return fmt.Sprintf("%dKiB", n/1024)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// goal is one target of issue 6, evaluated on this run.
+type goal struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	Value  string `json:"value"`
+	Met    bool   `json:"met"`
+}
+
+// evalGoals checks the issue's targets wherever this run has the cells.
+func evalGoals(rep *report) []goal {
+	cols := engineColumns(rep)
+	var gs []goal
+	if rep.Config.SoakSec > 0 {
+		if cols.p != nil && cols.p.Soak != nil && len(cols.p.Soak.Samples) >= 2 {
+			g := cols.p.Soak.Growth
+			gs = append(gs, goal{"Pontoon RSS at end vs at 10 s", "within 20%",
+				fmt.Sprintf("%.2f×", g), g <= 1.2 && g >= 0.8})
+		}
+		return gs
+	}
+	if !cols.ratio {
+		return nil
+	}
+	both := func(size, n int) (*cellResult, *cellResult) {
+		p, ps := cellStatus(cols.p, cols.p.Writes, size, n)
+		h, hs := cellStatus(cols.h, cols.h.Writes, size, n)
+		if ps != "" || hs != "" || h.OpsPerSec == 0 || h.P99Ms == 0 {
+			return nil, nil
+		}
+		return p, h
+	}
+	for _, size := range rep.Config.Sizes {
+		for _, n := range []int{64, 256} {
+			if p, h := both(size, n); p != nil {
+				r := p.OpsPerSec / h.OpsPerSec
+				gs = append(gs, goal{fmt.Sprintf("throughput %s C=%d", sizeName(size), n), "P/H ≥ 5×", fmt.Sprintf("%.2f×", r), r >= 5})
+				r = p.P99Ms / h.P99Ms
+				gs = append(gs, goal{fmt.Sprintf("p99 %s C=%d", sizeName(size), n), "P/H ≤ 0.5×", fmt.Sprintf("%.2f×", r), r <= 0.5})
+			}
+		}
+	}
+	worst, where := 0.0, ""
+	for _, size := range rep.Config.Sizes {
+		for _, n := range rep.Config.Clients {
+			if p, h := both(size, n); p != nil {
+				if r := p.P99Ms / h.P99Ms; r > worst {
+					worst, where = r, fmt.Sprintf("%s C=%d", sizeName(size), n)
+				}
+			}
+		}
+	}
+	if where != "" {
+		gs = append(gs, goal{"p99 no worse anywhere", "max P/H ≤ 1×", fmt.Sprintf("%.2f× (worst: %s)", worst, where), worst <= 1})
+	}
+	if fl := rep.Limits.FloorMs; fl > 0 {
+		size := rep.Config.Sizes[0]
+		if p, _ := cellStatus(cols.p, cols.p.Writes, size, 1); p != nil {
+			r := p.P50Ms / fl
+			gs = append(gs, goal{fmt.Sprintf("1-client median %s vs floor %.3f ms", sizeName(size), fl), "≤ 1.3×",
+				fmt.Sprintf("%.3f ms = %.2f×", p.P50Ms, r), r <= 1.3})
+		}
+	}
+	for _, size := range rep.Config.Sizes {
+		if p, h := both(size, 64); p != nil && h.CPUSecPer10k > 0 {
+			r := p.CPUSecPer10k / h.CPUSecPer10k
+			gs = append(gs, goal{fmt.Sprintf("CPU/op %s C=64", sizeName(size)), "P/H ≤ 0.33×", fmt.Sprintf("%.2f×", r), r <= 1.0/3})
+		}
+	}
+	return gs
+}
