@@ -47,7 +47,12 @@ func (c *Core) reconcileProgress() {
 			c.prs[id] = tracker.NewProgress(c.log.lastIndex()+1, c.cfg.MaxInflight)
 		}
 	}
+	// NB: the leader's own progress only records its durable index; it is
+	// in StateReplicate so observers do not read it as a lagging follower.
 	self := c.prs[c.id]
+	if self.State != trackerReplicate {
+		self.BecomeReplicate()
+	}
 	self.Match = c.log.stableIndex()
 	self.Next = c.log.lastIndex() + 1
 }
