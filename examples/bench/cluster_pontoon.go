@@ -93,8 +93,12 @@ func startPontoon(o clusterOpts) (_ cluster, err error) {
 		n.raft = r
 		servers = append(servers, raft.Server{ID: conf.LocalID, Address: trans.LocalAddr()})
 	}
-	if err := c.nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
+	// Every node is bootstrapped with the same configuration (as
+	// hashicorp/raft's docs allow), so no node waits to be told about it.
+	for _, n := range c.nodes {
+		if err := n.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
 	}
 	i, ok := waitFor(o.elect, c.findLeader)
 	if !ok {
