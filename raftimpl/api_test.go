@@ -94,7 +94,7 @@ func TestSingleNodeBootstrapMethodAndIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Shutdown().Error()
+	defer func() { r.Shutdown().Error() }()
 	if err := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: "other", Address: "x"}}}).Error(); !errors.Is(err, raft.ErrNotVoter) {
 		t.Fatalf("bootstrap without self: %v, want ErrNotVoter", err)
 	}

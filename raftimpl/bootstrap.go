@@ -80,7 +80,7 @@ func (b bootstrapReq) respond(err error) { b.future.respond(err, 0, nil) }
 // package function). It fails with raft.ErrNotVoter if this node is not a
 // voter in configuration, and raft.ErrCantBootstrap if it has state.
 func (r *Raft) BootstrapCluster(configuration raft.Configuration) Future {
-	f := newOpFuture(waiter{})
+	f := newOpFuture(waiter{}, r.loopDone)
 	select {
 	case r.bootstrapCh <- bootstrapReq{configuration: configuration, future: f}:
 		return f

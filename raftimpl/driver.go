@@ -104,6 +104,7 @@ func (d *driver) newCore() error {
 func (d *driver) run() {
 	r := d.r
 	defer r.wg.Done()
+	defer close(r.loopDone)
 	defer d.stop()
 	d.ticker = time.NewTicker(r.conf.tickInterval())
 	defer d.ticker.Stop()

@@ -82,6 +82,9 @@ func (w waiter) timeoutErr(queued bool) error {
 // its wait bound running out (Error).
 type opFuture struct {
 	wait waiter
+	// stopped is closed when the driver loop has exited; a future not
+	// settled by then never will be, and fails with ErrRaftShutdown.
+	stopped <-chan struct{}
 
 	once sync.Once
 	done chan struct{}
@@ -94,8 +97,8 @@ type opFuture struct {
 	mu     sync.Mutex
 }
 
-func newOpFuture(w waiter) *opFuture {
-	return &opFuture{wait: w, done: make(chan struct{})}
+func newOpFuture(w waiter, stopped <-chan struct{}) *opFuture {
+	return &opFuture{wait: w, stopped: stopped, done: make(chan struct{})}
 }
 
 // respond settles the future; later calls are ignored.
@@ -125,6 +128,8 @@ func (f *opFuture) Error() error {
 	defer stop()
 	select {
 	case <-f.done:
+	case <-f.stopped:
+		f.respond(raft.ErrRaftShutdown, 0, nil)
 	case <-expired:
 		f.mu.Lock()
 		queued := f.queued

@@ -63,6 +63,7 @@ type Raft struct {
 	observers   map[uint64]*Observer
 
 	shutdownCh   chan struct{}
+	loopDone     chan struct{} // closed when the driver loop has exited
 	shutdownOnce sync.Once
 	wg           sync.WaitGroup
 }
@@ -99,10 +100,13 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		leaderCh:    make(chan bool, 1),
 		observers:   make(map[uint64]*Observer),
 		shutdownCh:  make(chan struct{}),
+		loopDone:    make(chan struct{}),
 	}
 	r.metrics = c.Metrics
 	if r.metrics == nil {
-		m, err := metrics.New(metrics.DefaultConfig("pontoon"), &metrics.BlackholeSink{})
+		mc := metrics.DefaultConfig("pontoon")
+		mc.EnableRuntimeMetrics = false // it would start a goroutine per node
+		m, err := metrics.New(mc, &metrics.BlackholeSink{})
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +173,10 @@ func (r *Raft) BarrierContext(ctx context.Context) Future {
 
 func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 	r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
-	f := &logFuture{opFuture: newOpFuture(w), log: raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions}}
+	f := &logFuture{opFuture: newOpFuture(w, r.loopDone), log: raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions}}
+	if r.isShutdown() {
+		return errorFuture{raft.ErrRaftShutdown}
+	}
 	expired, stop := w.expired()
 	defer stop()
 	select {
@@ -196,7 +203,10 @@ func (r *Raft) VerifyLeaderContext(ctx context.Context) Future {
 
 func (r *Raft) verify(w waiter) Future {
 	r.metrics.IncrCounter([]string{"raft", "verify_leader"}, 1)
-	f := newOpFuture(w)
+	f := newOpFuture(w, r.loopDone)
+	if r.isShutdown() {
+		return errorFuture{raft.ErrRaftShutdown}
+	}
 	expired, stop := w.expired()
 	defer stop()
 	select {
@@ -268,12 +278,22 @@ func (r *Raft) String() string {
 	return fmt.Sprintf("Node at %s [%v]", r.localAddr, r.State())
 }
 
+// isShutdown reports whether Shutdown has been called.
+func (r *Raft) isShutdown() bool {
+	select {
+	case <-r.shutdownCh:
+		return true
+	default:
+		return false
+	}
+}
+
 // Shutdown stops the node: its goroutines exit, pending operations fail with
 // raft.ErrRaftShutdown, and the transport is closed if it implements
 // transport.WithClose. It is idempotent; the future resolves when everything
 // has stopped.
 func (r *Raft) Shutdown() Future {
-	f := newOpFuture(waiter{})
+	f := newOpFuture(waiter{}, nil)
 	go func() {
 		r.shutdownOnce.Do(func() {
 			close(r.shutdownCh)

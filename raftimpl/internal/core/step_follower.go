@@ -32,8 +32,13 @@ func (c *Core) handleAppend(m Message) error {
 			probe = c.log.lastIndex()
 		}
 		hint := c.log.findConflictByTerm(probe, m.PrevLogTerm)
+		// NB: LastLogTerm lets a leader that receives it skip a whole run
+		// of this follower's terms too (see handleAppendResponse); the
+		// hashicorp wire format cannot carry it, and then LastLog alone
+		// still works.
+		hintTerm, _ := c.log.term(hint)
 		c.send(Message{Type: MsgAppResp, To: m.From, Index: m.PrevLogIndex,
-			LastLog: hint, NoRetryBackoff: true, Context: m.Context})
+			LastLog: hint, LastLogTerm: hintTerm, NoRetryBackoff: true, Context: m.Context})
 		return nil
 	}
 	lastNew, truncatedAt, err := c.log.maybeAppend(m.PrevLogIndex, m.Entries)

@@ -65,7 +65,14 @@ func (c *Core) stepLeader(m Message) error {
 func (c *Core) handleAppendResponse(m Message) {
 	pr := c.prs[m.From]
 	if !m.Success {
-		if pr.MaybeDecrTo(m.Index, m.LastLog) {
+		hint := m.LastLog
+		if m.LastLogTerm != 0 && hint < m.Index {
+			// The follower's entry at hint has term LastLogTerm, and its
+			// earlier entries lower ones: no entry of ours after our last
+			// one of term <= LastLogTerm can match it.
+			hint = c.log.findConflictByTerm(min(hint, c.log.lastIndex()), m.LastLogTerm)
+		}
+		if pr.MaybeDecrTo(m.Index, hint) {
 			c.maybeSendAppend(m.From, true)
 		}
 		return

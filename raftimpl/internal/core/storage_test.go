@@ -115,6 +115,10 @@ func isRequest(m Message) bool {
 	return false
 }
 
+// keepConflictTerm makes wire keep MsgAppResp.LastLogTerm, which a driver
+// speaking hashicorp's wire format cannot carry.
+var keepConflictTerm = false
+
 // wire keeps only what survives hashicorp's wire format and the driver's
 // reconstruction (api.go), so tests never rely on more.
 func wire(m Message) Message {
@@ -128,6 +132,9 @@ func wire(m Message) Message {
 		}
 	case MsgAppResp:
 		out.Success, out.LastLog, out.NoRetryBackoff, out.Index = m.Success, m.LastLog, m.NoRetryBackoff, m.Index
+		if keepConflictTerm {
+			out.LastLogTerm = m.LastLogTerm
+		}
 	case MsgHeartbeatResp:
 		out.Success = m.Success
 	case MsgVote:
