@@ -146,17 +146,21 @@ func checkBoltFile(path string) error {
 	return nil
 }
 
-// guard, deferred with a pointer to the caller's named error, turns a panic
-// into an error wrapping raft.ErrCorrupt that names the file and the
-// operation. Callers also enable panic-on-fault for their goroutine:
+// guardFor enables panic-on-fault for the calling goroutine and returns the
+// function to defer, with a pointer to the caller's named error, that
+// restores it and turns a panic into an error wrapping raft.ErrCorrupt that
+// names the file and the operation:
 //
-//	defer s.guard("get log", &err)()
+//	defer guardFor(s.path, "get log", &err)()
+//
+// NB: bbolt's own deferred rollbacks run before this (defers run last
+// registered first), so its locks are released when the error is returned.
 func guardFor(path, op string, errp *error) func() {
 	old := debug.SetPanicOnFault(true)
 	return func() {
 		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
-			*errp = fmt.Errorf("%w: log store %s: %s: bbolt failed on the file: %v", raft.ErrCorrupt, path, op, r)
+			*errp = fmt.Errorf("%w: log store %s: %s: bbolt panicked reading the file: %v", raft.ErrCorrupt, path, op, r)
 		}
 	}
 }

@@ -88,6 +88,9 @@ func (s *BoltStore) StoreLogs(logs []*raft.Log) (err error) {
 	// Only batches that append in increasing order may pack pages full.
 	increasing := true
 	for i, l := range logs {
+		if l == nil {
+			return fmt.Errorf("log store %s: store logs: nil entry at position %d", s.path, i)
+		}
 		if vals, err = appendLog(vals, l); err != nil {
 			return fmt.Errorf("log store %s: store logs: %w", s.path, err)
 		}

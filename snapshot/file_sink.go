@@ -38,8 +38,8 @@ type fileSink struct {
 	}
 }
 
-// crcTable is CRC-64/ECMA, as hashicorp/raft. Computed once per store use;
-// crc64.MakeTable caches the ECMA table internally.
+// crcTable returns the CRC-64/ECMA table, as hashicorp/raft uses.
+// crc64.MakeTable builds the ECMA table once and then returns it.
 func crcTable() *crc64.Table { return crc64.MakeTable(crc64.ECMA) }
 
 func newFileSink(store *FileSnapshotStore, dir string, meta fileMeta) (*fileSink, error) {
