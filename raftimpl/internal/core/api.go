@@ -37,7 +37,10 @@ const (
 	// MsgAppResp answers MsgApp. The driver builds it from the transport's
 	// AppendEntriesResponse: Term, Success, LastLog, NoRetryBackoff; and from
 	// the request it answers: Index = PrevLogIndex+len(Entries) on success,
-	// PrevLogIndex on failure; Context copied from the request.
+	// PrevLogIndex on failure; Context copied from the request. A core
+	// follower also sets LastLogTerm on failure (the term of its entry at
+	// LastLog): optional, the leader backtracks faster with it and works
+	// without it (zero when the wire cannot carry it).
 	MsgAppResp
 	// MsgHeartbeat is a heartbeat (Term only on the wire). Context identifies
 	// the heartbeat round for VerifyLeader.

@@ -463,7 +463,10 @@ func (e *scenario) ready(n *scNode) {
 	}
 }
 
-func fmtEntries(ents []*raft.Log) string {
+func fmtEntries(ents []*raft.Log) string { return fmtEntriesMax(ents, 6) }
+
+// fmtEntriesMax prints entries, summarizing runs longer than max.
+func fmtEntriesMax(ents []*raft.Log, max int) string {
 	var parts []string
 	for _, e := range ents {
 		s := fmt.Sprintf("%d/%d", e.Index, e.Term)
@@ -480,7 +483,7 @@ func fmtEntries(ents []*raft.Log) string {
 		parts = append(parts, s)
 	}
 	// Long runs are summarized so scripts stay readable.
-	if len(parts) > 6 {
+	if len(parts) > max {
 		parts = append(parts[:3], fmt.Sprintf("... (%d entries) ...", len(parts)-5), parts[len(parts)-2], parts[len(parts)-1])
 	}
 	return "[" + strings.Join(parts, " ") + "]"
@@ -518,5 +521,5 @@ func (e *scenario) printLog(n *scNode) {
 	if err != nil {
 		panic(err)
 	}
-	e.printf("%s: commit=%d %s", n.id, n.core.log.committed, fmtEntries(ents))
+	e.printf("%s: commit=%d %s", n.id, n.core.log.committed, fmtEntriesMax(ents, 16))
 }

@@ -94,6 +94,7 @@ type simParams struct {
 	crash, partition  float64
 	propose, read     float64
 	faultTicks        int
+	conflictTerm      bool
 	cfg               Config
 }
 
@@ -168,6 +169,7 @@ func newSim(seed int64, tracing bool) *sim {
 		read:       0.05,
 		faultTicks: 150 + rng.Intn(150),
 	}
+	p.conflictTerm = rng.Intn(2) == 0
 	if rng.Intn(4) == 0 {
 		p.nonvoters = 1
 	}
@@ -482,7 +484,7 @@ func (s *sim) send(m Message) {
 			s.stats.drops++
 			continue
 		}
-		s.net = append(s.net, inflight{at: s.now + s.rng.Intn(s.p.maxDelay+1), m: wire(m)})
+		s.net = append(s.net, inflight{at: s.now + s.rng.Intn(s.p.maxDelay+1), m: wire(m, s.p.conflictTerm)})
 	}
 }
 
@@ -703,6 +705,9 @@ func fmtMsg(m Message) string {
 			fmt.Fprintf(&b, " ok index=%d", m.Index)
 		} else {
 			fmt.Fprintf(&b, " reject index=%d hint=%d", m.Index, m.LastLog)
+			if m.LastLogTerm != 0 {
+				fmt.Fprintf(&b, "/%d", m.LastLogTerm)
+			}
 		}
 	case MsgVote, MsgPreVote:
 		fmt.Fprintf(&b, " last=%d/%d", m.LastLogIndex, m.LastLogTerm)

@@ -115,13 +115,10 @@ func isRequest(m Message) bool {
 	return false
 }
 
-// keepConflictTerm makes wire keep MsgAppResp.LastLogTerm, which a driver
-// speaking hashicorp's wire format cannot carry.
-var keepConflictTerm = false
-
 // wire keeps only what survives hashicorp's wire format and the driver's
-// reconstruction (api.go), so tests never rely on more.
-func wire(m Message) Message {
+// reconstruction (api.go), so tests never rely on more. conflictTerm keeps
+// MsgAppResp.LastLogTerm, which hashicorp's wire format cannot carry.
+func wire(m Message, conflictTerm bool) Message {
 	out := Message{Type: m.Type, From: m.From, To: m.To, Term: m.Term, Context: m.Context}
 	switch m.Type {
 	case MsgApp:
@@ -132,7 +129,7 @@ func wire(m Message) Message {
 		}
 	case MsgAppResp:
 		out.Success, out.LastLog, out.NoRetryBackoff, out.Index = m.Success, m.LastLog, m.NoRetryBackoff, m.Index
-		if keepConflictTerm {
+		if conflictTerm {
 			out.LastLogTerm = m.LastLogTerm
 		}
 	case MsgHeartbeatResp:
