@@ -105,6 +105,13 @@ func (c *clientConn) send(n *NetworkTransport, typ uint8, args interface{}, flus
 	if err != nil {
 		return err
 	}
+	if flush && c.bw.Buffered() == 0 {
+		// The whole request is in scratch: write it without a copy into bw.
+		if _, err := c.conn.Write(c.scratch); err != nil {
+			return n.wrapIOErr(fmt.Errorf("write request: %w", err))
+		}
+		return nil
+	}
 	if _, err := c.bw.Write(c.scratch); err != nil {
 		return n.wrapIOErr(fmt.Errorf("write request: %w", err))
 	}

@@ -56,14 +56,17 @@ func (n *NetworkTransport) listen() {
 
 // serverConn is the state of one accepted connection.
 type serverConn struct {
-	conn   net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	frame  []byte // received request, reused
-	out    []byte // encoded reply, reused
-	enc    *msgpack.Encoder
-	dec    codec.BytesDecoder
-	respCh chan RPCResponse // reused: one request at a time
+	conn net.Conn
+	br   *bufio.Reader
+	// frame holds the request being read. An AppendEntries decoded by the
+	// fast path keeps it (its entries point into it), so the next request
+	// gets a new one of frameHint capacity; otherwise it is reused.
+	frame     []byte
+	frameHint int
+	out       []byte // encoded reply, reused
+	enc       *msgpack.Encoder
+	dec       codec.BytesDecoder
+	respCh    chan RPCResponse // reused: one request at a time
 }
 
 // errSnapshotNotDrained closes a connection whose InstallSnapshot data was
@@ -96,7 +99,6 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	sc := &serverConn{
 		conn:   conn,
 		br:     bufio.NewReaderSize(conn, connReadBufferSize),
-		bw:     bufio.NewWriterSize(conn, connReadBufferSize),
 		respCh: make(chan RPCResponse, 1),
 	}
 	for {
@@ -183,11 +185,21 @@ func (n *NetworkTransport) readRequest(sc *serverConn, typ uint8) (RPC, *io.Limi
 	default:
 		return rpc, nil, fmt.Errorf("%w: unknown rpc type %d", raft.ErrCorrupt, typ)
 	}
+	if sc.frame == nil && sc.frameHint > 0 {
+		sc.frame = make([]byte, 0, sc.frameHint)
+	}
 	var err error
 	sc.frame, err = readFrame(sc.br, sc.frame, 1, n.lim.maxMessageSize)
 	if err != nil {
 		return rpc, nil, err
 	}
+	return n.decodeRequest(sc, typ)
+}
+
+// decodeRequest decodes sc.frame as a request of type typ (known valid).
+func (n *NetworkTransport) decodeRequest(sc *serverConn, typ uint8) (RPC, *io.LimitedReader, error) {
+	rpc := RPC{RespChan: sc.respCh}
+	var err error
 	switch typ {
 	case rpcAppendEntries:
 		req := &AppendEntriesRequest{}
@@ -219,8 +231,11 @@ func (n *NetworkTransport) readRequest(sc *serverConn, typ uint8) (RPC, *io.Limi
 // decodeAppendEntries decodes sc.frame into req (zero), by the fast path
 // or go-msgpack, and enforces the entry limit.
 func (n *NetworkTransport) decodeAppendEntries(sc *serverConn, req *AppendEntriesRequest) error {
-	err := decodeAppendEntriesRequestFast(sc.frame, req, n.lim.maxAppendEntries)
+	err := decodeAppendEntriesRequestFast(sc.frame, req, n.lim.maxAppendEntries, true)
 	if err == nil {
+		// req now owns the frame. Size the next one like this one.
+		sc.frameHint = min(len(sc.frame)+len(sc.frame)/64+64, maxRetainedScratch)
+		sc.frame = nil
 		return nil
 	}
 	if !errors.Is(err, errFallback) {
@@ -261,10 +276,7 @@ func (n *NetworkTransport) writeReply(sc *serverConn, resp RPCResponse) error {
 	}
 	sc.out = b
 	_ = sc.conn.SetWriteDeadline(time.Now().Add(n.lim.timeout))
-	if _, err := sc.bw.Write(b); err != nil {
-		return fmt.Errorf("write reply: %w", err)
-	}
-	if err := sc.bw.Flush(); err != nil {
+	if _, err := sc.conn.Write(b); err != nil {
 		return fmt.Errorf("write reply: %w", err)
 	}
 	return nil

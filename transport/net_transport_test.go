@@ -424,3 +424,44 @@ func TestNetCloseStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNetRetainedRequestsStayIntact keeps every request the engine gets and
+// checks them all at the end: the server's buffers must not be reused under
+// requests it handed out.
+func TestNetRetainedRequestsStayIntact(t *testing.T) {
+	srv, _ := newTestTransport(t, nil)
+	cli, _ := newTestTransport(t, func(c *NetworkTransportConfig) { c.MaxRPCsInFlight = 8 })
+	var mu sync.Mutex
+	var kept []*AppendEntriesRequest
+	serve(t, srv, func(rpc RPC) {
+		mu.Lock()
+		kept = append(kept, rpc.Command.(*AppendEntriesRequest))
+		mu.Unlock()
+		rpc.Respond(&AppendEntriesResponse{Success: true}, nil)
+	})
+	p, err := cli.AppendEntriesPipeline("n2", srv.LocalAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var sent []*AppendEntriesRequest
+	for i := 0; i < 50; i++ {
+		logs := sampleLogs(1+i%5, 10+i*37)
+		for _, l := range logs {
+			l.Index += uint64(i * 10)
+		}
+		req := &AppendEntriesRequest{RPCHeader: header("n1", "a"), Term: 2, PrevLogEntry: uint64(i), Entries: logs}
+		sent = append(sent, req)
+		if _, err := p.AppendEntries(req, &AppendEntriesResponse{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := (<-p.Consumer()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(kept, sent) {
+		t.Fatal("retained requests changed after later requests")
+	}
+}

@@ -128,7 +128,11 @@ func seen(mask *uint32, bit uint32) error {
 // req, which must be zero. It returns errFallback for forms it does not
 // handle, or an error wrapping raft.ErrMessageTooLarge when Entries has more
 // than maxEntries elements.
-func decodeAppendEntriesRequestFast(frame []byte, req *AppendEntriesRequest, maxEntries int) error {
+//
+// With alias, the decoded byte slices point into frame, which the caller
+// must then hand over to the request and never reuse; without, they are
+// copied out with one allocation.
+func decodeAppendEntriesRequestFast(frame []byte, req *AppendEntriesRequest, maxEntries int, alias bool) error {
 	r := reader{b: frame}
 	n, err := r.mapLen()
 	if err != nil {
@@ -197,6 +201,9 @@ func decodeAppendEntriesRequestFast(frame []byte, req *AppendEntriesRequest, max
 	}
 	if err := r.done(); err != nil {
 		return err
+	}
+	if alias {
+		return nil
 	}
 	// Copy every byte slice out of the frame, with one allocation.
 	total := len(req.Addr) + len(req.ID) + len(req.Leader)

@@ -154,7 +154,7 @@ func TestWireMatchesGoMsgpack(t *testing.T) {
 			t.Fatalf("case %d: request bytes differ\n got %x\nwant %x", i, got, want)
 		}
 		var fast, slow AppendEntriesRequest
-		if err := decodeAppendEntriesRequestFast(got, &fast, math.MaxInt); err != nil {
+		if err := decodeAppendEntriesRequestFast(got, &fast, math.MaxInt, false); err != nil {
 			t.Fatalf("case %d: fast decode: %v", i, err)
 		}
 		if err := bd.Decode(got, &slow); err != nil {
@@ -195,7 +195,7 @@ func TestWireDecodeCopies(t *testing.T) {
 	req := &AppendEntriesRequest{RPCHeader: header("n1", "a:1"), Term: 1, Entries: sampleLogs(3, 10)}
 	frame, _ := appendAppendEntriesRequest(nil, req)
 	var got AppendEntriesRequest
-	if err := decodeAppendEntriesRequestFast(frame, &got, 10); err != nil {
+	if err := decodeAppendEntriesRequestFast(frame, &got, 10, false); err != nil {
 		t.Fatal(err)
 	}
 	for i := range frame {
@@ -214,7 +214,7 @@ func TestWireEntryLimit(t *testing.T) {
 	}
 	frame, _ := appendAppendEntriesRequest(nil, req)
 	var got AppendEntriesRequest
-	if err := decodeAppendEntriesRequestFast(frame, &got, 4); !isTooLarge(err) {
+	if err := decodeAppendEntriesRequestFast(frame, &got, 4, false); !isTooLarge(err) {
 		t.Fatalf("decode 5 entries with limit 4: %v", err)
 	}
 }
