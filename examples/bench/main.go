@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -330,6 +331,9 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 		}()
 	}
 
+	// Return the previous engine's memory to the OS so VmRSS is this
+	// engine's own.
+	debug.FreeOSMemory()
 	// Taken after the profiler's goroutine started: it stops only after
 	// the leftover check.
 	baseline := runtime.NumGoroutine()
@@ -347,8 +351,8 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 			spec := cellSpec{kind: "write", clients: c.soakClients, size: c.sizes[0], dur: c.soak, timeout: c.timeout}
 			fmt.Fprintf(progress, "bench: %s: soak %v, %d clients, %d B\n", eng.name, c.soak, spec.clients, spec.size)
 			s, b := runSoak(ctx, cl, spec, func(s soakSample) {
-				fmt.Fprintf(progress, "bench: %s: soak t=%4.0fs RSS %7.1f MB heap %7.1f MB ops %d goroutines %d\n",
-					eng.name, s.AtSec, s.RSSMB, s.HeapMB, s.OpsSoFar, s.Goroutine)
+				fmt.Fprintf(progress, "bench: %s: soak t=%4.0fs RSS %6.1f MB (window peak %6.1f) heap %6.1f MB ops %d goroutines %d\n",
+					eng.name, s.AtSec, s.RSSMB, s.WindowPeakMB, s.HeapMB, s.OpsSoFar, s.Goroutine)
 			})
 			res.Soak, broken = &s, b
 		} else {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,9 @@ func clientKeys(client int) [][]byte {
 // the cluster had to be closed to free them; the cluster is then unusable.
 func runCell(ctx context.Context, cl cluster, spec cellSpec) (res cellResult, broken bool) {
 	res = cellResult{Kind: spec.kind, Clients: spec.clients, Size: spec.size}
+	// Start each cell from a collected heap with free memory returned to
+	// the OS, so its peak VmRSS is its own.
+	debug.FreeOSMemory()
 	var (
 		phase    atomic.Int32
 		hist     = new(histogram)
@@ -171,17 +175,19 @@ type soakResult struct {
 	Errors    uint64       `json:"errors"`
 	OpsPerSec float64      `json:"ops_per_sec"`
 	Samples   []soakSample `json:"samples"`
-	// Growth is RSS at the end over RSS at 10 s.
-	Growth float64 `json:"rss_end_over_10s"`
+	// Growth is the peak RSS of the last window over that of the first
+	// (0-10 s).
+	Growth float64 `json:"rss_growth_last_window_over_first"`
 	Err    string  `json:"error,omitempty"`
 }
 
 type soakSample struct {
-	AtSec     float64 `json:"at_sec"`
-	RSSMB     float64 `json:"rss_mb"`
-	HeapMB    float64 `json:"heap_inuse_mb"`
-	OpsSoFar  uint64  `json:"ops"`
-	Goroutine int     `json:"goroutines"`
+	AtSec        float64 `json:"at_sec"`
+	RSSMB        float64 `json:"rss_mb"`
+	WindowPeakMB float64 `json:"window_peak_rss_mb"` // peak VmRSS since the previous sample
+	HeapMB       float64 `json:"heap_inuse_mb"`
+	OpsSoFar     uint64  `json:"ops"`
+	Goroutine    int     `json:"goroutines"`
 }
 
 // runSoak drives spec.clients writers for spec.dur (no warm-up), sampling
@@ -219,24 +225,38 @@ func runSoak(ctx context.Context, cl cluster, spec cellSpec, progress func(soakS
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 
+	// RSS is sampled every 250 ms; every 10 s (and at the end) a sample
+	// records the current RSS and the peak of the window since the last
+	// one, which is what Growth compares (a single reading is at the mercy
+	// of where the GC cycle is).
 	t0 := time.Now()
+	var windowPeak uint64
 	sample := func() {
 		rss, _ := procStatus()
-		s := soakSample{AtSec: time.Since(t0).Seconds(), RSSMB: mb(rss), HeapMB: mb(heapInuse()),
-			OpsSoFar: ops.Load(), Goroutine: numGoroutine()}
+		if rss > windowPeak {
+			windowPeak = rss
+		}
+		s := soakSample{AtSec: time.Since(t0).Seconds(), RSSMB: mb(rss), WindowPeakMB: mb(windowPeak),
+			HeapMB: mb(heapInuse()), OpsSoFar: ops.Load(), Goroutine: numGoroutine()}
+		windowPeak = 0
 		res.Samples = append(res.Samples, s)
 		if progress != nil {
 			progress(s)
 		}
 	}
-	tick := time.NewTicker(10 * time.Second)
+	tick := time.NewTicker(250 * time.Millisecond)
 	end := time.NewTimer(spec.dur)
+	next := 10 * time.Second
 loop:
 	for {
 		select {
 		case <-tick.C:
-			if time.Since(t0) < spec.dur-time.Second {
+			if rss, _ := procStatus(); rss > windowPeak {
+				windowPeak = rss
+			}
+			if el := time.Since(t0); el >= next && el < spec.dur-time.Second {
 				sample()
+				next += 10 * time.Second
 			}
 		case <-end.C:
 			break loop
@@ -265,8 +285,8 @@ loop:
 	res.Ops = ops.Load()
 	res.Errors = errCount.Load()
 	res.OpsPerSec = float64(res.Ops) / elapsed.Seconds()
-	if len(res.Samples) >= 2 && res.Samples[0].RSSMB > 0 {
-		res.Growth = res.Samples[len(res.Samples)-1].RSSMB / res.Samples[0].RSSMB
+	if len(res.Samples) >= 2 && res.Samples[0].WindowPeakMB > 0 {
+		res.Growth = res.Samples[len(res.Samples)-1].WindowPeakMB / res.Samples[0].WindowPeakMB
 	}
 	if res.Ops == 0 && res.Err == "" {
 		res.Err = "no operation completed: " + firstErr
