@@ -2,10 +2,14 @@ package raftimpl
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/logstore"
+	"github.com/pontoon-raft/raft/snapshot"
+	"github.com/pontoon-raft/raft/transport"
 )
 
 func TestClusterElectsOneLeader(t *testing.T) {
@@ -170,4 +174,56 @@ func TestClusterFullRestartKeepsAcknowledgedEntries(t *testing.T) {
 	}
 	want = append(want, cmd(100))
 	c.waitApplied(want, c.nodes...)
+}
+
+// Bootstrapping one node with the full configuration is enough: the blank
+// nodes vote for it (they have no configuration to check the candidate
+// against, as with hashicorp/raft) and then receive the log.
+func TestClusterBootstrapOneNodeOthersBlank(t *testing.T) {
+	var rs []*Raft
+	var trs []*transport.InmemTransport
+	var fsms []*testFSM
+	var conf raft.Configuration
+	for _, id := range []string{"a", "b", "c"} {
+		addr, tr := transport.NewInmemTransport(raft.ServerAddress("blank-" + id))
+		trs = append(trs, tr)
+		conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(id), Address: addr})
+	}
+	for i := range trs {
+		for j := range trs {
+			if i != j {
+				trs[i].Connect(trs[j].LocalAddr(), trs[j])
+			}
+		}
+	}
+	for i, s := range conf.Servers {
+		store := logstore.NewInmemStore()
+		fsm := &testFSM{}
+		r, err := NewRaft(testConfig(t, s.ID), fsm, store, store, snapshot.NewInmemSnapshotStore(), trs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+		fsms = append(fsms, fsm)
+	}
+	defer func() {
+		for _, r := range rs {
+			r.Shutdown().Error()
+		}
+	}()
+	if err := rs[0].BootstrapCluster(conf).Error(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the bootstrapped node to lead", func() bool { return rs[0].State() == raft.Leader })
+	if err := rs[0].Apply(cmd(1), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range fsms {
+		waitFor(t, 10*time.Second, fmt.Sprintf("node %d to apply", i), func() bool { return len(f.commands()) == 1 })
+	}
+	for _, r := range rs[1:] {
+		if got := r.GetConfiguration().Configuration(); len(got.Servers) != 3 {
+			t.Fatalf("follower configuration %+v", got)
+		}
+	}
 }

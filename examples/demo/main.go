@@ -154,7 +154,7 @@ func main() {
 			log.Fatalf("apply: %v", err)
 		}
 	}
-	log.Printf("%d writes acknowledged in %s (fsync on a majority for each)", writes, time.Since(start).Round(time.Millisecond))
+	log.Printf("%d writes acknowledged in %s (each fsynced on a majority before its future resolved; batched)", writes, time.Since(start).Round(time.Millisecond))
 	waitSame(nodes)
 	log.Printf("every FSM: %s", leader.fsm.dump())
 
