@@ -39,6 +39,9 @@ type clusterOpts struct {
 	elect    time.Duration // how long to wait for the first leader
 	logw     io.Writer     // engine logs
 	logLevel string        // engine log level (default WARN)
+	// bootstrapOne bootstraps only the first node; the others learn the
+	// configuration from the leader.
+	bootstrapOne bool
 }
 
 // errNoLeader is returned by start when no node became leader in time.

@@ -94,8 +94,12 @@ func startPontoon(o clusterOpts) (_ cluster, err error) {
 		servers = append(servers, raft.Server{ID: conf.LocalID, Address: trans.LocalAddr()})
 	}
 	// Every node is bootstrapped with the same configuration (as
-	// hashicorp/raft's docs allow), so no node waits to be told about it.
-	for _, n := range c.nodes {
+	// hashicorp/raft's docs allow), so no node waits to be told about it;
+	// -bootstrap-one bootstraps node1 only.
+	for i, n := range c.nodes {
+		if i > 0 && o.bootstrapOne {
+			break
+		}
 		if err := n.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}

@@ -52,6 +52,7 @@ type config struct {
 	memprofile   string
 	quick        bool
 	logLevel     string
+	bootstrapOne bool
 }
 
 // report is the whole output; -json prints it as is.
@@ -121,6 +122,7 @@ func main() {
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Pontoon run to this file")
 	flag.StringVar(&c.memprofile, "memprofile", "", "write an allocation profile after the Pontoon run to this file")
 	flag.StringVar(&c.logLevel, "loglevel", "WARN", "log level of the engines' loggers (stderr)")
+	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
 	flag.Parse()
 
 	var err error
@@ -339,7 +341,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 	baseline := runtime.NumGoroutine()
 	fmt.Fprintf(progress, "bench: %s: starting a 3-node cluster\n", eng.name)
 	t0 := time.Now()
-	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel})
+	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne})
 	res.StartupSec = time.Since(t0).Seconds()
 	if err != nil {
 		res.Err, res.startErr = err.Error(), err
