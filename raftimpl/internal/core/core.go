@@ -77,7 +77,10 @@ type Core struct {
 
 	// Leader state. prs holds every server of the latest configuration, the
 	// leader included; it is nil unless role == roleLeader.
-	prs              map[raft.ServerID]*tracker.Progress
+	prs map[raft.ServerID]*tracker.Progress
+	// peerIDs lists the keys of prs but this server, sorted (message order
+	// must not depend on map iteration).
+	peerIDs          []raft.ServerID
 	heartbeatElapsed int
 	leaseElapsed     int
 	// round numbers heartbeat rounds for VerifyLeader. It only grows: a
@@ -196,7 +199,7 @@ func (c *Core) resetTerm(term uint64) {
 	c.transferCampaign = false
 	c.heartbeatElapsed = 0
 	c.leaseElapsed = 0
-	c.prs = nil
+	c.prs, c.peerIDs = nil, nil
 	c.failReads()
 }
 

@@ -152,8 +152,9 @@ func (c *Core) handleVoteRequest(m Message) {
 	if !pre && m.Term > c.term {
 		c.becomeFollower(m.Term, "")
 	}
-	// 4. The candidate must be a voter.
-	if !c.isVoter(m.From) {
+	// 4. The candidate must be a voter (of a non-empty configuration: a
+	// node not yet bootstrapped votes for whoever asks, as hashicorp/raft).
+	if len(c.conf.latest().Servers) > 0 && !c.isVoter(m.From) {
 		refuse()
 		return
 	}

@@ -16,16 +16,7 @@ const (
 
 // peers returns the servers the leader replicates to, sorted so that
 // message order is deterministic.
-func (c *Core) peers() []raft.ServerID {
-	ids := slices.Sorted(maps.Keys(c.prs))
-	out := ids[:0]
-	for _, id := range ids {
-		if id != c.id {
-			out = append(out, id)
-		}
-	}
-	return out
-}
+func (c *Core) peers() []raft.ServerID { return c.peerIDs }
 
 // reconcileProgress makes the leader track exactly the servers of the latest
 // configuration (and itself): new ones are probed from the end of the log.
@@ -45,6 +36,12 @@ func (c *Core) reconcileProgress() {
 	for id := range want {
 		if c.prs[id] == nil {
 			c.prs[id] = tracker.NewProgress(c.log.lastIndex()+1, c.cfg.MaxInflight)
+		}
+	}
+	c.peerIDs = c.peerIDs[:0]
+	for _, id := range slices.Sorted(maps.Keys(c.prs)) {
+		if id != c.id {
+			c.peerIDs = append(c.peerIDs, id)
 		}
 	}
 	// NB: the leader's own progress only records its durable index; it is

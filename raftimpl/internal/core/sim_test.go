@@ -422,20 +422,28 @@ func (s *sim) propose(n *simNode, data string) {
 // deliver hands out every message due now, in random order; messages sent
 // meanwhile with no delay are delivered in the same tick.
 func (s *sim) deliver() {
-	for guard := 0; guard < 100000 && s.err == nil; guard++ {
-		var due []int
-		for i, f := range s.net {
+	for round := 0; round < 1000 && s.err == nil; round++ {
+		var due []Message
+		keep := s.net[:0]
+		for _, f := range s.net {
 			if f.at <= s.now {
-				due = append(due, i)
+				due = append(due, f.m)
+			} else {
+				keep = append(keep, f)
 			}
 		}
+		s.net = keep
 		if len(due) == 0 {
 			return
 		}
-		i := due[s.rng.Intn(len(due))]
-		f := s.net[i]
-		s.net = append(s.net[:i], s.net[i+1:]...)
-		s.deliverOne(f.m)
+		// Reordering: what is due is delivered in random order.
+		s.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+		for _, m := range due {
+			if s.err != nil {
+				return
+			}
+			s.deliverOne(m)
+		}
 	}
 }
 
@@ -466,7 +474,9 @@ func (s *sim) deliverOne(m Message) {
 		}
 		return
 	}
-	s.tracef("%s <- %s", m.To, fmtMsg(m))
+	if s.tracing {
+		s.tracef("%s <- %s", m.To, fmtMsg(m))
+	}
 	if err := to.core.Step(m); err != nil {
 		s.failf("%s: Step(%s): %v", m.To, fmtMsg(m), err)
 	}
