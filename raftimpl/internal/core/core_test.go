@@ -324,3 +324,41 @@ func TestMembershipTruncate(t *testing.T) {
 		t.Fatal("garbage configuration took effect")
 	}
 }
+
+// A restarted follower whose driver reported its last (uncommitted)
+// configuration as committed reverts to the previous one when the leader
+// truncates it.
+func TestTruncateReportedCommittedConf(t *testing.T) {
+	s := bootstrapStorage(voters("a", "b", "c"))
+	s.ents = append(s.ents,
+		&raft.Log{Index: 2, Term: 1, Type: raft.LogNoop},
+		&raft.Log{Index: 3, Term: 2, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(voters("a", "b", "c", "d"))})
+	s.hs.Term = 2
+	hs, cs, _ := s.InitialState()
+	cs.Committed, cs.CommittedIndex = cs.Latest, cs.LatestIndex // hashicorp-style restart
+	st := &fixedState{memStorage: s, hs: hs, cs: cs}
+	c, err := New(testConfig("a"), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.Status().Latest.Servers); got != 4 {
+		t.Fatalf("latest has %d servers", got)
+	}
+	err = c.Step(Message{Type: MsgApp, From: "b", To: "a", Term: 3, PrevLogIndex: 2, PrevLogTerm: 1,
+		Entries: []*raft.Log{{Index: 3, Term: 3, Type: raft.LogNoop}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stt := c.Status()
+	if len(stt.Latest.Servers) != 3 || stt.LatestIndex != 1 || stt.CommittedIndex != 1 {
+		t.Fatalf("after truncation: latest %v at %d, committed at %d", stt.Latest, stt.LatestIndex, stt.CommittedIndex)
+	}
+}
+
+type fixedState struct {
+	*memStorage
+	hs HardState
+	cs ConfState
+}
+
+func (f *fixedState) InitialState() (HardState, ConfState, error) { return f.hs, f.cs, nil }

@@ -106,3 +106,44 @@ func (m *membership) onCommit(commit uint64) {
 		m.pending = append([]confEntry(nil), m.pending[n:]...)
 	}
 }
+
+// maybeRecoverConf handles a truncation at index i that removed the
+// committed configuration itself. That configuration was then never
+// committed: a driver that restarts reports the last configuration of its log
+// as committed (as hashicorp/raft does), not knowing the commit index. The
+// configuration in effect is the last one before i, found by reading the log
+// backwards. This is rare and bounded by the log's length.
+func (c *Core) maybeRecoverConf(i uint64) {
+	if i > c.conf.committedIndex {
+		return
+	}
+	const chunk = 64
+	first, err := c.log.storage.FirstIndex()
+	if err != nil || first == 0 {
+		first = 1
+	}
+	for hi := i; hi > first; {
+		lo := max(first, hi-min(hi, chunk))
+		ents, err := c.log.entries(lo, hi, 0, 0)
+		if err != nil || len(ents) != int(hi-lo) {
+			break
+		}
+		for j := len(ents) - 1; j >= 0; j-- {
+			e := ents[j]
+			if e.Type != raft.LogConfiguration {
+				continue
+			}
+			conf, err := raft.DecodeConfiguration(e.Data)
+			if err != nil {
+				continue
+			}
+			c.conf.committed, c.conf.committedIndex, c.conf.pending = conf, e.Index, nil
+			c.conf.refresh()
+			return
+		}
+		hi = lo
+	}
+	// NB: no earlier configuration in the log: it is in the snapshot
+	// (issue 5). Keep the one we have but stop claiming an index for it.
+	c.conf.committedIndex = 0
+}

@@ -52,6 +52,7 @@ func (c *Core) handleAppend(m Message) error {
 	}
 	if truncatedAt != 0 {
 		c.conf.onTruncate(truncatedAt)
+		c.maybeRecoverConf(truncatedAt)
 	}
 	c.conf.onAppend(m.Entries)
 	if c.log.commitTo(min(m.Commit, lastNew)) {
