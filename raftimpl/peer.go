@@ -38,7 +38,7 @@ func newPeer(r *Raft, s raft.Server) *peer {
 		stopCh: make(chan struct{}),
 	}
 	p.wg.Add(2)
-	go p.loop(p.appCh)
+	go p.replicate()
 	go p.loop(p.ctlCh)
 	return p
 }
@@ -160,26 +160,15 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 	resp = core.Message{From: p.id, To: r.localID, Context: m.Context}
 	switch m.Type {
 	case core.MsgApp:
-		req := &transport.AppendEntriesRequest{RPCHeader: h, Term: m.Term, Leader: h.Addr,
-			PrevLogEntry: m.PrevLogIndex, PrevLogTerm: m.PrevLogTerm, Entries: m.Entries,
-			LeaderCommitIndex: m.Commit}
-		if req.Entries == nil {
-			req.Entries = []*raft.Log{}
-		}
 		var out transport.AppendEntriesResponse
 		start := time.Now()
-		if err := r.trans.AppendEntries(p.id, p.addr, req, &out); err != nil {
+		if err := r.trans.AppendEntries(p.id, p.addr, p.appendRequest(m), &out); err != nil {
 			r.logger.Debug("appendEntries failed", "peer", p.id, "error", err)
 			return resp, false
 		}
 		r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, start,
 			peerLabel(p.id))
-		resp.Type = core.MsgAppResp
-		resp.Term, resp.Success, resp.LastLog, resp.NoRetryBackoff = out.Term, out.Success, out.LastLog, out.NoRetryBackoff
-		resp.Index = m.PrevLogIndex
-		if out.Success {
-			resp.Index = m.PrevLogIndex + uint64(len(m.Entries))
-		}
+		return p.appendResponse(m, &out), true
 	case core.MsgHeartbeat:
 		req := &transport.AppendEntriesRequest{RPCHeader: h, Term: m.Term, Leader: h.Addr}
 		var out transport.AppendEntriesResponse

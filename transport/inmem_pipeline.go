@@ -93,6 +93,13 @@ func (p *inmemPipeline) AppendEntries(args *AppendEntriesRequest, resp *AppendEn
 		respCh: make(chan RPCResponse, 1),
 		done:   make(chan struct{}),
 	}
+	// A closed pipeline (Disconnect models a partition) must not deliver,
+	// even when the peer's queue has room.
+	select {
+	case <-p.shutdownCh:
+		return nil, raft.ErrPipelineShutdown
+	default:
+	}
 	var timer <-chan time.Time
 	if t := p.trans.timeout; t > 0 {
 		tm := time.NewTimer(t)
