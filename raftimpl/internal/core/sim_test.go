@@ -381,6 +381,17 @@ func (s *sim) clients() {
 			s.propose(n, fmt.Sprintf("c%d", s.proposals))
 		}
 	}
+	if s.rng.Float64() < 0.01 {
+		// A leadership transfer's last step (issue 5 drives it; the core
+		// already handles MsgTimeoutNow): an election that skips pre-vote
+		// and stickiness.
+		if l := s.leader(); l != nil {
+			to := s.nodes[s.rng.Intn(len(s.nodes))]
+			if to != l {
+				s.send(Message{Type: MsgTimeoutNow, From: l.id, To: to.id, Term: l.core.term})
+			}
+		}
+	}
 	if s.rng.Float64() < s.p.read {
 		n := s.nodes[s.rng.Intn(len(s.nodes))]
 		if n.core != nil {

@@ -76,17 +76,22 @@ func (c *Core) answerStale(m Message) {
 		c.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context})
 	case MsgVote, MsgPreVote:
 		c.handleVoteRequest(m) // refuses on the term rule (or earlier)
+	case MsgTimeoutNow:
+		c.send(Message{Type: MsgTimeoutNowResp, To: m.From, Context: m.Context})
 	}
 }
 
 // handleTimeoutNow starts an election at once, skipping pre-vote, on the
 // leader's request (leadership transfer).
+//
+// Every request gets an answer, so the driver's pending RPC completes;
+// Success says whether an election started.
 func (c *Core) handleTimeoutNow(m Message) {
-	if c.role == roleLeader {
-		return
+	start := c.role != roleLeader && c.promotable()
+	c.send(Message{Type: MsgTimeoutNowResp, To: m.From, Success: start, Context: m.Context})
+	if start {
+		c.campaign(false, true)
 	}
-	c.send(Message{Type: MsgTimeoutNowResp, To: m.From, Success: c.promotable(), Context: m.Context})
-	c.campaign(false, true)
 }
 
 // handleUnreachable stops assuming anything sent to m.From arrived.
