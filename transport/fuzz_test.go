@@ -9,6 +9,8 @@ import (
 	"math/rand"
 	"reflect"
 	"testing"
+
+	"github.com/pontoon-raft/raft/internal/codec"
 )
 
 // FuzzDecodeFrame runs arbitrary bytes through the server's request decoder
@@ -40,9 +42,9 @@ func FuzzDecodeFrame(f *testing.F) {
 			fuzzReply(t, data[1:])
 			return
 		}
-		sc := &serverConn{br: bufio.NewReader(bytes.NewReader(data))}
+		sc := &serverConn{sr: codec.NewStreamReader(bytes.NewReader(data))}
 		for {
-			typ, err := sc.br.ReadByte()
+			typ, err := sc.sr.ReadByte()
 			if err != nil {
 				return
 			}
@@ -52,7 +54,7 @@ func FuzzDecodeFrame(f *testing.F) {
 				}
 				return
 			}
-			sc.frame, err = readFrame(sc.br, sc.frame, 1, limit)
+			sc.frame, err = readStreamFrame(sc.sr, sc.frame, 1, limit)
 			if len(sc.frame) > limit {
 				t.Fatalf("frame of %d bytes over the %d limit", len(sc.frame), limit)
 			}
@@ -69,7 +71,7 @@ func FuzzDecodeFrame(f *testing.F) {
 					t.Fatalf("%d entries over the limit", len(ae.Entries))
 				}
 				var fast, slow AppendEntriesRequest
-				if decodeAppendEntriesRequestFast(frame, &fast, 64, false) == nil {
+				if _, err := decodeAppendEntriesRequestFast(frame, &fast, 64, false); err == nil {
 					if err := sc.dec.Decode(frame, &slow); err != nil {
 						t.Fatalf("fast decoder accepted what go-msgpack rejects: %v", err)
 					}

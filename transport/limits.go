@@ -36,7 +36,7 @@ const (
 	minInFlightForPipelining = 2
 
 	// Buffer sizes per connection.
-	connReadBufferSize  = 64 * 1024
+	connReadBufferSize  = 16 * 1024
 	connWriteBufferSize = 256 * 1024
 
 	// maxRetainedScratch is the largest frame buffer a connection keeps

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -57,7 +56,7 @@ func (n *NetworkTransport) listen() {
 // serverConn is the state of one accepted connection.
 type serverConn struct {
 	conn net.Conn
-	br   *bufio.Reader
+	sr   *codec.StreamReader
 	// frame holds the request being read. An AppendEntries decoded by the
 	// fast path keeps it (its entries point into it), so the next request
 	// gets a new one of frameHint capacity; otherwise it is reused.
@@ -98,12 +97,12 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	}
 	sc := &serverConn{
 		conn:   conn,
-		br:     bufio.NewReaderSize(conn, connReadBufferSize),
+		sr:     codec.NewStreamReader(conn),
 		respCh: make(chan RPCResponse, 1),
 	}
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
-		typ, err := sc.br.ReadByte()
+		typ, err := sc.sr.ReadByte()
 		if err != nil {
 			n.logConnEnd(remote, err, "")
 			return
@@ -189,7 +188,7 @@ func (n *NetworkTransport) readRequest(sc *serverConn, typ uint8) (RPC, *io.Limi
 		sc.frame = make([]byte, 0, sc.frameHint)
 	}
 	var err error
-	sc.frame, err = readFrame(sc.br, sc.frame, 1, n.lim.maxMessageSize)
+	sc.frame, err = readStreamFrame(sc.sr, sc.frame, 1, n.lim.maxMessageSize)
 	if err != nil {
 		return rpc, nil, err
 	}
@@ -220,7 +219,7 @@ func (n *NetworkTransport) decodeRequest(sc *serverConn, typ uint8) (RPC, *io.Li
 		}
 		rpc.Command = req
 		if err == nil {
-			snap := &io.LimitedReader{R: sc.br, N: req.Size}
+			snap := &io.LimitedReader{R: sc.sr, N: req.Size}
 			rpc.Reader = snap
 			return rpc, snap, nil
 		}
@@ -231,11 +230,13 @@ func (n *NetworkTransport) decodeRequest(sc *serverConn, typ uint8) (RPC, *io.Li
 // decodeAppendEntries decodes sc.frame into req (zero), by the fast path
 // or go-msgpack, and enforces the entry limit.
 func (n *NetworkTransport) decodeAppendEntries(sc *serverConn, req *AppendEntriesRequest) error {
-	err := decodeAppendEntriesRequestFast(sc.frame, req, n.lim.maxAppendEntries, true)
+	aliased, err := decodeAppendEntriesRequestFast(sc.frame, req, n.lim.maxAppendEntries, true)
 	if err == nil {
-		// req now owns the frame. Size the next one like this one.
-		sc.frameHint = min(len(sc.frame)+len(sc.frame)/64+64, maxRetainedScratch)
-		sc.frame = nil
+		if aliased {
+			// req now owns the frame. Size the next one like this one.
+			sc.frameHint = min(len(sc.frame)+len(sc.frame)/64+64, maxRetainedScratch)
+			sc.frame = nil
+		}
 		return nil
 	}
 	if !errors.Is(err, errFallback) {

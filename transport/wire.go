@@ -30,18 +30,27 @@ var errFallback = errors.New("fast decode not applicable")
 // codec's errors to the root sentinels.
 func readFrame(r codec.ByteReader, buf []byte, n int, limit int) ([]byte, error) {
 	out, err := codec.ReadObjects(r, buf, n, limit)
+	return out, frameErr(err, limit)
+}
+
+// readStreamFrame is readFrame for a StreamReader.
+func readStreamFrame(r *codec.StreamReader, buf []byte, n int, limit int) ([]byte, error) {
+	out, err := r.ReadObjects(buf, n, limit)
+	return out, frameErr(err, limit)
+}
+
+func frameErr(err error, limit int) error {
 	if err != nil {
 		switch {
 		case errors.Is(err, codec.ErrObjectTooLarge):
-			return out, fmt.Errorf("%w: frame over %d bytes", raft.ErrMessageTooLarge, limit)
+			return fmt.Errorf("%w: frame over %d bytes", raft.ErrMessageTooLarge, limit)
 		case errors.Is(err, codec.ErrMalformed):
-			return out, fmt.Errorf("%w: %v", raft.ErrCorrupt, err)
+			return fmt.Errorf("%w: %v", raft.ErrCorrupt, err)
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return out, fmt.Errorf("%w: truncated frame: %v", raft.ErrCorrupt, err)
+			return fmt.Errorf("%w: truncated frame: %v", raft.ErrCorrupt, err)
 		}
-		return out, err
 	}
-	return out, nil
+	return err
 }
 
 // --- msgpack writing, byte-identical to go-msgpack's old-spec encoder ---

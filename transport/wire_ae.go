@@ -129,20 +129,23 @@ func seen(mask *uint32, bit uint32) error {
 // handle, or an error wrapping raft.ErrMessageTooLarge when Entries has more
 // than maxEntries elements.
 //
-// With alias, the decoded byte slices point into frame, which the caller
-// must then hand over to the request and never reuse; without, they are
-// copied out with one allocation.
-func decodeAppendEntriesRequestFast(frame []byte, req *AppendEntriesRequest, maxEntries int, alias bool) error {
+// The decoded byte slices either point into frame (aliased true: the
+// caller must hand frame over to the request and never reuse it) or were
+// copied out with one allocation (aliased false). With mayAlias, the byte
+// slices are left in the frame when they make up at least half of it, which
+// saves a copy of large entries without pinning much more memory than the
+// entries themselves.
+func decodeAppendEntriesRequestFast(frame []byte, req *AppendEntriesRequest, maxEntries int, mayAlias bool) (aliased bool, err error) {
 	r := reader{b: frame}
 	n, err := r.mapLen()
 	if err != nil {
-		return err
+		return false, err
 	}
 	var mask uint32
 	for ; n > 0; n-- {
 		k, err := r.key()
 		if err != nil {
-			return err
+			return false, err
 		}
 		switch string(k) {
 		case "Addr":
@@ -196,29 +199,29 @@ func decodeAppendEntriesRequestFast(frame []byte, req *AppendEntriesRequest, max
 			err = errFallback
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := r.done(); err != nil {
-		return err
+		return false, err
 	}
-	if alias {
-		return nil
-	}
-	// Copy every byte slice out of the frame, with one allocation.
 	total := len(req.Addr) + len(req.ID) + len(req.Leader)
 	for _, l := range req.Entries {
 		total += len(l.Data) + len(l.Extensions)
 	}
+	if mayAlias && 2*total >= len(frame) {
+		return true, nil
+	}
+	// Copy every byte slice out of the frame, with one allocation.
 	if total == 0 && req.Addr == nil && req.ID == nil && req.Leader == nil && len(req.Entries) == 0 {
-		return nil
+		return false, nil
 	}
 	s := byteSlab{buf: make([]byte, 0, total)}
 	req.Addr, req.ID, req.Leader = s.copy(req.Addr), s.copy(req.ID), s.copy(req.Leader)
 	for _, l := range req.Entries {
 		l.Data, l.Extensions = s.copy(l.Data), s.copy(l.Extensions)
 	}
-	return nil
+	return false, nil
 }
 
 // decodeEntries reads the Entries array; its byte slices still point into

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
 	"errors"
@@ -154,7 +153,7 @@ func TestWireMatchesGoMsgpack(t *testing.T) {
 			t.Fatalf("case %d: request bytes differ\n got %x\nwant %x", i, got, want)
 		}
 		var fast, slow AppendEntriesRequest
-		if err := decodeAppendEntriesRequestFast(got, &fast, math.MaxInt, false); err != nil {
+		if _, err := decodeAppendEntriesRequestFast(got, &fast, math.MaxInt, false); err != nil {
 			t.Fatalf("case %d: fast decode: %v", i, err)
 		}
 		if err := bd.Decode(got, &slow); err != nil {
@@ -195,7 +194,7 @@ func TestWireDecodeCopies(t *testing.T) {
 	req := &AppendEntriesRequest{RPCHeader: header("n1", "a:1"), Term: 1, Entries: sampleLogs(3, 10)}
 	frame, _ := appendAppendEntriesRequest(nil, req)
 	var got AppendEntriesRequest
-	if err := decodeAppendEntriesRequestFast(frame, &got, 10, false); err != nil {
+	if _, err := decodeAppendEntriesRequestFast(frame, &got, 10, false); err != nil {
 		t.Fatal(err)
 	}
 	for i := range frame {
@@ -214,7 +213,7 @@ func TestWireEntryLimit(t *testing.T) {
 	}
 	frame, _ := appendAppendEntriesRequest(nil, req)
 	var got AppendEntriesRequest
-	if err := decodeAppendEntriesRequestFast(frame, &got, 4, false); !isTooLarge(err) {
+	if _, err := decodeAppendEntriesRequestFast(frame, &got, 4, false); !isTooLarge(err) {
 		t.Fatalf("decode 5 entries with limit 4: %v", err)
 	}
 }
@@ -229,7 +228,7 @@ func TestWireFallbackForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := &serverConn{br: bufio.NewReader(bytes.NewReader(b))}
+	sc := &serverConn{sr: codec.NewStreamReader(bytes.NewReader(b))}
 	rpc, _, err := tr.readRequest(sc, rpcAppendEntries)
 	if err != nil {
 		t.Fatal(err)

@@ -21,10 +21,103 @@ type ByteReader interface {
 	io.ByteReader
 }
 
-// readChunk is how much ReadObjects grows its buffer at a time while copying
-// a long string, so the memory it holds follows the bytes actually received,
-// not the length a peer claims.
+// readChunk is how much a buffer grows at a time while a long string
+// arrives, so the memory held follows the bytes actually received, not the
+// length a peer claims.
 const readChunk = 64 * 1024
+
+// tag describes what follows a msgpack type byte.
+type tag struct {
+	// skip is the number of raw bytes after the tag (and after the length,
+	// if lenSz > 0, in which case it is added to the decoded length).
+	skip uint64
+	// lenSz is the size of a big-endian length after the tag (0, 1, 2, 4).
+	lenSz int
+	// kind says how a decoded length counts: 's' bytes, 'a' array
+	// elements, 'm' map pairs.
+	kind byte
+	// objects is the number of nested objects that follow (fixarray and
+	// fixmap).
+	objects uint64
+}
+
+// parseTag describes type byte b, or fails for 0xc1.
+func parseTag(b byte) (tag, error) {
+	switch {
+	case b <= 0x7f, b >= 0xe0, b == 0xc0, b == 0xc2, b == 0xc3:
+		return tag{}, nil
+	case b >= 0x80 && b <= 0x8f:
+		return tag{objects: 2 * uint64(b&0x0f)}, nil
+	case b >= 0x90 && b <= 0x9f:
+		return tag{objects: uint64(b & 0x0f)}, nil
+	case b >= 0xa0 && b <= 0xbf:
+		return tag{skip: uint64(b & 0x1f)}, nil
+	}
+	switch b {
+	case 0xc4, 0xd9: // bin8, str8
+		return tag{lenSz: 1, kind: 's'}, nil
+	case 0xc5, 0xda: // bin16, str16
+		return tag{lenSz: 2, kind: 's'}, nil
+	case 0xc6, 0xdb: // bin32, str32
+		return tag{lenSz: 4, kind: 's'}, nil
+	case 0xc7: // ext8: length, then the ext type byte
+		return tag{lenSz: 1, kind: 's', skip: 1}, nil
+	case 0xc8:
+		return tag{lenSz: 2, kind: 's', skip: 1}, nil
+	case 0xc9:
+		return tag{lenSz: 4, kind: 's', skip: 1}, nil
+	case 0xca, 0xce, 0xd2: // float32, uint32, int32
+		return tag{skip: 4}, nil
+	case 0xcb, 0xcf, 0xd3: // float64, uint64, int64
+		return tag{skip: 8}, nil
+	case 0xcc, 0xd0:
+		return tag{skip: 1}, nil
+	case 0xcd, 0xd1:
+		return tag{skip: 2}, nil
+	case 0xd4: // fixext: type byte + data
+		return tag{skip: 2}, nil
+	case 0xd5:
+		return tag{skip: 3}, nil
+	case 0xd6:
+		return tag{skip: 5}, nil
+	case 0xd7:
+		return tag{skip: 9}, nil
+	case 0xd8:
+		return tag{skip: 17}, nil
+	case 0xdc:
+		return tag{lenSz: 2, kind: 'a'}, nil
+	case 0xdd:
+		return tag{lenSz: 4, kind: 'a'}, nil
+	case 0xde:
+		return tag{lenSz: 2, kind: 'm'}, nil
+	case 0xdf:
+		return tag{lenSz: 4, kind: 'm'}, nil
+	}
+	return tag{}, fmt.Errorf("%w: byte 0x%02x", ErrMalformed, b)
+}
+
+// apply adds a decoded length to the tag's counts.
+func (t *tag) apply(l uint64) {
+	switch t.kind {
+	case 's':
+		t.skip += l
+	case 'a':
+		t.objects += l
+	case 'm':
+		t.objects += 2 * l
+	}
+}
+
+func beUint(p []byte) uint64 {
+	switch len(p) {
+	case 1:
+		return uint64(p[0])
+	case 2:
+		return uint64(binary.BigEndian.Uint16(p))
+	default:
+		return uint64(binary.BigEndian.Uint32(p))
+	}
+}
 
 // ReadObjects reads exactly n consecutive msgpack objects from r, appending
 // their bytes to dst[:0], and returns the filled buffer. It decodes nothing:
@@ -59,103 +152,28 @@ func ReadObjects(r ByteReader, dst []byte, n int, limit int) ([]byte, error) {
 		first = false
 		buf = append(buf, b)
 		pending--
-
-		var (
-			skip  uint64 // raw bytes that follow the tag (after any length)
-			lenSz int    // size of a big-endian length that follows the tag
-			kind  byte   // 's' string-like payload, 'a' array, 'm' map, 'e' ext
-		)
-		switch {
-		case b <= 0x7f, b >= 0xe0, b == 0xc0, b == 0xc2, b == 0xc3:
-			// fixint, nil, bool: nothing follows.
-		case b >= 0x80 && b <= 0x8f:
-			pending += 2 * uint64(b&0x0f)
-		case b >= 0x90 && b <= 0x9f:
-			pending += uint64(b & 0x0f)
-		case b >= 0xa0 && b <= 0xbf:
-			skip = uint64(b & 0x1f)
-		default:
-			switch b {
-			case 0xc4, 0xd9: // bin8, str8
-				lenSz, kind = 1, 's'
-			case 0xc5, 0xda: // bin16, str16
-				lenSz, kind = 2, 's'
-			case 0xc6, 0xdb: // bin32, str32
-				lenSz, kind = 4, 's'
-			case 0xc7: // ext8
-				lenSz, kind = 1, 'e'
-			case 0xc8: // ext16
-				lenSz, kind = 2, 'e'
-			case 0xc9: // ext32
-				lenSz, kind = 4, 'e'
-			case 0xca, 0xce, 0xd2: // float32, uint32, int32
-				skip = 4
-			case 0xcb, 0xcf, 0xd3: // float64, uint64, int64
-				skip = 8
-			case 0xcc, 0xd0: // uint8, int8
-				skip = 1
-			case 0xcd, 0xd1: // uint16, int16
-				skip = 2
-			case 0xd4: // fixext1 (type byte + 1)
-				skip = 2
-			case 0xd5:
-				skip = 3
-			case 0xd6:
-				skip = 5
-			case 0xd7:
-				skip = 9
-			case 0xd8:
-				skip = 17
-			case 0xdc: // array16
-				lenSz, kind = 2, 'a'
-			case 0xdd: // array32
-				lenSz, kind = 4, 'a'
-			case 0xde: // map16
-				lenSz, kind = 2, 'm'
-			case 0xdf: // map32
-				lenSz, kind = 4, 'm'
-			default: // 0xc1, never used
-				return buf, fmt.Errorf("%w: byte 0x%02x", ErrMalformed, b)
-			}
+		t, err := parseTag(b)
+		if err != nil {
+			return buf, err
 		}
-		if lenSz > 0 {
-			if limit-len(buf) < lenSz {
+		if t.lenSz > 0 {
+			if limit-len(buf) < t.lenSz {
 				return buf, ErrObjectTooLarge
 			}
 			start := len(buf)
-			buf = append(buf, make([]byte, lenSz)...)
+			buf = append(buf, 0, 0, 0, 0)[:start+t.lenSz]
 			if _, err := io.ReadFull(r, buf[start:]); err != nil {
 				return buf, unexpected(err)
 			}
-			var l uint64
-			switch lenSz {
-			case 1:
-				l = uint64(buf[start])
-			case 2:
-				l = uint64(binary.BigEndian.Uint16(buf[start:]))
-			case 4:
-				l = uint64(binary.BigEndian.Uint32(buf[start:]))
-			}
-			switch kind {
-			case 's':
-				skip = l
-			case 'e':
-				skip = l + 1 // the ext type byte
-			case 'a':
-				pending += l
-			case 'm':
-				pending += 2 * l
-			}
+			t.apply(beUint(buf[start:]))
 		}
-		if skip > 0 {
-			if uint64(limit-len(buf)) < skip+pending {
+		pending += t.objects
+		if t.skip > 0 {
+			if uint64(limit-len(buf)) < t.skip+pending {
 				return buf, ErrObjectTooLarge
 			}
-			for skip > 0 {
-				c := skip
-				if c > readChunk {
-					c = readChunk
-				}
+			for skip := t.skip; skip > 0; {
+				c := min(skip, readChunk)
 				start := len(buf)
 				buf = grow(buf, int(c))
 				if _, err := io.ReadFull(r, buf[start:]); err != nil {

@@ -1,0 +1,142 @@
+package codec
+
+import (
+	"io"
+)
+
+// minFrameCap is the smallest buffer StreamReader reads into, so small
+// messages take one read.
+const minFrameCap = 4096
+
+// StreamReader reads msgpack objects from a stream (a connection) straight
+// into caller-supplied buffers, without an intermediate bufio copy: bytes
+// arrive from the underlying reader into the spare capacity of the buffer
+// being filled. Bytes read past the end of an object are kept and served
+// first by the next call. It is not safe for concurrent use.
+type StreamReader struct {
+	r io.Reader
+	// pend holds bytes read ahead and not yet consumed; it points into
+	// spare or into the tail of the last buffer returned.
+	pend  []byte
+	spare []byte
+}
+
+// NewStreamReader returns a StreamReader over r.
+func NewStreamReader(r io.Reader) *StreamReader {
+	return &StreamReader{r: r}
+}
+
+// ReadByte returns the next byte, reading ahead up to minFrameCap bytes.
+func (s *StreamReader) ReadByte() (byte, error) {
+	if len(s.pend) == 0 {
+		if cap(s.spare) < minFrameCap {
+			s.spare = make([]byte, minFrameCap)
+		}
+		n, err := s.r.Read(s.spare[:cap(s.spare)])
+		if n == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return 0, err
+		}
+		s.pend = s.spare[:n]
+	}
+	b := s.pend[0]
+	s.pend = s.pend[1:]
+	return b, nil
+}
+
+// Read implements io.Reader: read-ahead bytes first, then the stream.
+func (s *StreamReader) Read(p []byte) (int, error) {
+	if len(s.pend) > 0 {
+		n := copy(p, s.pend)
+		s.pend = s.pend[n:]
+		return n, nil
+	}
+	return s.r.Read(p)
+}
+
+// ReadObjects reads exactly n consecutive msgpack objects into dst[:0] and
+// returns the buffer, with ReadObjects' (the function's) limits and errors.
+// The buffer grows by doubling as bytes arrive, never past what the limit
+// allows plus one read of slack; a buffer whose capacity is already right
+// takes no allocation. The result's capacity past its length may hold
+// read-ahead bytes, which StreamReader keeps a copy of.
+func (s *StreamReader) ReadObjects(dst []byte, n int, limit int) ([]byte, error) {
+	buf := append(dst[:0], s.pend...)
+	s.pend = nil
+	pos := 0
+	pending := uint64(n)
+
+	// need makes buf hold at least pos+k bytes, reading from the stream.
+	need := func(k int) error {
+		for len(buf) < pos+k {
+			if len(buf) == cap(buf) {
+				c := max(2*cap(buf), minFrameCap)
+				c = min(c, max(limit, pos+k))
+				if c <= cap(buf) {
+					c = pos + k
+				}
+				nb := make([]byte, len(buf), c)
+				copy(nb, buf)
+				buf = nb
+			}
+			m, err := s.r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			if m == 0 {
+				if err == nil {
+					err = io.ErrNoProgress
+				}
+				if err == io.EOF && pos == 0 && len(buf) == 0 {
+					return io.EOF
+				}
+				return unexpected(err)
+			}
+		}
+		return nil
+	}
+	finish := func(err error) ([]byte, error) {
+		if len(buf) > pos {
+			s.spare = append(s.spare[:0], buf[pos:]...)
+			s.pend = s.spare
+		}
+		return buf[:pos], err
+	}
+
+	for pending > 0 {
+		if uint64(limit-pos) < pending {
+			return finish(ErrObjectTooLarge)
+		}
+		if err := need(1); err != nil {
+			return finish(err)
+		}
+		b := buf[pos]
+		pos++
+		pending--
+		t, err := parseTag(b)
+		if err != nil {
+			return finish(err)
+		}
+		if t.lenSz > 0 {
+			if limit-pos < t.lenSz {
+				return finish(ErrObjectTooLarge)
+			}
+			if err := need(t.lenSz); err != nil {
+				return finish(err)
+			}
+			t.apply(beUint(buf[pos : pos+t.lenSz]))
+			pos += t.lenSz
+		}
+		pending += t.objects
+		if t.skip > 0 {
+			if uint64(limit-pos) < t.skip+pending {
+				return finish(ErrObjectTooLarge)
+			}
+			if err := need(int(t.skip)); err != nil {
+				return finish(err)
+			}
+			pos += int(t.skip)
+		}
+	}
+	return finish(nil)
+}
