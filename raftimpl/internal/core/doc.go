@@ -51,6 +51,30 @@
 // etcd's design: a follower is probed one message at a time until its log
 // agrees, then entries are streamed with a bounded window (tracker package).
 //
+// A rejected MsgApp carries a hint in LastLog: the last index of the
+// follower's log whose term does not exceed the leader's PrevLogTerm, so one
+// rejection skips every entry that cannot match (and with the optional
+// LastLogTerm, which hashicorp's wire cannot carry, the leader also skips its
+// own entries of terms the follower never saw). A follower n entries behind
+// thus costs one probe and n/MaxAppendEntries MsgApps.
+//
+// # Reads
+//
+// VerifyLeader is answered by heartbeat rounds. Every heartbeat broadcast
+// starts a new round, numbered in Message.Context; a response with round r
+// acknowledges every round up to r. A read is confirmed once a quorum of
+// voters acknowledged a round started after the call, and carries the commit
+// index at that moment. A new leader holds reads until it has committed an
+// entry of its own term: before that, its commit index may lag the cluster's.
+//
+// # Files
+//
+// core.go (Core, New, roles), election.go (timers, campaigns, vote rules),
+// step.go (term handling, dispatch), step_leader.go, step_follower.go,
+// step_candidate.go, replicate.go (MsgApp flow, commit), read.go
+// (VerifyLeader), ready.go (Ready/Advance), log.go and unstable.go (the log),
+// membership.go (configurations), status.go.
+//
 // Snapshots, InstallSnapshot, membership changes and leadership transfer
 // requests are issue 5; the places they hook in are marked "issue 5".
 package core

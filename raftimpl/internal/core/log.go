@@ -134,10 +134,11 @@ func limitSize(ents []*raft.Log, maxBytes uint64) []*raft.Log {
 	return ents
 }
 
-// findConflictByTerm returns the largest index <= i whose term is <= t (or
-// the first index it cannot read the term of, minus nothing: it stops there).
-// A follower uses it to skip, in one rejection, every entry that cannot match
-// a leader whose entry at the probed index has term t.
+// findConflictByTerm returns the largest index <= i whose term is <= t,
+// stopping early at an index whose term cannot be read (compacted). Entries
+// after it have terms above t, so none of them can match a log whose entries
+// up to there have terms <= t: a follower uses it to answer a rejected
+// MsgApp, a leader to interpret the follower's answer.
 func (l *raftLog) findConflictByTerm(i, t uint64) uint64 {
 	for ; i > 0; i-- {
 		got, err := l.term(i)

@@ -1,7 +1,5 @@
 package core
 
-import "errors"
-
 // stepFollower handles a message of the current term in a follower.
 func (c *Core) stepFollower(m Message) error {
 	switch m.Type {
@@ -43,11 +41,9 @@ func (c *Core) handleAppend(m Message) error {
 	}
 	lastNew, truncatedAt, err := c.log.maybeAppend(m.PrevLogIndex, m.Entries)
 	if err != nil {
-		if errors.Is(err, errTruncateCommitted) {
-			// NB: a correct leader never conflicts with a committed entry;
-			// drop the message rather than lose committed state.
-			return errCorrupt(m, err)
-		}
+		// NB: errTruncateCommitted means the message conflicts with a
+		// committed entry, which a correct leader never sends: drop it
+		// rather than lose committed state.
 		return errCorrupt(m, err)
 	}
 	if truncatedAt != 0 {
