@@ -79,10 +79,29 @@ type NetworkTransportConfig struct {
 // byte-compatible with hashicorp/raft's NetworkTransport: a Pontoon node and
 // a hashicorp node can talk in either direction.
 //
+// Wire format (no length prefix, no version byte): a request is one type
+// byte (AppendEntries 0, RequestVote 1, InstallSnapshot 2, TimeoutNow 3,
+// RequestPreVote 4) and one msgpack map keyed by field name; InstallSnapshot
+// is followed by exactly Size raw bytes. A reply is a msgpack string (the
+// remote error, "" if none) and the msgpack response (nil after an error).
+// AppendEntries and its response are encoded and decoded by hand on the hot
+// path, producing go-msgpack's bytes exactly; every other form goes through
+// go-msgpack (internal/codec).
+//
 // Client side: connections are pooled per target; heartbeats use a pool of
-// their own so they never wait behind replication. Server side: one
-// goroutine per accepted connection handles its requests in order; requests
-// go to Consumer, heartbeats to the heartbeat handler.
+// their own so they never wait behind replication. Each RPC gets Timeout for
+// the whole exchange. Server side: one goroutine per accepted connection
+// handles its requests in order; requests go to Consumer, heartbeats to the
+// heartbeat handler.
+//
+// Limits: a request or reply larger than MaxMessageSize, an AppendEntries
+// with more than MaxAppendEntries entries, an unknown type byte or malformed
+// msgpack closes the connection (logged, errors wrapping
+// raft.ErrMessageTooLarge or raft.ErrCorrupt). A frame is delimited before
+// it is decoded, and a declared length is checked against the limit before
+// anything is allocated for it, so a tiny frame claiming a 4 GiB string
+// costs nothing. A server connection idle for IdleTimeout, or whose request
+// does not arrive within Timeout of its first byte, is closed.
 type NetworkTransport struct {
 	// TimeoutScale is the snapshot size per Timeout an InstallSnapshot is
 	// allowed (DefaultTimeoutScale). Set it before the transport is used.

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	raft "github.com/pontoon-raft/raft"
 )
 
 // TestNetBadPeers attacks a server with garbage, truncated frames, huge
@@ -145,5 +148,65 @@ func expectClosed(t *testing.T, name string, conn net.Conn) {
 			return
 		}
 		t.Fatalf("%s: read: %v", name, err)
+	}
+}
+
+// TestNetSilentPeerDoesNotBlockOthers calls a peer that accepts connections
+// and never answers while calling a healthy peer: the healthy calls finish
+// at once, and the silent call fails when its deadline passes.
+func TestNetSilentPeerDoesNotBlockOthers(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var held sync.WaitGroup
+	held.Add(1)
+	go func() {
+		defer held.Done()
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // never read, never answered
+		}
+	}()
+	defer held.Wait()
+	defer silent.Close()
+
+	good, _ := newTestTransport(t, nil)
+	serve(t, good, func(rpc RPC) { rpc.Respond(&RequestVoteResponse{Granted: true}, nil) })
+	cli, _ := newTestTransport(t, func(c *NetworkTransportConfig) { c.Timeout = time.Second })
+
+	slowDone := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		var resp RequestVoteResponse
+		slowDone <- cli.RequestVote("s", raft.ServerAddress(silent.Addr().String()), &RequestVoteRequest{Term: 1}, &resp)
+	}()
+	for i := 0; i < 20; i++ {
+		var resp RequestVoteResponse
+		if err := cli.RequestVote("g", good.LocalAddr(), &RequestVoteRequest{Term: 1}, &resp); err != nil || !resp.Granted {
+			t.Fatalf("healthy peer: %v", err)
+		}
+	}
+	select {
+	case err := <-slowDone:
+		t.Fatalf("silent peer answered before the healthy calls finished: %v", err)
+	default:
+	}
+	err = <-slowDone
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("silent peer: %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("silent call took %v", d)
 	}
 }
