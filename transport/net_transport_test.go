@@ -465,3 +465,32 @@ func TestNetRetainedRequestsStayIntact(t *testing.T) {
 		t.Fatal("retained requests changed after later requests")
 	}
 }
+
+// mapProvider resolves server IDs from a map.
+type mapProvider map[raft.ServerID]raft.ServerAddress
+
+func (m mapProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if a, ok := m[id]; ok {
+		return a, nil
+	}
+	return "", errors.New("unknown id")
+}
+
+func TestNetServerAddressProvider(t *testing.T) {
+	srv, _ := newTestTransport(t, nil)
+	serve(t, srv, func(rpc RPC) { rpc.Respond(&TimeoutNowResponse{}, nil) })
+	cli, _ := newTestTransport(t, func(c *NetworkTransportConfig) {
+		c.ServerAddressProvider = mapProvider{"n2": srv.LocalAddr()}
+	})
+	// The given address is wrong; the provider's wins.
+	if err := cli.TimeoutNow("n2", "127.0.0.1:1", &TimeoutNowRequest{}, &TimeoutNowResponse{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(cli.EncodePeer("n2", "ignored")); got != string(srv.LocalAddr()) {
+		t.Fatalf("EncodePeer = %q", got)
+	}
+	// An unknown ID falls back to the given address.
+	if err := cli.TimeoutNow("n9", srv.LocalAddr(), &TimeoutNowRequest{}, &TimeoutNowResponse{}); err != nil {
+		t.Fatal(err)
+	}
+}
