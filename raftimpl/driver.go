@@ -39,6 +39,9 @@ type driver struct {
 
 	soft    core.SoftState
 	preVote bool
+	// restoredThrough is the index the FSM was restored to from a snapshot
+	// at start; committed entries at or below it are not applied again.
+	restoredThrough uint64
 }
 
 // pendingRPC is a request from a peer awaiting the core's answer.
@@ -48,8 +51,8 @@ type pendingRPC struct {
 	started time.Time
 }
 
-func newDriver(r *Raft) (*driver, error) {
-	storage, err := newLogStorage(r.logs, r.stable)
+func newDriver(r *Raft, snap snapshotInfo) (*driver, error) {
+	storage, err := newLogStorage(r.logs, r.stable, snap)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +67,9 @@ func newDriver(r *Raft) (*driver, error) {
 	}
 	_, hasPreVote := r.trans.(transport.WithPreVote)
 	d.preVote = hasPreVote && !r.conf.PreVoteDisabled
+	if !r.conf.NoSnapshotRestoreOnStart {
+		d.restoredThrough = snap.index
+	}
 	if err := d.newCore(); err != nil {
 		return nil, err
 	}
@@ -131,6 +137,8 @@ func (d *driver) run() {
 			d.core.VerifyLeader(d.nextID)
 		case req := <-r.bootstrapCh:
 			req.respond(d.bootstrap(req.configuration))
+		case info := <-r.snapshotDoneCh:
+			d.snapshotTaken(info)
 		case <-r.shutdownCh:
 			return
 		}
@@ -256,6 +264,13 @@ func (d *driver) processReady() error {
 // loop. It blocks while the apply loop is behind (backpressure), but never
 // past shutdown.
 func (d *driver) deliverCommitted(entries []*raft.Log) bool {
+	d.r.commitIndex.Store(entries[len(entries)-1].Index)
+	for len(entries) > 0 && entries[0].Index <= d.restoredThrough {
+		entries = entries[1:]
+	}
+	if len(entries) == 0 {
+		return true
+	}
 	batch := make([]commitItem, len(entries))
 	for i, e := range entries {
 		batch[i].log = e
@@ -268,7 +283,6 @@ func (d *driver) deliverCommitted(entries []*raft.Log) bool {
 			}
 		}
 	}
-	d.r.commitIndex.Store(entries[len(entries)-1].Index)
 	select {
 	case d.r.applyCh <- batch:
 		return true
@@ -428,3 +442,23 @@ func (d *driver) stop() {
 		}
 	}
 }
+
+// snapshotTaken records a durable snapshot and compacts the log behind it.
+func (d *driver) snapshotTaken(info snapshotInfo) {
+	if !compactionEnabled {
+		d.storage.snap = info
+		return
+	}
+	start := time.Now()
+	if err := d.storage.compact(info, d.r.reloadable().TrailingLogs); err != nil {
+		d.r.logger.Error("log compaction failed", "error", err)
+		return
+	}
+	d.r.metrics.MeasureSince([]string{"raft", "compactLogs"}, start)
+}
+
+// compactionEnabled gates deleting log entries behind snapshots until the
+// core can send snapshots to followers whose next entry was compacted
+// (issue 5). Until then snapshots are taken and kept, and the log is kept
+// whole.
+const compactionEnabled = false

@@ -1,6 +1,8 @@
 package raftimpl
 
 import (
+	"fmt"
+
 	raft "github.com/pontoon-raft/raft"
 )
 
@@ -23,11 +25,20 @@ func (r *Raft) runFSM() {
 	// Reused between batches; only the apply loop touches them.
 	var logs []*raft.Log
 	var owners []int
+	// The position of the FSM: the last entry applied (or restored) and
+	// the configuration in force there.
+	st := &r.fsmState
 
 	for {
 		var batch []commitItem
 		select {
 		case batch = <-r.applyCh:
+		case req := <-r.fsmSnapshotCh:
+			req.respCh <- r.fsmSnapshot(st)
+			continue
+		case req := <-r.fsmRestoreCh:
+			req.respCh <- r.fsmRestore(st, req)
+			continue
 		case <-r.shutdownCh:
 			return
 		}
@@ -69,8 +80,16 @@ func (r *Raft) runFSM() {
 			}
 		}
 
-		last := batch[len(batch)-1].log.Index
-		r.appliedIndex.Store(last)
+		for _, it := range batch {
+			if it.log.Type == raft.LogConfiguration {
+				if c, err := raft.DecodeConfiguration(it.log.Data); err == nil {
+					st.configuration, st.configurationIndex = c, it.log.Index
+				}
+			}
+		}
+		lastLog := batch[len(batch)-1].log
+		st.index, st.term = lastLog.Index, lastLog.Term
+		r.appliedIndex.Store(lastLog.Index)
 		for i, it := range batch {
 			if it.future != nil {
 				it.future.respond(nil, it.log.Index, responses[i])
@@ -78,4 +97,47 @@ func (r *Raft) runFSM() {
 		}
 		r.metrics.IncrCounter([]string{"raft", "fsm", "applied"}, float32(len(batch)))
 	}
+}
+
+// fsmPosition is where the FSM stands. Only the apply loop touches it after
+// NewRaft returns.
+type fsmPosition struct {
+	index, term        uint64
+	configuration      raft.Configuration
+	configurationIndex uint64
+	// snapshotIndex is the index of the last snapshot taken or restored.
+	snapshotIndex uint64
+}
+
+// fsmSnapshot asks the FSM for a snapshot of its current state.
+func (r *Raft) fsmSnapshot(st *fsmPosition) fsmSnapshotResp {
+	if st.index == 0 || st.index == st.snapshotIndex {
+		return fsmSnapshotResp{err: raft.ErrNothingNewToSnapshot}
+	}
+	snap, err := r.fsm.Snapshot()
+	if err != nil {
+		return fsmSnapshotResp{err: fmt.Errorf("FSM snapshot failed: %w", err)}
+	}
+	st.snapshotIndex = st.index
+	return fsmSnapshotResp{snap: snap, index: st.index, term: st.term,
+		configuration: st.configuration.Clone(), configurationIndex: st.configurationIndex}
+}
+
+// fsmRestoreReq asks the apply loop to replace the FSM's state with a
+// stored snapshot.
+type fsmRestoreReq struct {
+	id     string
+	info   snapshotInfo
+	respCh chan error
+}
+
+func (r *Raft) fsmRestore(st *fsmPosition, req fsmRestoreReq) error {
+	if err := r.restoreFrom(req.id); err != nil {
+		return err
+	}
+	st.index, st.term = req.info.index, req.info.term
+	st.configuration, st.configurationIndex = req.info.configuration, req.info.configurationIndex
+	st.snapshotIndex = req.info.index
+	r.appliedIndex.Store(req.info.index)
+	return nil
 }

@@ -39,6 +39,15 @@ type Raft struct {
 
 	// applyCh carries committed batches to the apply loop.
 	applyCh chan []commitItem
+	// Snapshot plumbing: user requests to the snapshot goroutine, FSM
+	// snapshot and restore requests to the apply loop, finished snapshots
+	// to the driver (which compacts the log).
+	userSnapshotCh chan userSnapshotReq
+	fsmSnapshotCh  chan fsmSnapshotReq
+	fsmRestoreCh   chan fsmRestoreReq
+	snapshotDoneCh chan snapshotInfo
+	// fsmState is owned by the apply loop once it runs.
+	fsmState fsmPosition
 
 	// Published state, written by the driver loop, read by any goroutine.
 	state        atomic.Uint32 // raft.RaftState
@@ -48,7 +57,14 @@ type Raft struct {
 	lastTerm     atomic.Uint64
 	appliedIndex atomic.Uint64 // written by the apply loop
 	lastContact  atomic.Int64  // unix nanos; 0 = never
-	pub          struct {
+	// lastSnapshotIndex and lastSnapshotTerm describe the newest snapshot.
+	lastSnapshotIndex atomic.Uint64
+	lastSnapshotTerm  atomic.Uint64
+	reload            struct {
+		sync.RWMutex
+		rc ReloadableConfig
+	}
+	pub struct {
 		sync.RWMutex
 		leaderAddr raft.ServerAddress
 		leaderID   raft.ServerID
@@ -82,25 +98,29 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 	}
 	c := *conf
 	r := &Raft{
-		conf:        c,
-		logger:      c.logger(),
-		fsm:         fsm,
-		logs:        logs,
-		stable:      stable,
-		snaps:       snaps,
-		trans:       trans,
-		localID:     c.LocalID,
-		localAddr:   trans.LocalAddr(),
-		proposeCh:   make(chan *logFuture, 4096),
-		verifyCh:    make(chan *opFuture, 256),
-		rpcCh:       make(chan transport.RPC, 256),
-		peerRespCh:  make(chan core.Message, 4096),
-		bootstrapCh: make(chan bootstrapReq),
-		applyCh:     make(chan []commitItem, 128),
-		leaderCh:    make(chan bool, 1),
-		observers:   make(map[uint64]*Observer),
-		shutdownCh:  make(chan struct{}),
-		loopDone:    make(chan struct{}),
+		conf:           c,
+		logger:         c.logger(),
+		fsm:            fsm,
+		logs:           logs,
+		stable:         stable,
+		snaps:          snaps,
+		trans:          trans,
+		localID:        c.LocalID,
+		localAddr:      trans.LocalAddr(),
+		proposeCh:      make(chan *logFuture, 4096),
+		verifyCh:       make(chan *opFuture, 256),
+		rpcCh:          make(chan transport.RPC, 256),
+		peerRespCh:     make(chan core.Message, 4096),
+		bootstrapCh:    make(chan bootstrapReq),
+		applyCh:        make(chan []commitItem, 128),
+		userSnapshotCh: make(chan userSnapshotReq),
+		fsmSnapshotCh:  make(chan fsmSnapshotReq),
+		fsmRestoreCh:   make(chan fsmRestoreReq),
+		snapshotDoneCh: make(chan snapshotInfo, 1),
+		leaderCh:       make(chan bool, 1),
+		observers:      make(map[uint64]*Observer),
+		shutdownCh:     make(chan struct{}),
+		loopDone:       make(chan struct{}),
 	}
 	r.metrics = c.Metrics
 	if r.metrics == nil {
@@ -113,16 +133,59 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		r.metrics = m
 	}
 
-	d, err := newDriver(r)
+	r.reload.rc = ReloadableConfig{TrailingLogs: c.TrailingLogs, SnapshotInterval: c.SnapshotInterval,
+		SnapshotThreshold: c.SnapshotThreshold, HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout}
+
+	snap, err := r.restoreOnStart()
+	if err != nil {
+		return nil, err
+	}
+	if snap.index > 0 {
+		r.fsmState = fsmPosition{index: snap.index, term: snap.term, configuration: snap.configuration,
+			configurationIndex: snap.configurationIndex, snapshotIndex: snap.index}
+		r.lastSnapshotIndex.Store(snap.index)
+		r.lastSnapshotTerm.Store(snap.term)
+		if !c.NoSnapshotRestoreOnStart {
+			r.appliedIndex.Store(snap.index)
+		}
+	}
+
+	d, err := newDriver(r, snap)
 	if err != nil {
 		return nil, err
 	}
 	trans.SetHeartbeatHandler(r.handleHeartbeat)
 
-	r.wg.Add(2)
+	r.wg.Add(3)
 	go d.run()
 	go r.runFSM()
+	go r.runSnapshots()
 	return r, nil
+}
+
+// reloadable returns the current reloadable configuration.
+func (r *Raft) reloadable() ReloadableConfig {
+	r.reload.RLock()
+	defer r.reload.RUnlock()
+	return r.reload.rc
+}
+
+// ReloadableConfig returns the current values of the reloadable fields.
+func (r *Raft) ReloadableConfig() ReloadableConfig { return r.reloadable() }
+
+// ReloadConfig replaces all five reloadable fields (zero values included),
+// after validating the result like ValidateConfig.
+func (r *Raft) ReloadConfig(rc ReloadableConfig) error {
+	c := r.conf
+	c.TrailingLogs, c.SnapshotInterval, c.SnapshotThreshold = rc.TrailingLogs, rc.SnapshotInterval, rc.SnapshotThreshold
+	c.HeartbeatTimeout, c.ElectionTimeout = rc.HeartbeatTimeout, rc.ElectionTimeout
+	if err := ValidateConfig(&c); err != nil {
+		return err
+	}
+	r.reload.Lock()
+	r.reload.rc = rc
+	r.reload.Unlock()
+	return nil
 }
 
 // handleHeartbeat is the transport's fast path: heartbeats skip the

@@ -26,10 +26,13 @@ type logStorage struct {
 	stable logstore.StableStore
 	// first and last cache the LogStore's bounds; 0, 0 when empty.
 	first, last uint64
+	// snap is the newest durable snapshot (zero if none): the log may start
+	// after it, and Term(snap.index) is answered from it.
+	snap snapshotInfo
 }
 
-func newLogStorage(logs logstore.LogStore, stable logstore.StableStore) (*logStorage, error) {
-	s := &logStorage{logs: logs, stable: stable}
+func newLogStorage(logs logstore.LogStore, stable logstore.StableStore, snap snapshotInfo) (*logStorage, error) {
+	s := &logStorage{logs: logs, stable: stable, snap: snap}
 	var err error
 	if s.first, err = logs.FirstIndex(); err != nil {
 		return nil, fmt.Errorf("reading first log index: %w", err)
@@ -67,9 +70,14 @@ func (s *logStorage) InitialState() (core.HardState, core.ConfState, error) {
 		return hs, cs, fmt.Errorf("reading %s: %w", keyLastVoteTerm, err)
 	}
 
-	// Configurations: scan back from the end for the two newest.
+	// Configurations: the snapshot's, then the two newest in the log after
+	// it.
+	if s.snap.index > 0 {
+		cs.Latest, cs.LatestIndex = s.snap.configuration, s.snap.configurationIndex
+		cs.Committed, cs.CommittedIndex = s.snap.configuration, s.snap.configurationIndex
+	}
 	var found []*raft.Log
-	for i := s.last; i >= s.first && i > 0 && len(found) < 2; i-- {
+	for i := s.last; i >= s.first && i > s.snap.index && i > 0 && len(found) < 2; i-- {
 		l := new(raft.Log)
 		if err := s.logs.GetLog(i, l); err != nil {
 			return hs, cs, fmt.Errorf("reading log %d: %w", i, err)
@@ -115,6 +123,9 @@ func (s *logStorage) LastIndex() (uint64, error) { return s.last, nil }
 func (s *logStorage) Term(i uint64) (uint64, error) {
 	if i == 0 {
 		return 0, nil
+	}
+	if i == s.snap.index {
+		return s.snap.term, nil
 	}
 	if i < s.first || i > s.last {
 		return 0, core.ErrUnavailable
@@ -196,5 +207,27 @@ func (s *logStorage) setHardState(hs core.HardState, voteAddr []byte) error {
 	if err := s.stable.SetUint64(keyCurrentTerm, hs.Term); err != nil {
 		return fmt.Errorf("persisting term: %w", err)
 	}
+	return nil
+}
+
+// compact records a new snapshot and deletes the log entries it covers,
+// keeping trailing entries so followers slightly behind can still be
+// caught up from the log: entries up to min(snap.index, last-trailing) go.
+func (s *logStorage) compact(snap snapshotInfo, trailing uint64) error {
+	if snap.index <= s.snap.index {
+		return nil
+	}
+	s.snap = snap
+	if s.last <= trailing || s.first == 0 {
+		return nil
+	}
+	upTo := min(snap.index, s.last-trailing)
+	if upTo < s.first {
+		return nil
+	}
+	if err := s.logs.DeleteRange(s.first, upTo); err != nil {
+		return fmt.Errorf("compacting logs %d-%d: %w", s.first, upTo, err)
+	}
+	s.first = upTo + 1
 	return nil
 }

@@ -2,6 +2,7 @@ package raftimpl
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -23,9 +24,10 @@ func TestMain(m *testing.M) {
 
 // testFSM records every command it applies.
 type testFSM struct {
-	mu      sync.Mutex
-	applied [][]byte
-	indexes []uint64
+	mu       sync.Mutex
+	applied  [][]byte
+	indexes  []uint64
+	restores int
 }
 
 func (f *testFSM) Apply(l *raft.Log) interface{} {
@@ -37,10 +39,53 @@ func (f *testFSM) Apply(l *raft.Log) interface{} {
 }
 
 func (f *testFSM) Snapshot() (raft.FSMSnapshot, error) {
-	return nil, fmt.Errorf("testFSM: snapshots arrive with issue 5")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &testSnapshot{applied: append([][]byte(nil), f.applied...), indexes: append([]uint64(nil), f.indexes...)}, nil
 }
 
-func (f *testFSM) Restore(rc io.ReadCloser) error { return rc.Close() }
+// Restore replaces the state with a snapshot's: JSON of the commands.
+func (f *testFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var s testSnapshot
+	if err := json.NewDecoder(rc).Decode(&s); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied, f.indexes = s.Applied(), s.Indexes
+	f.restores++
+	return nil
+}
+
+type testSnapshot struct {
+	applied [][]byte
+	indexes []uint64
+	Data    []string
+	Indexes []uint64
+}
+
+func (s *testSnapshot) Applied() [][]byte {
+	out := make([][]byte, len(s.Data))
+	for i, d := range s.Data {
+		out[i] = []byte(d)
+	}
+	return out
+}
+
+func (s *testSnapshot) Persist(sink raft.SnapshotSink) error {
+	out := testSnapshot{Indexes: s.indexes}
+	for _, a := range s.applied {
+		out.Data = append(out.Data, string(a))
+	}
+	if err := json.NewEncoder(sink).Encode(&out); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *testSnapshot) Release() {}
 
 func (f *testFSM) commands() [][]byte {
 	f.mu.Lock()

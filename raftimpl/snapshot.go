@@ -1,0 +1,246 @@
+package raftimpl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// SnapshotFuture is the result of Snapshot.
+type SnapshotFuture interface {
+	Future
+	// Open returns the snapshot's meta and a reader of its data; the caller
+	// closes the reader. Call it after Error returned nil.
+	Open() (*raft.SnapshotMeta, io.ReadCloser, error)
+}
+
+// fsmSnapshotReq asks the apply loop for a point-in-time FSM snapshot.
+type fsmSnapshotReq struct {
+	respCh chan fsmSnapshotResp
+}
+
+// fsmSnapshotResp is the FSM's snapshot and the log position it covers.
+type fsmSnapshotResp struct {
+	snap               raft.FSMSnapshot
+	index, term        uint64
+	configuration      raft.Configuration
+	configurationIndex uint64
+	err                error
+}
+
+// userSnapshotReq is a Snapshot call waiting for the snapshot runner.
+type userSnapshotReq struct {
+	future *snapshotFuture
+}
+
+type snapshotFuture struct {
+	*opFuture
+	r  *Raft
+	id string
+}
+
+// Open implements SnapshotFuture.
+func (f *snapshotFuture) Open() (*raft.SnapshotMeta, io.ReadCloser, error) {
+	if err := f.Error(); err != nil {
+		return nil, nil, err
+	}
+	return f.r.snaps.Open(f.id)
+}
+
+// Snapshot takes a snapshot now. The FSM's Snapshot runs on the apply loop
+// (between two Apply calls); FSMSnapshot.Persist runs on the snapshot
+// goroutine, so Apply continues meanwhile. It fails with
+// raft.ErrNothingNewToSnapshot if nothing was applied since the last one.
+func (r *Raft) Snapshot() SnapshotFuture {
+	f := &snapshotFuture{opFuture: newOpFuture(waiter{}, r.loopDone), r: r}
+	select {
+	case r.userSnapshotCh <- userSnapshotReq{future: f}:
+	case <-r.shutdownCh:
+		f.respond(raft.ErrRaftShutdown, 0, nil)
+	}
+	return f
+}
+
+// runSnapshots takes snapshots: on request, and every randomized
+// SnapshotInterval when at least SnapshotThreshold entries were appended
+// since the last one.
+func (r *Raft) runSnapshots() {
+	defer r.wg.Done()
+	interval := func() time.Duration {
+		d := r.reloadable().SnapshotInterval
+		return d + time.Duration(rand.Int63n(int64(d)))
+	}
+	timer := time.NewTimer(interval())
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			timer.Reset(interval())
+			if !r.shouldSnapshot() {
+				continue
+			}
+			if _, err := r.takeSnapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+				r.logger.Error("failed to take snapshot", "error", err)
+			}
+		case req := <-r.userSnapshotCh:
+			id, err := r.takeSnapshot()
+			if err != nil {
+				r.logger.Error("failed to take snapshot", "error", err)
+			}
+			req.future.id = id
+			req.future.respond(err, 0, nil)
+		case <-r.shutdownCh:
+			return
+		}
+	}
+}
+
+// shouldSnapshot reports whether enough log has accumulated.
+func (r *Raft) shouldSnapshot() bool {
+	last := r.lastIndex.Load()
+	snapIdx := r.lastSnapshotIndex.Load()
+	return last > snapIdx && last-snapIdx >= r.reloadable().SnapshotThreshold
+}
+
+// takeSnapshot snapshots the FSM, persists it to the SnapshotStore, and
+// tells the driver, which compacts the log. It returns the snapshot's ID.
+func (r *Raft) takeSnapshot() (string, error) {
+	start := time.Now()
+	req := fsmSnapshotReq{respCh: make(chan fsmSnapshotResp, 1)}
+	select {
+	case r.fsmSnapshotCh <- req:
+	case <-r.shutdownCh:
+		return "", raft.ErrRaftShutdown
+	}
+	var resp fsmSnapshotResp
+	select {
+	case resp = <-req.respCh:
+	case <-r.shutdownCh:
+		return "", raft.ErrRaftShutdown
+	}
+	if resp.err != nil {
+		return "", resp.err
+	}
+	defer resp.snap.Release()
+	r.metrics.MeasureSince([]string{"raft", "fsm", "snapshot"}, start)
+
+	sink, err := r.snaps.Create(raft.SnapshotVersionMax, resp.index, resp.term,
+		resp.configuration, resp.configurationIndex, r.trans)
+	if err != nil {
+		return "", fmt.Errorf("failed to create snapshot: %w", err)
+	}
+	persistStart := time.Now()
+	if err := resp.snap.Persist(sink); err != nil {
+		sink.Cancel()
+		return "", fmt.Errorf("failed to persist snapshot: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return "", fmt.Errorf("failed to close snapshot: %w", err)
+	}
+	r.metrics.MeasureSince([]string{"raft", "snapshot", "persist"}, persistStart)
+	r.lastSnapshotIndex.Store(resp.index)
+	r.lastSnapshotTerm.Store(resp.term)
+
+	// The driver compacts the log behind the snapshot.
+	select {
+	case r.snapshotDoneCh <- snapshotInfo{index: resp.index, term: resp.term,
+		configuration: resp.configuration, configurationIndex: resp.configurationIndex}:
+	case <-r.shutdownCh:
+	}
+	r.metrics.MeasureSince([]string{"raft", "snapshot", "takeSnapshot"}, start)
+	r.logger.Info("snapshot complete", "id", sink.ID(), "index", resp.index, "duration", time.Since(start))
+	return sink.ID(), nil
+}
+
+// snapshotInfo describes a durable snapshot.
+type snapshotInfo struct {
+	index, term        uint64
+	configuration      raft.Configuration
+	configurationIndex uint64
+}
+
+// restoreOnStart restores the FSM from the newest snapshot that opens and
+// restores, falling back to older ones. It returns the snapshot used (zero
+// if none). Errors only if snapshots exist and none can be restored.
+func (r *Raft) restoreOnStart() (snapshotInfo, error) {
+	list, err := r.snaps.List()
+	if err != nil {
+		return snapshotInfo{}, fmt.Errorf("listing snapshots: %w", err)
+	}
+	if len(list) == 0 {
+		return snapshotInfo{}, nil
+	}
+	var errs []error
+	for _, meta := range list {
+		if r.conf.NoSnapshotRestoreOnStart {
+			return infoOf(meta), nil
+		}
+		if err := r.restoreFrom(meta.ID); err != nil {
+			r.logger.Error("failed to restore snapshot, trying an older one", "id", meta.ID, "error", err)
+			errs = append(errs, fmt.Errorf("snapshot %s: %w", meta.ID, err))
+			continue
+		}
+		r.logger.Info("restored from snapshot", "id", meta.ID, "index", meta.Index)
+		return infoOf(meta), nil
+	}
+	return snapshotInfo{}, fmt.Errorf("failed to restore any of %d snapshots: %w", len(list), errors.Join(errs...))
+}
+
+func infoOf(meta *raft.SnapshotMeta) snapshotInfo {
+	return snapshotInfo{index: meta.Index, term: meta.Term,
+		configuration: meta.Configuration, configurationIndex: meta.ConfigurationIndex}
+}
+
+// restoreFrom opens a stored snapshot and restores the FSM from it. Reading
+// to the end verifies the store's checksum, so a corrupt snapshot fails here.
+func (r *Raft) restoreFrom(id string) error {
+	_, rc, err := r.snaps.Open(id)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	d := &drainOnClose{rc: rc}
+	err = r.fsm.Restore(d)
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	r.metrics.MeasureSince([]string{"raft", "fsm", "restore"}, start)
+	return nil
+}
+
+// drainOnClose reads a snapshot to its end on Close, so a checksum check at
+// EOF runs even when the FSM stops reading early, and reports its failure.
+type drainOnClose struct {
+	rc     io.ReadCloser
+	err    error
+	closed bool
+}
+
+func (d *drainOnClose) Read(p []byte) (int, error) {
+	n, err := d.rc.Read(p)
+	if err != nil && err != io.EOF {
+		d.err = err
+	}
+	return n, err
+}
+
+func (d *drainOnClose) Close() error {
+	if d.closed {
+		return d.err
+	}
+	d.closed = true
+	if _, err := io.Copy(io.Discard, d.rc); err != nil && d.err == nil {
+		d.err = err
+	}
+	if err := d.rc.Close(); err != nil && d.err == nil {
+		d.err = err
+	}
+	return d.err
+}

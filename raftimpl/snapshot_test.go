@@ -1,0 +1,167 @@
+package raftimpl
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/logstore"
+	"github.com/pontoon-raft/raft/snapshot"
+	"github.com/pontoon-raft/raft/transport"
+)
+
+// singleNode starts a bootstrapped one-node cluster over the given stores
+// and waits for it to lead.
+func singleNode(t *testing.T, conf *Config, fsm *testFSM, store *logstore.InmemStore, snaps snapshot.SnapshotStore) *Raft {
+	t.Helper()
+	addr, trans := transport.NewInmemTransport("single")
+	if has, _ := HasExistingState(store, store, snaps); !has {
+		if err := BootstrapCluster(conf, store, store, snaps, trans,
+			raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: addr}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := NewRaft(conf, fsm, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the single node to lead", func() bool { return r.State() == raft.Leader })
+	return r
+}
+
+func TestSnapshotUserRequestAndOpen(t *testing.T) {
+	store := logstore.NewInmemStore()
+	snaps := snapshot.NewInmemSnapshotStore()
+	fsm := &testFSM{}
+	r := singleNode(t, testConfig(t, "s"), fsm, store, snaps)
+	defer func() { r.Shutdown().Error() }()
+
+	for i := 0; i < 10; i++ {
+		if err := r.Apply(cmd(i), 5*time.Second).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := r.Snapshot()
+	if err := f.Error(); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if meta.Index != r.AppliedIndex() || meta.Term != r.CurrentTerm() {
+		t.Fatalf("snapshot at %d/%d, applied %d term %d", meta.Index, meta.Term, r.AppliedIndex(), r.CurrentTerm())
+	}
+	if len(meta.Configuration.Servers) != 1 || meta.ConfigurationIndex != 1 {
+		t.Fatalf("snapshot configuration %+v at %d", meta.Configuration, meta.ConfigurationIndex)
+	}
+	var s testSnapshot
+	if err := json.NewDecoder(rc).Decode(&s); err != nil || len(s.Data) != 10 {
+		t.Fatalf("snapshot contents: %d commands, %v", len(s.Data), err)
+	}
+	if err := r.Snapshot().Error(); !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		t.Fatalf("second snapshot with nothing new: %v", err)
+	}
+	if st := r.Stats(); st["last_snapshot_index"] != strconv.FormatUint(meta.Index, 10) {
+		t.Fatalf("Stats last_snapshot_index %q, want %d", st["last_snapshot_index"], meta.Index)
+	}
+}
+
+// On restart the FSM is restored from the newest snapshot and entries it
+// covers are not applied again; a corrupt newest snapshot falls back to an
+// older one.
+func TestSnapshotRestoreOnStartWithFallback(t *testing.T) {
+	dir := t.TempDir()
+	store := logstore.NewInmemStore()
+	snaps, err := snapshot.NewFileSnapshotStore(dir, 3, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsm := &testFSM{}
+	conf := testConfig(t, "s")
+	r := singleNode(t, conf, fsm, store, snaps)
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 5; i++ {
+			if err := r.Apply(cmd(round*5+i), 5*time.Second).Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.Snapshot().Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 10; i < 13; i++ {
+		if err := r.Apply(cmd(i), 5*time.Second).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Shutdown().Error(); err != nil {
+		t.Fatal(err)
+	}
+
+	restart := func() *testFSM {
+		t.Helper()
+		fsm := &testFSM{}
+		r := singleNode(t, conf, fsm, store, snaps)
+		defer func() { r.Shutdown().Error() }()
+		if err := r.Barrier(5 * time.Second).Error(); err != nil {
+			t.Fatal(err)
+		}
+		got := fsm.commands()
+		if len(got) != 13 {
+			t.Fatalf("after restart the FSM has %d commands, want 13", len(got))
+		}
+		for i := range got {
+			if string(got[i]) != string(cmd(i)) {
+				t.Fatalf("command %d is %q", i, got[i])
+			}
+		}
+		return fsm
+	}
+	if fsm := restart(); fsm.restores != 1 {
+		t.Fatalf("restores = %d, want 1", fsm.restores)
+	}
+
+	// Corrupt the newest snapshot's data: the restore falls back to the
+	// older one and the log fills in the rest.
+	list, err := snaps.List()
+	if err != nil || len(list) < 2 {
+		t.Fatalf("List: %d snapshots, %v", len(list), err)
+	}
+	state := filepath.Join(dir, "snapshots", list[0].ID, "state.bin")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(state, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	restart()
+}
+
+func TestSnapshotAutomaticByThreshold(t *testing.T) {
+	store := logstore.NewInmemStore()
+	snaps := snapshot.NewInmemSnapshotStore()
+	conf := testConfig(t, "s")
+	conf.SnapshotInterval = 20 * time.Millisecond
+	conf.SnapshotThreshold = 50
+	r := singleNode(t, conf, &testFSM{}, store, snaps)
+	defer func() { r.Shutdown().Error() }()
+	for i := 0; i < 60; i++ {
+		r.Apply(cmd(i), 0)
+	}
+	if err := r.Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "an automatic snapshot", func() bool {
+		l, _ := snaps.List()
+		return len(l) == 1 && l[0].Index >= 50
+	})
+}
