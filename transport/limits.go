@@ -27,6 +27,12 @@ const (
 	// half of it, so they never reuse one the server is about to close.
 	DefaultIdleTimeout = 2 * time.Minute
 
+	// DefaultMaxInboundConns bounds the connections a server serves at once.
+	// A peer uses up to MaxPool pooled connections, as many again for
+	// heartbeats, one per pipeline and one per snapshot, so this leaves room
+	// for clusters of well over a hundred nodes.
+	DefaultMaxInboundConns = 1024
+
 	// DefaultTimeout is used when Timeout is 0: every network read and write
 	// gets a deadline, so a silent peer cannot hold a caller forever.
 	DefaultTimeout = 10 * time.Second
@@ -50,6 +56,7 @@ type limits struct {
 	maxAppendEntries int
 	idleTimeout      time.Duration
 	timeout          time.Duration
+	maxInboundConns  int
 }
 
 func newLimits(c *NetworkTransportConfig) limits {
@@ -58,6 +65,10 @@ func newLimits(c *NetworkTransportConfig) limits {
 		maxAppendEntries: c.MaxAppendEntries,
 		idleTimeout:      c.IdleTimeout,
 		timeout:          c.Timeout,
+		maxInboundConns:  c.MaxInboundConns,
+	}
+	if l.maxInboundConns <= 0 {
+		l.maxInboundConns = DefaultMaxInboundConns
 	}
 	if l.maxMessageSize <= 0 {
 		l.maxMessageSize = DefaultMaxMessageSize

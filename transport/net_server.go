@@ -45,6 +45,12 @@ func (n *NetworkTransport) listen() {
 			_ = conn.Close()
 			return
 		}
+		if len(n.mu.serverConns) >= n.lim.maxInboundConns {
+			n.mu.Unlock()
+			n.logger.Error("too many inbound connections, closing new one", "limit", n.lim.maxInboundConns, "remote-address", conn.RemoteAddr().String())
+			_ = conn.Close()
+			continue
+		}
 		n.mu.serverConns[conn] = struct{}{}
 		n.wg.Add(1)
 		n.mu.Unlock()

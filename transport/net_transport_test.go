@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	raft "github.com/pontoon-raft/raft"
 )
 
@@ -493,4 +495,63 @@ func TestNetServerAddressProvider(t *testing.T) {
 	if err := cli.TimeoutNow("n9", srv.LocalAddr(), &TimeoutNowRequest{}, &TimeoutNowResponse{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestNetCloseLeavesNoGoroutines closes a client and a server in the middle
+// of traffic (a pipeline with requests in flight, a server connection
+// waiting on the engine, pooled connections) and checks that no goroutine
+// of either survives Close.
+func TestNetCloseLeavesNoGoroutines(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	srv, err := NewTCPTransportWithConfig("127.0.0.1:0", nil, &NetworkTransportConfig{MaxPool: 2, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := NewTCPTransportWithConfig("127.0.0.1:0", nil, &NetworkTransportConfig{MaxPool: 2, Timeout: 5 * time.Second, MaxRPCsInFlight: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The engine answers the first RPC, then takes RPCs without answering.
+	stop := make(chan struct{})
+	engineDone := make(chan struct{})
+	stuck := make(chan struct{}, 16)
+	go func() {
+		defer close(engineDone)
+		answered := false
+		for {
+			select {
+			case rpc := <-srv.Consumer():
+				if !answered {
+					answered = true
+					rpc.Respond(&RequestVoteResponse{}, nil)
+					continue
+				}
+				stuck <- struct{}{}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	if err := cli.RequestVote("n", srv.LocalAddr(), &RequestVoteRequest{Term: 1}, &RequestVoteResponse{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cli.AppendEntriesPipeline("n", srv.LocalAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := p.AppendEntries(&AppendEntriesRequest{Term: 1, PrevLogEntry: 1}, &AppendEntriesResponse{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-stuck // a server connection now waits on the engine
+	if err := cli.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	<-engineDone
+	goleak.VerifyNone(t, before)
 }

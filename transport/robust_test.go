@@ -210,3 +210,41 @@ func TestNetSilentPeerDoesNotBlockOthers(t *testing.T) {
 		t.Fatalf("silent call took %v", d)
 	}
 }
+
+func TestNetInboundConnLimit(t *testing.T) {
+	srv, logs := newTestTransport(t, func(c *NetworkTransportConfig) { c.MaxInboundConns = 2 })
+	serve(t, srv, func(rpc RPC) { rpc.Respond(&TimeoutNowResponse{}, nil) })
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", string(srv.LocalAddr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	waitFor(t, "two served connections", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.mu.serverConns) == 2
+	})
+	extra, err := net.Dial("tcp", string(srv.LocalAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, "third connection", extra)
+	if !strings.Contains(logs.String(), "too many inbound connections") {
+		t.Fatal("refusal not logged")
+	}
+	// Freeing a slot lets a client in again.
+	_ = held[0].Close()
+	held = held[1:]
+	cli, _ := newTestTransport(t, nil)
+	waitFor(t, "a client to get through", func() bool {
+		return cli.TimeoutNow("n", srv.LocalAddr(), &TimeoutNowRequest{}, &TimeoutNowResponse{}) == nil
+	})
+}
