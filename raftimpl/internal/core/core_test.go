@@ -362,3 +362,55 @@ type fixedState struct {
 }
 
 func (f *fixedState) InitialState() (HardState, ConfState, error) { return f.hs, f.cs, nil }
+
+// A configuration entry takes effect on the leader when appended: adding a
+// voter to a single-voter cluster makes its acknowledgement necessary for the
+// configuration entry itself to commit.
+func TestConfigurationTakesEffectWhenAppended(t *testing.T) {
+	s := bootstrapStorage(voters("a"))
+	c, err := New(testConfig("a"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.campaign(false, false)
+	drive(t, c, s)
+	if c.role != roleLeader || c.log.committed != 2 {
+		t.Fatalf("not leading: %+v", c.Status())
+	}
+	two := voters("a", "b")
+	first, _, err := c.Propose([]*raft.Log{{Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(two)}})
+	if err != nil || first != 3 {
+		t.Fatal(first, err)
+	}
+	var apps []Message
+	for _, rd := range drive(t, c, s) {
+		for _, m := range rd.Messages {
+			if m.Type == MsgApp && m.To == "b" {
+				apps = append(apps, m)
+			}
+		}
+	}
+	st := c.Status()
+	if st.Commit != 2 || st.LatestIndex != 3 || st.CommittedIndex != 1 || len(st.Progress) != 2 {
+		t.Fatalf("after appending the configuration: %+v", st)
+	}
+	if len(apps) != 1 || apps[0].PrevLogIndex != 2 {
+		t.Fatalf("MsgApp to b: %+v", apps)
+	}
+	// b rejects the probe: it has nothing. Its hint sends the leader back.
+	if err := c.Step(Message{Type: MsgAppResp, From: "b", To: "a", Term: c.term, Index: 2, LastLog: 0}); err != nil {
+		t.Fatal(err)
+	}
+	rds := drive(t, c, s)
+	if len(rds) != 1 || len(rds[0].Messages) != 1 || rds[0].Messages[0].PrevLogIndex != 0 || len(rds[0].Messages[0].Entries) != 3 {
+		t.Fatalf("after rejection: %+v", rds)
+	}
+	if err := c.Step(Message{Type: MsgAppResp, From: "b", To: "a", Term: c.term, Index: 3, Success: true}); err != nil {
+		t.Fatal(err)
+	}
+	drive(t, c, s)
+	st = c.Status()
+	if st.Commit != 3 || st.CommittedIndex != 3 || st.Progress["b"].Match != 3 || st.Progress["b"].State.String() != "replicate" {
+		t.Fatalf("after b's ack: %+v", st)
+	}
+}

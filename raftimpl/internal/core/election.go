@@ -109,7 +109,7 @@ func (c *Core) becomeLeader() {
 	c.role = roleLeader
 	c.lead = c.id
 	c.prs = map[raft.ServerID]*tracker.Progress{}
-	c.reconcileProgress()
+	c.reconcileProgress(c.log.lastIndex() + 1)
 	for _, pr := range c.prs {
 		// Check-quorum counts from now: every follower gets a full lease to
 		// answer (hashicorp/raft starts lastContact at the election).

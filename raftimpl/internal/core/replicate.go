@@ -19,8 +19,8 @@ const (
 func (c *Core) peers() []raft.ServerID { return c.peerIDs }
 
 // reconcileProgress makes the leader track exactly the servers of the latest
-// configuration (and itself): new ones are probed from the end of the log.
-func (c *Core) reconcileProgress() {
+// configuration (and itself): new ones are probed from next.
+func (c *Core) reconcileProgress(next uint64) {
 	if c.prs == nil {
 		return
 	}
@@ -35,7 +35,7 @@ func (c *Core) reconcileProgress() {
 	}
 	for id := range want {
 		if c.prs[id] == nil {
-			c.prs[id] = tracker.NewProgress(c.log.lastIndex()+1, c.cfg.MaxInflight)
+			c.prs[id] = tracker.NewProgress(next, c.cfg.MaxInflight)
 		}
 	}
 	c.peerIDs = c.peerIDs[:0]

@@ -141,6 +141,8 @@ func (c *Core) appendLeader(entries []*raft.Log) {
 	}
 	c.log.unstable.truncateAndAppend(entries)
 	if c.conf.onAppend(entries) {
-		c.reconcileProgress()
+		// NB: a server added by these entries is probed from the first of
+		// them, so its first MsgApp carries the configuration.
+		c.reconcileProgress(next)
 	}
 }
