@@ -247,3 +247,44 @@ func TestVerifyLeaderAndBarrierInCluster(t *testing.T) {
 		t.Fatalf("VerifyLeader on isolated leader: %v", err)
 	}
 }
+
+func TestObserversSeeFailedAndResumedHeartbeats(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	ch := make(chan Observation, 256)
+	obs := NewObserver(ch, false, func(o *Observation) bool {
+		switch o.Data.(type) {
+		case FailedHeartbeatObservation, ResumedHeartbeatObservation:
+			return true
+		}
+		return false
+	})
+	l.raft.RegisterObserver(obs)
+	defer l.raft.DeregisterObserver(obs)
+	f := c.followers(l)[0]
+	l.trans.Disconnect(f.addr)
+	expect := func(want string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case o := <-ch:
+				switch d := o.Data.(type) {
+				case FailedHeartbeatObservation:
+					if want == "failed" && d.PeerID == f.id {
+						return
+					}
+				case ResumedHeartbeatObservation:
+					if want == "resumed" && d.PeerID == f.id {
+						return
+					}
+				}
+			case <-deadline:
+				t.Fatalf("no %s heartbeat observation for %s", want, f.id)
+			}
+		}
+	}
+	expect("failed")
+	l.trans.Connect(f.addr, f.trans)
+	expect("resumed")
+}

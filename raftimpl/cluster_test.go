@@ -3,6 +3,7 @@ package raftimpl
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -227,3 +228,97 @@ func TestClusterBootstrapOneNodeOthersBlank(t *testing.T) {
 		}
 	}
 }
+
+// A leader whose log store stops completing writes loses leadership: it
+// reports itself a follower once DiskStallTimeout passes, the others elect a
+// new leader, and when the disk comes back it rejoins as a follower.
+func TestClusterStuckDiskLeaderStepsDown(t *testing.T) {
+	c := newCluster(t, 3)
+	conf := c.conf
+	c.conf = func(id raft.ServerID) *Config {
+		cf := conf(id)
+		cf.DiskStallTimeout = 300 * time.Millisecond
+		return cf
+	}
+	// Restart every node over a store whose writes can be stalled.
+	gates := map[raft.ServerID]*gatedStore{}
+	for _, nd := range c.nodes {
+		c.stop(nd)
+	}
+	for _, nd := range c.nodes {
+		g := &gatedStore{InmemStore: nd.store, open: make(chan struct{})}
+		close(g.open)
+		gates[nd.id] = g
+		addr, trans := transport.NewInmemTransport(nd.addr)
+		nd.addr, nd.trans = addr, trans
+	}
+	c.connectAll()
+	for _, nd := range c.nodes {
+		r, err := NewRaft(c.conf(nd.id), nd.fsm, gates[nd.id], nd.store, nd.snaps, nd.trans)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.raft, nd.closed = r, false
+	}
+	l := c.leader()
+	if err := l.raft.Apply(cmd(0), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	g := gates[l.id]
+	g.stall()
+	stuck := l.raft.Apply(cmd(1), 0)
+	var others []*node
+	for _, nd := range c.nodes {
+		if nd != l {
+			others = append(others, nd)
+		}
+	}
+	l2 := c.leader(others...)
+	waitFor(t, 5*time.Second, "the stalled leader to report itself a follower", func() bool {
+		return l.raft.State() != raft.Leader
+	})
+	if err := l2.raft.Apply(cmd(2), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	g.resume()
+	if err := stuck.Error(); err == nil {
+		// It may legitimately have committed if it reached the followers
+		// before the stall took hold; then the new leader has it.
+		t.Log("the entry proposed during the stall committed")
+	}
+	waitFor(t, 10*time.Second, "the old leader to follow the new one", func() bool {
+		_, id := l.raft.LeaderWithID()
+		return l.raft.State() == raft.Follower && id == l2.id
+	})
+	want := l2.fsm.commands()
+	c.waitApplied(want, c.nodes...)
+}
+
+// gatedStore is an InmemStore whose StoreLogs waits while the gate is shut.
+type gatedStore struct {
+	*logstore.InmemStore
+	mu   sync.Mutex
+	open chan struct{}
+}
+
+func (g *gatedStore) stall() {
+	g.mu.Lock()
+	g.open = make(chan struct{})
+	g.mu.Unlock()
+}
+
+func (g *gatedStore) resume() {
+	g.mu.Lock()
+	close(g.open)
+	g.mu.Unlock()
+}
+
+func (g *gatedStore) StoreLogs(logs []*raft.Log) error {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	<-open
+	return g.InmemStore.StoreLogs(logs)
+}
+
+func (g *gatedStore) StoreLog(l *raft.Log) error { return g.StoreLogs([]*raft.Log{l}) }

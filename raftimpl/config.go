@@ -67,6 +67,14 @@ type Config struct {
 	MaxAppendBytes uint64
 	// Seed seeds the core's election jitter; 0 picks one at random.
 	Seed int64
+
+	// DiskStallTimeout bounds how long a LogStore or StableStore write may
+	// take on a leader: past it the node reports itself a follower (State,
+	// LeaderCh, observers) and fails its pending operations with
+	// raft.ErrLeadershipLost. The rest of the cluster elects a new leader on
+	// its own, because a leader whose loop is stuck in a write sends no
+	// heartbeats. 0 means 2·ElectionTimeout.
+	DiskStallTimeout time.Duration
 }
 
 // DefaultConfig returns hashicorp/raft's defaults plus Pontoon's own.
@@ -133,6 +141,9 @@ func ValidateConfig(conf *Config) error {
 	if conf.ElectionTimeout < conf.HeartbeatTimeout {
 		return bad("ElectionTimeout (%s) must be equal or greater than Heartbeat Timeout (%s)", conf.ElectionTimeout, conf.HeartbeatTimeout)
 	}
+	if conf.DiskStallTimeout < 0 {
+		return bad("DiskStallTimeout cannot be negative")
+	}
 	if conf.MaxInflightAppends < 0 {
 		return bad("MaxInflightAppends cannot be negative")
 	}
@@ -146,6 +157,14 @@ type ReloadableConfig struct {
 	SnapshotThreshold uint64
 	HeartbeatTimeout  time.Duration
 	ElectionTimeout   time.Duration
+}
+
+// diskStallTimeout returns the effective DiskStallTimeout.
+func (c *Config) diskStallTimeout() time.Duration {
+	if c.DiskStallTimeout > 0 {
+		return c.DiskStallTimeout
+	}
+	return 2 * c.ElectionTimeout
 }
 
 // tickInterval is the driver's tick: the leader's heartbeat period.

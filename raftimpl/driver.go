@@ -209,6 +209,7 @@ func (d *driver) proposeBatch(first *logFuture) {
 func (d *driver) processReady() error {
 	for d.core.HasReady() {
 		rd := d.core.Ready()
+		d.r.writeStarted.Store(time.Now().UnixNano())
 		if rd.HardState != nil {
 			var voteAddr []byte
 			if rd.HardState.Vote != "" {
@@ -218,6 +219,7 @@ func (d *driver) processReady() error {
 				return err
 			}
 		}
+		d.r.writeStarted.Store(0)
 		// Requests go out now, in parallel with the local log write.
 		for i := range rd.Messages {
 			if !rd.Messages[i].IsResponse() {
@@ -226,10 +228,16 @@ func (d *driver) processReady() error {
 		}
 		if len(rd.Entries) > 0 {
 			start := time.Now()
-			if err := d.storage.append(rd.Entries); err != nil {
+			d.r.writeStarted.Store(start.UnixNano())
+			err := d.storage.append(rd.Entries)
+			d.r.writeStarted.Store(0)
+			if err != nil {
 				return err
 			}
 			d.r.metrics.MeasureSince([]string{"raft", "storeLogs"}, start)
+		}
+		if d.r.stalled.Load() {
+			d.recoverFromStall()
 		}
 		for i := range rd.Messages {
 			if rd.Messages[i].IsResponse() {
@@ -346,19 +354,7 @@ func (d *driver) leadershipLost() {
 
 func (d *driver) notifyLeader(isLeader bool) {
 	r := d.r
-	// LeaderCh keeps only the latest value.
-	select {
-	case r.leaderCh <- isLeader:
-	default:
-		select {
-		case <-r.leaderCh:
-		default:
-		}
-		select {
-		case r.leaderCh <- isLeader:
-		default:
-		}
-	}
+	r.setLeaderCh(isLeader)
 	if r.conf.NotifyCh != nil {
 		select {
 		case r.conf.NotifyCh <- isLeader:
@@ -462,3 +458,30 @@ func (d *driver) snapshotTaken(info snapshotInfo) {
 // (issue 5). Until then snapshots are taken and kept, and the log is kept
 // whole.
 const compactionEnabled = false
+
+// recoverFromStall runs when a write the watchdog reported as stalled has
+// completed: operations waiting on this leadership fail (the cluster has
+// most likely moved on), and the published state is the core's again; the
+// core steps down as soon as it hears of the newer term.
+func (d *driver) recoverFromStall() {
+	d.r.stalled.Store(false)
+	d.leadershipLost()
+	d.r.state.Store(uint32(d.soft.Role))
+	d.r.logger.Warn("store write completed after a stall", "role", d.soft.Role)
+}
+
+// setLeaderCh publishes v on LeaderCh, replacing an unread value: the
+// channel keeps only the latest.
+func (r *Raft) setLeaderCh(v bool) {
+	for {
+		select {
+		case r.leaderCh <- v:
+			return
+		default:
+		}
+		select {
+		case <-r.leaderCh:
+		default:
+		}
+	}
+}

@@ -102,22 +102,31 @@ func (d *driver) send(m core.Message) {
 func (p *peer) loop(ch chan core.Message) {
 	defer p.wg.Done()
 	failures := 0
+	// lastContact is when this peer last answered; heartbeatFailing is set
+	// while heartbeats to it fail (FailedHeartbeatObservation was sent).
+	lastContact := time.Now()
+	heartbeatFailing := false
 	for {
 		select {
 		case m := <-ch:
 			resp, ok := p.call(m)
 			if ok {
 				failures = 0
+				lastContact = time.Now()
+				if heartbeatFailing && m.Type == core.MsgHeartbeat {
+					heartbeatFailing = false
+					p.r.observe(ResumedHeartbeatObservation{PeerID: p.id})
+				}
 			} else {
 				failures++
 				resp = core.Message{Type: core.MsgUnreachable, From: p.id, To: p.r.localID}
-			}
-			if resp.Type != 0 {
-				select {
-				case p.r.peerRespCh <- resp:
-				case <-p.stopCh:
-					return
+				if !heartbeatFailing && m.Type == core.MsgHeartbeat {
+					heartbeatFailing = true
+					p.r.observe(FailedHeartbeatObservation{PeerID: p.id, LastContact: lastContact})
 				}
+			}
+			if resp.Type != 0 && !p.deliver(resp) {
+				return
 			}
 			if failures > 0 && !p.backoff(failures) {
 				return

@@ -57,6 +57,11 @@ type Raft struct {
 	lastTerm     atomic.Uint64
 	appliedIndex atomic.Uint64 // written by the apply loop
 	lastContact  atomic.Int64  // unix nanos; 0 = never
+	// writeStarted is when the driver's current store write began (unix
+	// nanos), 0 when none is running; stalled is set by the watchdog when a
+	// leader's write exceeded DiskStallTimeout.
+	writeStarted atomic.Int64
+	stalled      atomic.Bool
 	// lastSnapshotIndex and lastSnapshotTerm describe the newest snapshot.
 	lastSnapshotIndex atomic.Uint64
 	lastSnapshotTerm  atomic.Uint64
@@ -156,10 +161,11 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 	}
 	trans.SetHeartbeatHandler(r.handleHeartbeat)
 
-	r.wg.Add(3)
+	r.wg.Add(4)
 	go d.run()
 	go r.runFSM()
 	go r.runSnapshots()
+	go r.runWatchdog()
 	return r, nil
 }
 

@@ -1,0 +1,42 @@
+package raftimpl
+
+import (
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// runWatchdog watches the driver's store writes. A leader whose write has
+// run longer than DiskStallTimeout reports itself a follower at once, so
+// clients and LeaderCh readers stop treating it as the leader while its loop
+// is stuck (the other nodes elect a new leader because its heartbeats stop).
+func (r *Raft) runWatchdog() {
+	defer r.wg.Done()
+	bound := r.conf.diskStallTimeout()
+	t := time.NewTicker(r.conf.tickInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			started := r.writeStarted.Load()
+			if started == 0 || time.Since(time.Unix(0, started)) < bound {
+				continue
+			}
+			if r.State() != raft.Leader || r.stalled.Load() {
+				continue
+			}
+			r.stalled.Store(true)
+			r.logger.Error("log store write stalled: stepping down", "stalled_for", time.Since(time.Unix(0, started)))
+			r.metrics.IncrCounter([]string{"raft", "transition", "disk_stall"}, 1)
+			r.state.Store(uint32(raft.Follower))
+			r.pub.Lock()
+			r.pub.leaderAddr, r.pub.leaderID = "", ""
+			r.pub.Unlock()
+			r.observe(raft.Follower)
+			r.observe(LeaderObservation{})
+			r.setLeaderCh(false)
+		case <-r.shutdownCh:
+			return
+		}
+	}
+}
