@@ -219,6 +219,10 @@ func (e *scenario) exec(line string) (out []string) {
 		id, _ := strconv.ParseUint(pos[1], 10, 64)
 		n.core.VerifyLeader(id)
 		e.ready(n)
+	case "timeout-now":
+		// Queue the MsgTimeoutNow a transferring leader sends.
+		from, to := e.node(pos[0]), e.node(pos[1])
+		e.pending = append(e.pending, Message{Type: MsgTimeoutNow, From: from.id, To: to.id, Term: from.core.term})
 	case "deliver-msgs":
 		e.deliver(opts)
 	case "drop-msgs":
@@ -418,10 +422,14 @@ func (e *scenario) deliver(opts map[string]string) {
 }
 
 func (e *scenario) drop(opts map[string]string) {
+	limit := -1
+	if v, ok := opts["limit"]; ok {
+		limit, _ = strconv.Atoi(v)
+	}
 	var keep []Message
 	n := 0
 	for _, m := range e.pending {
-		if match(m, opts) {
+		if match(m, opts) && n != limit {
 			n++
 			continue
 		}
