@@ -542,9 +542,10 @@ func (s *sim) handleReady(n *simNode) {
 			s.crash(n, "after entries")
 			return
 		}
-		// 4. Responses.
+		// 4. Responses, which acknowledge durable state.
 		for _, m := range rd.Messages {
 			if !isRequest(m) {
+				s.checkDurable(n, m)
 				s.send(m)
 			}
 		}
@@ -595,8 +596,22 @@ func (s *sim) persistEntries(n *simNode, rd Ready) {
 	}
 }
 
+// checkDurable checks that a response only acknowledges what is stored.
+func (s *sim) checkDurable(n *simNode, m Message) {
+	switch {
+	case m.Type == MsgAppResp && m.Success && m.Index > uint64(len(n.store.ents)):
+		s.failf("%s acknowledges index %d with %d entries stored", n.id, m.Index, len(n.store.ents))
+	case m.Type == MsgVoteResp && m.Granted && (n.store.hs.Term != m.Term || n.store.hs.Vote != m.To):
+		s.failf("%s grants %s a vote in term %d, stored %+v", n.id, m.To, m.Term, n.store.hs)
+	}
+}
+
 func (s *sim) apply(n *simNode, rd Ready) {
 	for _, e := range rd.CommittedEntries {
+		if e.Index > uint64(len(n.store.ents)) || n.store.ents[e.Index-1].Term != e.Term {
+			s.failf("%s applies %d/%d, which is not stored", n.id, e.Index, e.Term)
+			return
+		}
 		if e.Index != n.lastApplied+1 {
 			s.failf("%s: applies %d after %d", n.id, e.Index, n.lastApplied)
 			return
