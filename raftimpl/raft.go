@@ -129,13 +129,7 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 	}
 	r.metrics = c.Metrics
 	if r.metrics == nil {
-		mc := metrics.DefaultConfig("pontoon")
-		mc.EnableRuntimeMetrics = false // it would start a goroutine per node
-		m, err := metrics.New(mc, &metrics.BlackholeSink{})
-		if err != nil {
-			return nil, err
-		}
-		r.metrics = m
+		r.metrics = blackholeMetrics()
 	}
 
 	r.reload.rc = ReloadableConfig{TrailingLogs: c.TrailingLogs, SnapshotInterval: c.SnapshotInterval,
@@ -167,6 +161,14 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 	go r.runSnapshots()
 	go r.runWatchdog()
 	return r, nil
+}
+
+// blackholeMetrics returns a metrics instance that discards everything.
+func blackholeMetrics() *metrics.Metrics {
+	mc := metrics.DefaultConfig("pontoon")
+	mc.EnableRuntimeMetrics = false                   // it would start a goroutine per node
+	m, _ := metrics.New(mc, &metrics.BlackholeSink{}) // cannot fail with these arguments
+	return m
 }
 
 // reloadable returns the current reloadable configuration.
