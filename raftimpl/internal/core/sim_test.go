@@ -141,6 +141,8 @@ type sim struct {
 	net   []inflight
 	// group puts each node in a partition side; nil: no partition.
 	group map[raft.ServerID]int
+	// oneWay cuts only the messages from side 0 to side 1.
+	oneWay bool
 
 	leaders   map[uint64]raft.ServerID
 	entries   map[[2]uint64]entryID
@@ -352,7 +354,8 @@ func (s *sim) faults() {
 			for _, n := range s.nodes {
 				s.group[n.id] = r.Intn(2)
 			}
-			s.tracef("PARTITION %v", s.group)
+			s.oneWay = r.Intn(4) == 0
+			s.tracef("PARTITION %v one-way=%v", s.group, s.oneWay)
 		} else {
 			s.group = nil
 			s.tracef("HEAL partition")
@@ -473,7 +476,7 @@ func (s *sim) deliverOne(m Message) {
 		s.stats.drops++
 		return
 	}
-	if s.group != nil && s.group[m.From] != s.group[m.To] {
+	if s.group != nil && s.group[m.From] != s.group[m.To] && (!s.oneWay || s.group[m.From] == 0) {
 		s.stats.drops++
 		// The driver reports some failed requests (connection refused).
 		if isRequest(m) && s.rng.Intn(3) == 0 {
