@@ -121,6 +121,16 @@ func (t *InmemTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddr
 	return nil
 }
 
+// ReadIndex implements WithReadIndex.
+func (t *InmemTransport) ReadIndex(id raft.ServerID, target raft.ServerAddress, args *ReadIndexRequest, resp *ReadIndexResponse) error {
+	out, err := t.makeRPC(target, args, nil, t.timeout)
+	if err != nil {
+		return err
+	}
+	*resp = *out.(*ReadIndexResponse)
+	return nil
+}
+
 // InstallSnapshot implements Transport.
 func (t *InmemTransport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *InstallSnapshotRequest, resp *InstallSnapshotResponse, data io.Reader) error {
 	out, err := t.makeRPC(target, args, data, 10*t.timeout)

@@ -201,3 +201,29 @@ type RPCResponse struct {
 	Response interface{}
 	Error    error
 }
+
+// ReadIndexRequest asks the leader for a read index: the leader confirms its
+// leadership with a heartbeat round and answers with its commit index. It is
+// a Pontoon extension: hashicorp/raft nodes do not understand it.
+type ReadIndexRequest struct {
+	RPCHeader
+
+	Term uint64
+}
+
+// GetRPCHeader implements WithRPCHeader.
+func (r *ReadIndexRequest) GetRPCHeader() RPCHeader { return r.RPCHeader }
+
+// ReadIndexResponse answers a ReadIndexRequest.
+type ReadIndexResponse struct {
+	RPCHeader
+
+	Term uint64
+	// Index is the leader's commit index when its leadership was confirmed.
+	Index uint64
+	// Success is false when the receiver could not confirm leadership.
+	Success bool
+}
+
+// GetRPCHeader implements WithRPCHeader.
+func (r *ReadIndexResponse) GetRPCHeader() RPCHeader { return r.RPCHeader }

@@ -59,6 +59,13 @@ type WithPreVote interface {
 	RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *RequestPreVoteRequest, resp *RequestPreVoteResponse) error
 }
 
+// WithReadIndex is a Transport that can carry Pontoon's ReadIndex RPC, which
+// lets a follower serve linearizable reads. Without it, reads on followers
+// fail with raft.ErrNotLeader.
+type WithReadIndex interface {
+	ReadIndex(id raft.ServerID, target raft.ServerAddress, args *ReadIndexRequest, resp *ReadIndexResponse) error
+}
+
 // WithClose is a Transport that can be closed. The engine closes it when it
 // shuts down.
 type WithClose interface {
