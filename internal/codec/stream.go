@@ -8,6 +8,12 @@ import (
 // messages take one read.
 const minFrameCap = 4096
 
+// readAhead bounds how far past the bytes it needs StreamReader reads: bytes
+// read past the end of an object are copied once more into the next
+// buffer, so the window is kept small, yet wide enough that a message of
+// small fields takes few reads.
+const readAhead = 16 * 1024
+
 // StreamReader reads msgpack objects from a stream (a connection) straight
 // into caller-supplied buffers, without an intermediate bufio copy: bytes
 // arrive from the underlying reader into the spare capacity of the buffer
@@ -32,7 +38,7 @@ func (s *StreamReader) ReadByte() (byte, error) {
 		if cap(s.spare) < minFrameCap {
 			s.spare = make([]byte, minFrameCap)
 		}
-		n, err := s.r.Read(s.spare[:cap(s.spare)])
+		n, err := s.r.Read(s.spare[:min(cap(s.spare), readAhead)])
 		if n == 0 {
 			if err == nil {
 				err = io.ErrNoProgress
@@ -81,7 +87,7 @@ func (s *StreamReader) ReadObjects(dst []byte, n int, limit int) ([]byte, error)
 				copy(nb, buf)
 				buf = nb
 			}
-			m, err := s.r.Read(buf[len(buf):cap(buf)])
+			m, err := s.r.Read(buf[len(buf):min(cap(buf), pos+k+readAhead)])
 			buf = buf[:len(buf)+m]
 			if m == 0 {
 				if err == nil {
