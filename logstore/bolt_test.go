@@ -194,8 +194,11 @@ func TestBoltDamagedPages(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "damaged.db")
 		mustNoErr(t, os.WriteFile(p, b, 0o600))
 		func() {
-			s, err := logstore.New(logstore.Options{Path: p, NoSync: true})
+			s, err := logstore.New(logstore.Options{Path: p, NoSync: true, VerifyOnOpen: seed%2 == 1})
 			if err != nil {
+				if !errors.Is(err, raft.ErrCorrupt) && !strings.Contains(err.Error(), p) {
+					t.Errorf("seed %d: open error %q neither wraps ErrCorrupt nor names the file", seed, err)
+				}
 				return
 			}
 			defer s.Close()
@@ -234,6 +237,17 @@ func TestBoltBadValues(t *testing.T) {
 	}))
 	mustNoErr(t, db.Close())
 
+	// VerifyOnOpen finds the bad value in the middle at open.
+	before := fileHash(t, path)
+	if _, err := logstore.New(logstore.Options{Path: path, VerifyOnOpen: true}); !errors.Is(err, raft.ErrCorrupt) ||
+		!strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "log 5") {
+		t.Fatalf("open with VerifyOnOpen = %v", err)
+	}
+	if fileHash(t, path) != before {
+		t.Fatal("a failed open changed the file")
+	}
+
+	// Without it, the open succeeds and the read of that entry fails.
 	s, err := logstore.NewBoltStore(path)
 	mustNoErr(t, err)
 	var l raft.Log
