@@ -25,6 +25,8 @@ type StreamReader struct {
 	// spare or into the tail of the last buffer returned.
 	pend  []byte
 	spare []byte
+	// lastLen is the size of the last objects read.
+	lastLen int
 }
 
 // NewStreamReader returns a StreamReader over r.
@@ -87,7 +89,10 @@ func (s *StreamReader) ReadObjects(dst []byte, n int, limit int) ([]byte, error)
 				copy(nb, buf)
 				buf = nb
 			}
-			m, err := s.r.Read(buf[len(buf):min(cap(buf), pos+k+readAhead)])
+			// Read what is needed plus the read-ahead window, or up to the
+			// size of the previous message if that is further: messages of a
+			// steady size then arrive in one read with little left over.
+			m, err := s.r.Read(buf[len(buf):min(cap(buf), max(pos+k+readAhead, s.lastLen))])
 			buf = buf[:len(buf)+m]
 			if m == 0 {
 				if err == nil {
@@ -102,6 +107,7 @@ func (s *StreamReader) ReadObjects(dst []byte, n int, limit int) ([]byte, error)
 		return nil
 	}
 	finish := func(err error) ([]byte, error) {
+		s.lastLen = pos
 		if len(buf) > pos {
 			s.spare = append(s.spare[:0], buf[pos:]...)
 			s.pend = s.spare
