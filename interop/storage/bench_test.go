@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,9 +17,17 @@ import (
 // Side-by-side benchmarks of Pontoon's BoltStore and raft-boltdb/v2, both
 // with their default options (fsync on every commit). Every benchmark has
 // the implementation as its last name element, so the two run back to back
-// and benchratio.awk can pair them:
+// and benchratio.awk can pair them.
 //
-//	go test -run '^$' -bench . -benchtime 1s -count 5 ./storage/ | tee bench.txt
+// go test's -count repeats each leaf benchmark in a row, which on a shared
+// machine lets a change in load favour one side. Run whole rounds instead,
+// alternating which side goes first (PONTOON_BENCH_REVERSE=1 runs
+// raft-boltdb first):
+//
+//	go test -c -o storage.test ./storage/
+//	for i in 1 2 3 4 5 6 7 8; do
+//		PONTOON_BENCH_REVERSE=$((i % 2)) ./storage.test -test.run '^$' -test.bench . -test.benchtime 300ms
+//	done | tee bench.txt
 //	awk -f storage/benchratio.awk bench.txt
 
 // benchImpl is one implementation under test, behind closures so the
@@ -38,10 +47,13 @@ type benchStore struct {
 	deleteTo   func(min, max uint64) error
 }
 
-var impls = []benchImpl{
-	{"impl=pontoon", openPontoon},
-	{"impl=raftboltdb", openRaftBoltDB},
-}
+var impls = func() []benchImpl {
+	i := []benchImpl{{"impl=pontoon", openPontoon}, {"impl=raftboltdb", openRaftBoltDB}}
+	if os.Getenv("PONTOON_BENCH_REVERSE") == "1" {
+		i[0], i[1] = i[1], i[0]
+	}
+	return i
+}()
 
 func payload(size int) []byte {
 	b := make([]byte, size)

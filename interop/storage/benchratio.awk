@@ -1,6 +1,8 @@
 # Pairs the impl=pontoon and impl=raftboltdb results of bench_test.go and
-# prints the median ns/op of each and their ratio (Pontoon / raft-boltdb:
-# below 1 means Pontoon is faster).
+# prints, per benchmark, the median ns/op of each side, the ratio of the
+# medians, and the median of the per-round ratios (the k-th Pontoon result
+# against the k-th raft-boltdb one, measured back to back). Ratios are
+# Pontoon / raft-boltdb: below 1 means Pontoon is faster.
 #   awk -f benchratio.awk bench.txt
 function median(list,    a, n, i, j, t) {
 	n = split(list, a, " ")
@@ -13,14 +15,18 @@ function median(list,    a, n, i, j, t) {
 	base = name; sub(/\/impl=.*/, "", base)
 	for (i = 3; i <= NF; i++) if ($(i + 1) == "ns/op") ns = $i
 	runs[base, impl] = runs[base, impl] " " ns
-	cnt[base, impl]++
+	k = ++cnt[base, impl]
+	val[base, impl, k] = ns
 	if (!(base in seen)) { seen[base] = 1; order[++nb] = base }
 }
 END {
-	printf "%-36s %6s %14s %14s %8s\n", "benchmark", "runs", "pontoon ns/op", "boltdb ns/op", "ratio"
+	printf "%-38s %4s %14s %14s %9s %9s\n", "benchmark", "runs", "pontoon ns/op", "boltdb ns/op", "ratio", "pair-med"
 	for (k = 1; k <= nb; k++) {
 		b = order[k]
 		p = median(runs[b, "pontoon"]); h = median(runs[b, "raftboltdb"])
-		printf "%-36s %6d %14.0f %14.0f %8.2f\n", b, cnt[b, "pontoon"], p, h, (h > 0 ? p / h : 0)
+		n = cnt[b, "pontoon"] < cnt[b, "raftboltdb"] ? cnt[b, "pontoon"] : cnt[b, "raftboltdb"]
+		pr = ""
+		for (i = 1; i <= n; i++) pr = pr " " val[b, "pontoon", i] / val[b, "raftboltdb", i]
+		printf "%-38s %4d %14.0f %14.0f %9.2f %9.2f\n", b, n, p, h, (h > 0 ? p / h : 0), median(pr)
 	}
 }
