@@ -12,7 +12,10 @@ import (
 //
 //	c := New(cfg, storage)
 //	loop:
-//	    c.Tick() / c.Step(msg) / c.Propose(entries) / c.VerifyLeader(id)
+//	    c.Tick() / c.Step(msg) / c.Propose(entries) / c.VerifyLeader(id) /
+//	    c.LeaseRead(id) / c.ReadIndex(id) / c.ProposeConfChange(cc) /
+//	    c.TransferLeadership(id) / c.ReportSnapshot(info) /
+//	    c.RestoreLocal(info) / c.StepDown() / c.SetTimeouts(e, l)
 //	    if c.HasReady() {
 //	        rd := c.Ready()
 //	        1. persist rd.HardState (if non-nil) — before sending anything
@@ -23,9 +26,18 @@ import (
 //	           index, first delete the stored entries from rd.Entries[0].Index on)
 //	        4. send the remaining messages (responses: they acknowledge state
 //	           persisted in steps 1 and 3)
-//	        5. hand rd.CommittedEntries to the apply loop, answer rd.ReadStates
+//	        5. hand rd.CommittedEntries to the apply loop, answer rd.ReadStates,
+//	           report rd.Transfer
 //	        6. c.Advance(rd)
 //	    }
+//
+// A Ready with Snapshot set (a follower installing a leader's snapshot) adds
+// a step between 1 and 2: restore the FSM from the snapshot rd.Snapshot names
+// (already durable in the driver's SnapshotStore) and replace the stored log
+// with an empty one that continues after rd.Snapshot.Index, so that Storage
+// shows SnapshotInfo() == *rd.Snapshot and no entries. rd.Entries, if any,
+// follow the snapshot (step 3), and rd.Messages hold the MsgSnapResp, which
+// must not leave before this step is done.
 
 // MsgType is the kind of a Message.
 type MsgType uint8
@@ -64,9 +76,33 @@ const (
 	MsgTimeoutNowResp
 	// MsgUnreachable is stepped by the driver (never sent) when a request to
 	// From failed at the transport level (timeout, connection refused). The
-	// core stops assuming anything it sent to From arrived.
+	// core stops assuming anything it sent to From arrived. For MsgSnap it
+	// means the snapshot was not installed (the leader retries later); for
+	// MsgReadIndex that the follower's reads through From fail.
 	MsgUnreachable
+	// MsgSnap is an InstallSnapshot request: Term and Snapshot (the leader's
+	// newest stored snapshot, Storage.SnapshotInfo() when it was sent). The
+	// driver streams that snapshot (or a newer one: it then fixes Snapshot
+	// to describe what it sent) and steps the receiver's MsgSnap only after
+	// writing the data durably to the receiver's SnapshotStore. At most one
+	// MsgSnap per follower is in flight; the driver must answer every one,
+	// with a MsgSnapResp or a MsgUnreachable.
+	MsgSnap
+	// MsgSnapResp answers MsgSnap: Term, Success, Index (the snapshot's index
+	// the driver sent, or the follower's commit index when it already had
+	// everything), Context copied from the request.
+	MsgSnapResp
+	// MsgReadIndex asks the leader to confirm its leadership for a
+	// follower's read (Pontoon-only RPC): Term, Context (the read's ID).
+	MsgReadIndex
+	// MsgReadIndexResp answers MsgReadIndex: Term, Success (leadership
+	// confirmed by a quorum after the request arrived), Index (the leader's
+	// commit index then), Context copied from the request.
+	MsgReadIndexResp
 )
+
+// maxMsgType is the last valid MsgType.
+const maxMsgType = MsgReadIndexResp
 
 // Message is one protocol message. Fields not used by a type are zero.
 type Message struct {
@@ -99,12 +135,16 @@ type Message struct {
 	LastLogIndex       uint64
 	LastLogTerm        uint64
 	LeadershipTransfer bool
+
+	// MsgSnap: the snapshot to install.
+	Snapshot *SnapshotInfo
 }
 
 // IsResponse reports whether m answers a request.
 func (m *Message) IsResponse() bool {
 	switch m.Type {
-	case MsgAppResp, MsgHeartbeatResp, MsgVoteResp, MsgPreVoteResp, MsgTimeoutNowResp:
+	case MsgAppResp, MsgHeartbeatResp, MsgVoteResp, MsgPreVoteResp, MsgTimeoutNowResp,
+		MsgSnapResp, MsgReadIndexResp:
 		return true
 	}
 	return false
@@ -124,9 +164,10 @@ type SoftState struct {
 	Leader raft.ServerID
 }
 
-// ReadState answers VerifyLeader(ID): once OK, the node was leader at a moment
-// after the call, and Index is its commit index then (a linearizable read
-// may be served once the FSM has applied Index).
+// ReadState answers VerifyLeader(ID), LeaseRead(ID) or ReadIndex(ID): once
+// OK, a leader of the cluster was confirmed at a moment after the call, and
+// Index is its commit index then (a linearizable read may be served once this
+// node's FSM has applied Index). Every call gets exactly one ReadState.
 type ReadState struct {
 	ID    uint64
 	Index uint64
@@ -147,8 +188,64 @@ type Ready struct {
 	Messages []Message
 	// CommittedEntries are newly committed entries, in order, to apply.
 	CommittedEntries []*raft.Log
-	// ReadStates answer VerifyLeader calls.
+	// ReadStates answer VerifyLeader, LeaseRead and ReadIndex calls.
 	ReadStates []ReadState
+	// Snapshot is non-nil when this follower must install the leader's
+	// snapshot it describes (see the top of this file for when).
+	Snapshot *SnapshotInfo
+	// Transfer is non-nil when a leadership transfer ended.
+	Transfer *TransferResult
+}
+
+// TransferResult is the outcome of TransferLeadership.
+type TransferResult struct {
+	Target raft.ServerID
+	// OK is true when this node stepped down because of a higher term (the
+	// target, or someone, won an election); false when the transfer was
+	// aborted: no new leader within ElectionTick ticks (report
+	// raft.ErrLeadershipTransferTimeout), or this node lost leadership
+	// otherwise.
+	OK bool
+}
+
+// SnapshotInfo describes a durable snapshot: the last entry it covers and
+// the configuration in effect at that entry.
+type SnapshotInfo struct {
+	Index, Term        uint64
+	Configuration      raft.Configuration
+	ConfigurationIndex uint64
+}
+
+// ConfChangeCommand is a membership change (fact sheet §1).
+type ConfChangeCommand uint8
+
+const (
+	// AddVoter adds a Voter; for an existing ID it updates the address and
+	// makes the server a Voter.
+	AddVoter ConfChangeCommand = iota
+	// AddNonvoter adds a Nonvoter; for an existing ID that is not a
+	// Nonvoter it only updates the address (the server keeps its vote).
+	AddNonvoter
+	// DemoteVoter makes a server a Nonvoter.
+	DemoteVoter
+	// RemoveServer removes a server.
+	RemoveServer
+	// AddStaging adds a Staging server (Pontoon's own; hashicorp/raft's
+	// AddStaging is AddVoter): it receives the log but neither votes nor
+	// counts, and the leader proposes Promote for it once its log has caught
+	// up. For an existing ID it only updates the address.
+	AddStaging
+	// Promote turns a Staging server into a Voter.
+	Promote
+)
+
+// ConfChange is one membership change. PrevIndex, if non-zero, must be the
+// index of the latest configuration.
+type ConfChange struct {
+	Command   ConfChangeCommand
+	ID        raft.ServerID
+	Address   raft.ServerAddress
+	PrevIndex uint64
 }
 
 // ConfState is the membership the core starts with.
@@ -163,21 +260,44 @@ type ConfState struct {
 // It is called only from the driver's goroutine, synchronously, inside Core
 // methods. The driver makes entries of a Ready visible here before calling
 // Advance.
+//
+// With snapshots, the log is the newest snapshot followed by the stored
+// entries: entries below FirstIndex are compacted, and FirstIndex-1 is at
+// most SnapshotInfo().Index (compaction never goes past the snapshot). The
+// stored log may be empty after a snapshot (FirstIndex = LastIndex = 0): the
+// log then ends at the snapshot's index.
 type Storage interface {
-	// InitialState returns the persisted hard state and membership.
+	// InitialState returns the persisted hard state and membership: the
+	// latest configuration and the committed one (the snapshot's, or a
+	// newer one in the log after it).
 	InitialState() (HardState, ConfState, error)
 	// FirstIndex and LastIndex bound the stored entries (0, 0 if empty).
 	FirstIndex() (uint64, error)
 	LastIndex() (uint64, error)
-	// Term returns the term of entry i, or ErrUnavailable if it is not stored.
+	// Term returns the term of entry i: SnapshotInfo().Term for the
+	// snapshot's index, ErrCompacted below FirstIndex, ErrUnavailable past
+	// the end.
 	Term(i uint64) (uint64, error)
 	// Entries returns entries [lo, hi), stopping early once their total Data
-	// size reaches maxBytes (at least one entry is returned).
+	// size reaches maxBytes (at least one entry is returned); ErrCompacted
+	// if lo is below FirstIndex.
 	Entries(lo, hi, maxBytes uint64) ([]*raft.Log, error)
+	// SnapshotInfo describes the newest durable snapshot (zero if none).
+	SnapshotInfo() SnapshotInfo
 }
 
 // ErrUnavailable is returned by Storage for entries it does not hold.
 var ErrUnavailable = errors.New("core: entry unavailable")
+
+// ErrCompacted is returned by Storage for entries below FirstIndex: they
+// were compacted into a snapshot.
+var ErrCompacted = errors.New("core: entry compacted")
+
+// ErrConfChangePending is returned by ProposeConfChange (and RestoreLocal)
+// while the latest configuration is uncommitted or the leader has not yet
+// committed an entry of its own term. It is temporary: the driver retries on
+// later Readys, until the caller's deadline.
+var ErrConfChangePending = errors.New("core: a configuration change is pending")
 
 // Config configures a Core. Durations are in ticks; the driver ticks at a
 // fixed interval (HeartbeatTimeout/10).
@@ -192,6 +312,22 @@ type Config struct {
 	// LeaseTick: a leader that has not heard from a quorum within LeaseTick
 	// ticks steps down (check-quorum).
 	LeaseTick int
+	// LeaseReads enables LeaseRead's fast path. Every server of the cluster
+	// must set it alike: it also makes a server that has just started refuse
+	// votes (but for leadership transfers) for ElectionTick ticks, as if it
+	// had just heard from a leader, since it may have acknowledged one
+	// before a restart. Without it LeaseRead is VerifyLeader.
+	LeaseReads bool
+	// LeaseDriftTicks is the safety margin of lease reads: a leader serves a
+	// read from its lease only if a quorum of voters answered a heartbeat
+	// sent within the last min(LeaseTick, ElectionTick)-LeaseDriftTicks
+	// ticks (a follower that heard from the leader refuses other candidates
+	// for at least ElectionTick ticks). Lease reads are
+	// linearizable only if no server's clock runs slower than the leader's
+	// by LeaseDriftTicks or more over a lease period, and only with
+	// check-quorum on (it always is in this core). 0 <= LeaseDriftTicks;
+	// LeaseDriftTicks >= LeaseTick disables the fast path.
+	LeaseDriftTicks int
 	// MaxAppendEntries bounds entries per MsgApp.
 	MaxAppendEntries int
 	// MaxInflight bounds unacknowledged MsgApp per follower.
@@ -204,3 +340,19 @@ type Config struct {
 	// Seed seeds the core's private random source (election jitter).
 	Seed int64
 }
+
+// The driver's calls beyond Tick, Step, Propose, Ready and Advance (each is
+// documented where it is defined):
+//
+//   - VerifyLeader(id), LeaseRead(id), ReadIndex(id) (read.go, lease.go):
+//     linearizable reads, answered in Ready.ReadStates.
+//   - ProposeConfChange(cc) (confchange.go): one membership change at a
+//     time; may fail with ErrConfChangePending, which is temporary.
+//   - TransferLeadership(target) (transfer.go): the outcome comes in
+//     Ready.Transfer.
+//   - ReportSnapshot(info) (snapshot.go): a local snapshot became durable
+//     and the log was compacted.
+//   - CanRestore(), RestoreLocal(info), LastIndex() (snapshot.go): the
+//     user's Restore.
+//   - StepDown() (transfer.go): a leader whose disk stalls steps down.
+//   - SetTimeouts(electionTick, leaseTick) (core.go): ReloadConfig.

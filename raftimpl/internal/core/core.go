@@ -234,3 +234,15 @@ func (c *Core) inLatest(id raft.ServerID) bool {
 	}
 	return false
 }
+
+// SetTimeouts changes ElectionTick and LeaseTick (ReloadConfig). They apply
+// from the next reset of the election timer and the next check-quorum pass.
+func (c *Core) SetTimeouts(electionTick, leaseTick int) error {
+	cfg := c.cfg
+	cfg.ElectionTick, cfg.LeaseTick = electionTick, leaseTick
+	if err := validate(&cfg); err != nil {
+		return err
+	}
+	c.cfg = cfg
+	return nil
+}

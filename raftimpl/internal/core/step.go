@@ -17,7 +17,7 @@ func (c *Core) Step(m Message) error {
 		c.handleUnreachable(m)
 		return nil
 	}
-	if m.Type < MsgApp || m.Type > MsgTimeoutNowResp || m.From == "" || m.From == c.id {
+	if m.Type < MsgApp || m.Type > maxMsgType || m.From == "" || m.From == c.id {
 		return nil
 	}
 	if m.Term == 0 {
@@ -134,6 +134,14 @@ func (t MsgType) String() string {
 		return "MsgTimeoutNowResp"
 	case MsgUnreachable:
 		return "MsgUnreachable"
+	case MsgSnap:
+		return "MsgSnap"
+	case MsgSnapResp:
+		return "MsgSnapResp"
+	case MsgReadIndex:
+		return "MsgReadIndex"
+	case MsgReadIndexResp:
+		return "MsgReadIndexResp"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }

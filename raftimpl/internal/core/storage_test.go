@@ -24,9 +24,11 @@ func bootstrapStorage(conf raft.Configuration) *memStorage {
 	}
 }
 
+// InitialState reports the newest configuration of the log as the latest
+// and the one before it as committed, as the driver does (at most one
+// configuration is uncommitted at a time).
 func (s *memStorage) InitialState() (HardState, ConfState, error) {
 	var cs ConfState
-	first := true
 	for _, e := range s.ents {
 		if e.Type != raft.LogConfiguration {
 			continue
@@ -35,12 +37,7 @@ func (s *memStorage) InitialState() (HardState, ConfState, error) {
 		if err != nil {
 			return HardState{}, ConfState{}, err
 		}
-		if first {
-			// NB: the tests never change membership, so the first
-			// configuration is committed (bootstrap).
-			cs.Committed, cs.CommittedIndex = c, e.Index
-			first = false
-		}
+		cs.Committed, cs.CommittedIndex = cs.Latest, cs.LatestIndex
 		cs.Latest, cs.LatestIndex = c, e.Index
 	}
 	return s.hs, cs, nil
@@ -145,3 +142,6 @@ func wire(m Message, conflictTerm bool) Message {
 	}
 	return out
 }
+
+// SnapshotInfo implements Storage.
+func (s *memStorage) SnapshotInfo() SnapshotInfo { return SnapshotInfo{} }
