@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"reflect"
 	"testing"
+	"testing/iotest"
 
 	"github.com/pontoon-raft/raft/internal/codec"
 )
@@ -42,7 +43,8 @@ func FuzzDecodeFrame(f *testing.F) {
 			fuzzReply(t, data[1:])
 			return
 		}
-		sc := &serverConn{sr: codec.NewStreamReader(bytes.NewReader(data))}
+		// Partial reads exercise the stream reader's refills.
+		sc := &serverConn{sr: codec.NewStreamReader(iotest.HalfReader(bytes.NewReader(data)))}
 		for {
 			typ, err := sc.sr.ReadByte()
 			if err != nil {
