@@ -23,9 +23,12 @@ const (
 	DefaultMaxAppendEntries = 1024
 
 	// DefaultIdleTimeout is how long a server-side connection may sit between
-	// requests before it is closed. Clients drop pooled connections idle for
-	// half of it, so they never reuse one the server is about to close.
-	DefaultIdleTimeout = 2 * time.Minute
+	// requests before it is closed. Pontoon clients drop pooled connections
+	// idle for half of it, so they never reuse one the server is about to
+	// close. hashicorp/raft clients do not: their next RPC on such a
+	// connection fails once and is retried, which is why the default is
+	// long.
+	DefaultIdleTimeout = 5 * time.Minute
 
 	// DefaultMaxInboundConns bounds the connections a server serves at once.
 	// A peer uses up to MaxPool pooled connections, as many again for
