@@ -25,8 +25,16 @@ type driver struct {
 
 	// pending holds the futures of proposals not yet committed, by index.
 	pending map[uint64]*logFuture
-	// verifies holds VerifyLeader futures by request ID.
+	// verifies holds read futures (VerifyLeader, ReadIndex, LeaseRead) by
+	// request ID.
 	verifies map[uint64]*opFuture
+	// confQueue holds membership changes the core could not take yet.
+	confQueue []confChangeReq
+	// transfer is the running leadership transfer's future, nil if none.
+	transfer *opFuture
+	// received maps the index of a snapshot received from a leader to its
+	// ID in the SnapshotStore, until the core asks to install it.
+	received map[uint64]string
 	nextID   uint64
 	// rpcs holds requests from peers waiting for the core's response, by
 	// the Context given to the core.
@@ -61,6 +69,7 @@ func newDriver(r *Raft, snap snapshotInfo) (*driver, error) {
 		storage:  storage,
 		pending:  make(map[uint64]*logFuture),
 		verifies: make(map[uint64]*opFuture),
+		received: make(map[uint64]string),
 		rpcs:     make(map[uint64]pendingRPC),
 		peers:    make(map[raft.ServerID]*peer),
 		addrs:    make(map[raft.ServerID]raft.ServerAddress),
@@ -130,17 +139,25 @@ func (d *driver) run() {
 			d.drainPeerResponses()
 		case f := <-r.proposeCh:
 			d.proposeBatch(f)
-		case f := <-r.verifyCh:
-			d.nextID++
-			d.verifies[d.nextID] = f
-			f.markQueued()
-			d.core.VerifyLeader(d.nextID)
+		case req := <-r.readCh:
+			d.startRead(req)
+		case req := <-r.confCh:
+			d.confQueue = append(d.confQueue, req)
+		case req := <-r.transferCh:
+			d.startTransfer(req)
+		case req := <-r.restoreCh:
+			d.userRestore(req)
+		case ev := <-r.snapshotRecvCh:
+			d.snapshotReceived(ev)
 		case req := <-r.bootstrapCh:
 			req.respond(d.bootstrap(req.configuration))
 		case info := <-r.snapshotDoneCh:
 			d.snapshotTaken(info)
 		case <-r.shutdownCh:
 			return
+		}
+		if len(d.confQueue) > 0 {
+			d.proposeConfChanges()
 		}
 		if err := d.processReady(); err != nil {
 			r.logger.Error("stopping: failed to persist state", "error", err)
@@ -220,6 +237,11 @@ func (d *driver) processReady() error {
 			}
 		}
 		d.r.writeStarted.Store(0)
+		if rd.Snapshot != nil {
+			if err := d.installSnapshot(*rd.Snapshot); err != nil {
+				return err
+			}
+		}
 		// Requests go out now, in parallel with the local log write.
 		for i := range rd.Messages {
 			if !rd.Messages[i].IsResponse() {
@@ -251,6 +273,9 @@ func (d *driver) processReady() error {
 			if !d.deliverCommitted(rd.CommittedEntries) {
 				return nil // shutting down
 			}
+		}
+		if rd.Transfer != nil {
+			d.finishTransfer(rd.Transfer.OK)
 		}
 		for _, rs := range rd.ReadStates {
 			if f, ok := d.verifies[rs.ID]; ok {
@@ -312,6 +337,7 @@ func (d *driver) changeSoftState(ss core.SoftState) {
 		if old.Role == raft.Leader {
 			d.leadershipLost()
 			d.notifyLeader(false)
+			d.maybeShutdownOnRemove()
 		}
 		if ss.Role == raft.Leader {
 			d.notifyLeader(true)
@@ -350,6 +376,10 @@ func (d *driver) leadershipLost() {
 		f.respond(raft.ErrNotLeader, 0, nil)
 		delete(d.verifies, id)
 	}
+	for _, req := range d.confQueue {
+		req.future.respond(raft.ErrNotLeader, 0, nil)
+	}
+	d.confQueue = nil
 }
 
 func (d *driver) notifyLeader(isLeader bool) {
@@ -426,38 +456,68 @@ func (d *driver) stop() {
 		p.rpc.Respond(nil, raft.ErrRaftShutdown)
 		delete(d.rpcs, id)
 	}
+	for _, req := range d.confQueue {
+		req.future.respond(raft.ErrRaftShutdown, 0, nil)
+	}
+	if d.transfer != nil {
+		d.transfer.respond(raft.ErrRaftShutdown, 0, nil)
+	}
 	// Fail proposals still queued.
 	for {
 		select {
 		case f := <-d.r.proposeCh:
 			f.respond(raft.ErrRaftShutdown, 0, nil)
-		case f := <-d.r.verifyCh:
-			f.respond(raft.ErrRaftShutdown, 0, nil)
+		case req := <-d.r.readCh:
+			req.future.respond(raft.ErrRaftShutdown, 0, nil)
+		case req := <-d.r.confCh:
+			req.future.respond(raft.ErrRaftShutdown, 0, nil)
 		default:
 			return
 		}
 	}
 }
 
-// snapshotTaken records a durable snapshot and compacts the log behind it.
+// snapshotTaken records a durable snapshot, compacts the log behind it
+// (keeping TrailingLogs entries for followers slightly behind) and tells the
+// core.
 func (d *driver) snapshotTaken(info snapshotInfo) {
-	if !compactionEnabled {
-		d.storage.snap = info
-		return
-	}
 	start := time.Now()
 	if err := d.storage.compact(info, d.r.reloadable().TrailingLogs); err != nil {
 		d.r.logger.Error("log compaction failed", "error", err)
 		return
 	}
+	d.core.ReportSnapshot(*toCoreSnapshot(info))
 	d.r.metrics.MeasureSince([]string{"raft", "compactLogs"}, start)
 }
 
-// compactionEnabled gates deleting log entries behind snapshots until the
-// core can send snapshots to followers whose next entry was compacted
-// (issue 5). Until then snapshots are taken and kept, and the log is kept
-// whole.
-const compactionEnabled = false
+// startRead hands a read to the core; its ReadState resolves the future.
+func (d *driver) startRead(req readReq) {
+	d.nextID++
+	d.verifies[d.nextID] = req.future
+	req.future.markQueued()
+	switch req.kind {
+	case readVerify:
+		d.core.VerifyLeader(d.nextID)
+	case readIndex:
+		d.core.ReadIndex(d.nextID)
+	case readLease:
+		d.core.LeaseRead(d.nextID)
+	}
+}
+
+// maybeShutdownOnRemove shuts down a leader that stepped down because the
+// committed configuration no longer gives it a vote, if so configured.
+func (d *driver) maybeShutdownOnRemove() {
+	if !d.r.conf.ShutdownOnRemove {
+		return
+	}
+	st := d.core.Status()
+	if st.CommittedIndex == 0 || raft.HasVote(st.Committed, d.r.localID) {
+		return
+	}
+	d.r.logger.Info("no longer a voter in the committed configuration: shutting down")
+	go d.r.Shutdown()
+}
 
 // recoverFromStall runs when a write the watchdog reported as stalled has
 // completed: operations waiting on this leadership fail (the cluster has
@@ -465,6 +525,7 @@ const compactionEnabled = false
 // core steps down as soon as it hears of the newer term.
 func (d *driver) recoverFromStall() {
 	d.r.stalled.Store(false)
+	d.core.StepDown()
 	d.leadershipLost()
 	d.r.state.Store(uint32(d.soft.Role))
 	d.r.logger.Warn("store write completed after a stall", "role", d.soft.Role)

@@ -11,6 +11,10 @@ import (
 type commitItem struct {
 	log    *raft.Log
 	future *logFuture
+	// restore, when set, replaces the FSM's state by a snapshot instead (log
+	// and future are then nil). It travels alone in its batch, so it is
+	// ordered with the entries around it.
+	restore *fsmRestoreReq
 }
 
 // runFSM is the apply loop: it applies committed entries in order, batching
@@ -43,6 +47,18 @@ func (r *Raft) runFSM() {
 			return
 		}
 
+		if batch[0].restore != nil {
+			req := batch[0].restore
+			err := r.fsmRestore(st, *req)
+			if err != nil {
+				// The FSM's state is now unknown: applying more entries
+				// would diverge from the other replicas.
+				r.logger.Error("failed to restore the FSM from a snapshot: shutting down", "id", req.id, "error", err)
+				go r.Shutdown()
+			}
+			req.respCh <- err
+			continue
+		}
 		responses := make([]interface{}, len(batch))
 		if isBatching {
 			logs, owners = logs[:0], owners[:0]
@@ -90,6 +106,7 @@ func (r *Raft) runFSM() {
 		lastLog := batch[len(batch)-1].log
 		st.index, st.term = lastLog.Index, lastLog.Term
 		r.appliedIndex.Store(lastLog.Index)
+		r.signalApplied()
 		for i, it := range batch {
 			if it.future != nil {
 				it.future.respond(nil, it.log.Index, responses[i])
@@ -139,5 +156,6 @@ func (r *Raft) fsmRestore(st *fsmPosition, req fsmRestoreReq) error {
 	st.configuration, st.configurationIndex = req.info.configuration, req.info.configurationIndex
 	st.snapshotIndex = req.info.index
 	r.appliedIndex.Store(req.info.index)
+	r.signalApplied()
 	return nil
 }

@@ -111,6 +111,16 @@ func (f *opFuture) respond(err error, index uint64, response interface{}) {
 	})
 }
 
+// settled reports whether the future has its outcome (or gave up waiting).
+func (f *opFuture) settled() bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (f *opFuture) markQueued() {
 	f.mu.Lock()
 	f.queued = true

@@ -89,7 +89,7 @@ func (d *driver) send(m core.Message) {
 		d.peers[m.To] = p
 	}
 	ch := p.ctlCh
-	if m.Type == core.MsgApp {
+	if m.Type == core.MsgApp || m.Type == core.MsgSnap {
 		ch = p.appCh
 	}
 	select {
@@ -217,6 +217,20 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 		}
 		resp.Type = core.MsgPreVoteResp
 		resp.Term, resp.Granted = out.Term, out.Granted
+	case core.MsgSnap:
+		return p.sendSnapshot(m)
+	case core.MsgReadIndex:
+		resp.Type = core.MsgReadIndexResp
+		ri, can := r.trans.(transport.WithReadIndex)
+		if !can {
+			return resp, true // Success=false: the read fails
+		}
+		var out transport.ReadIndexResponse
+		if err := ri.ReadIndex(p.id, p.addr, &transport.ReadIndexRequest{RPCHeader: h, Term: m.Term}, &out); err != nil {
+			r.logger.Debug("readIndex failed", "peer", p.id, "error", err)
+			return resp, true
+		}
+		resp.Term, resp.Index, resp.Success = out.Term, out.Index, out.Success
 	case core.MsgTimeoutNow:
 		var out transport.TimeoutNowResponse
 		if err := r.trans.TimeoutNow(p.id, p.addr, &transport.TimeoutNowRequest{RPCHeader: h}, &out); err != nil {

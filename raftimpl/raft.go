@@ -32,7 +32,10 @@ type Raft struct {
 
 	// Queues into the driver loop. All are bounded.
 	proposeCh   chan *logFuture
-	verifyCh    chan *opFuture
+	readCh      chan readReq
+	confCh      chan confChangeReq
+	transferCh  chan transferReq
+	restoreCh   chan userRestoreReq
 	rpcCh       chan transport.RPC
 	peerRespCh  chan core.Message
 	bootstrapCh chan bootstrapReq
@@ -46,6 +49,9 @@ type Raft struct {
 	fsmSnapshotCh  chan fsmSnapshotReq
 	fsmRestoreCh   chan fsmRestoreReq
 	snapshotDoneCh chan snapshotInfo
+	snapshotRecvCh chan snapshotRecv
+	// recvSem admits one incoming snapshot at a time.
+	recvSem chan struct{}
 	// fsmState is owned by the apply loop once it runs.
 	fsmState fsmPosition
 
@@ -56,7 +62,10 @@ type Raft struct {
 	lastIndex    atomic.Uint64
 	lastTerm     atomic.Uint64
 	appliedIndex atomic.Uint64 // written by the apply loop
-	lastContact  atomic.Int64  // unix nanos; 0 = never
+	// appliedCh is closed and replaced whenever appliedIndex moves.
+	appliedMu   sync.Mutex
+	appliedCh   chan struct{}
+	lastContact atomic.Int64 // unix nanos; 0 = never
 	// writeStarted is when the driver's current store write began (unix
 	// nanos), 0 when none is running; stalled is set by the watchdog when a
 	// leader's write exceeded DiskStallTimeout.
@@ -113,8 +122,12 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		localID:        c.LocalID,
 		localAddr:      trans.LocalAddr(),
 		proposeCh:      make(chan *logFuture, 4096),
-		verifyCh:       make(chan *opFuture, 256),
 		rpcCh:          make(chan transport.RPC, 256),
+		readCh:         make(chan readReq, 256),
+		confCh:         make(chan confChangeReq, 16),
+		transferCh:     make(chan transferReq),
+		restoreCh:      make(chan userRestoreReq),
+		appliedCh:      make(chan struct{}),
 		peerRespCh:     make(chan core.Message, 4096),
 		bootstrapCh:    make(chan bootstrapReq),
 		applyCh:        make(chan []commitItem, 128),
@@ -122,6 +135,8 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		fsmSnapshotCh:  make(chan fsmSnapshotReq),
 		fsmRestoreCh:   make(chan fsmRestoreReq),
 		snapshotDoneCh: make(chan snapshotInfo, 1),
+		snapshotRecvCh: make(chan snapshotRecv),
+		recvSem:        make(chan struct{}, 1),
 		leaderCh:       make(chan bool, 1),
 		observers:      make(map[uint64]*Observer),
 		shutdownCh:     make(chan struct{}),
@@ -274,14 +289,14 @@ func (r *Raft) VerifyLeaderContext(ctx context.Context) Future {
 
 func (r *Raft) verify(w waiter) Future {
 	r.metrics.IncrCounter([]string{"raft", "verify_leader"}, 1)
-	f := newOpFuture(w, r.loopDone)
 	if r.isShutdown() {
 		return errorFuture{raft.ErrRaftShutdown}
 	}
+	f := newOpFuture(w, r.loopDone)
 	expired, stop := w.expired()
 	defer stop()
 	select {
-	case r.verifyCh <- f:
+	case r.readCh <- readReq{kind: readVerify, future: f}:
 		return f
 	case <-expired:
 		return errorFuture{w.timeoutErr(false)}

@@ -29,6 +29,12 @@ func (p *peer) replicate() {
 		case <-p.stopCh:
 			return
 		}
+		if m.Type == core.MsgSnap && pl != nil {
+			// Snapshots go on their own connection; replication resumes
+			// synchronously after.
+			pl.close()
+			pl = nil
+		}
 		if pl != nil {
 			if pl.send(m) {
 				continue
@@ -58,7 +64,7 @@ func (p *peer) replicate() {
 			continue
 		}
 		failures = 0
-		if resp.Success {
+		if resp.Success && resp.Type == core.MsgAppResp {
 			pl = p.openPipeline()
 		}
 	}

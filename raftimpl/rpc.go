@@ -2,7 +2,6 @@ package raftimpl
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
@@ -74,14 +73,10 @@ func (d *driver) handleRPC(rpc transport.RPC) {
 	case *transport.TimeoutNowRequest:
 		m = core.Message{Type: core.MsgTimeoutNow, From: d.senderID(req.RPCHeader, nil), Term: d.core.Status().Term}
 	case *transport.InstallSnapshotRequest:
-		// Snapshot installation arrives with issue 5. Drain the data so the
-		// stream stays in step, and refuse.
-		if rpc.Reader != nil {
-			io.Copy(io.Discard, io.LimitReader(rpc.Reader, req.Size))
-		}
-		rpc.Respond(&transport.InstallSnapshotResponse{RPCHeader: r.header(), Term: d.core.Status().Term},
-			fmt.Errorf("install snapshot is not supported yet"))
+		d.receiveSnapshot(rpc, req)
 		return
+	case *transport.ReadIndexRequest:
+		m = core.Message{Type: core.MsgReadIndex, From: d.senderID(req.RPCHeader, nil), Term: req.Term}
 	default:
 		rpc.Respond(nil, errUnexpectedCommand)
 		return
@@ -118,6 +113,13 @@ func (d *driver) respond(m core.Message) {
 		p.rpc.Respond(&transport.RequestPreVoteResponse{RPCHeader: h, Term: m.Term, Granted: m.Granted}, nil)
 	case core.MsgTimeoutNowResp:
 		p.rpc.Respond(&transport.TimeoutNowResponse{RPCHeader: h}, nil)
+	case core.MsgSnapResp:
+		if m.Success {
+			r.lastContact.Store(time.Now().UnixNano())
+		}
+		p.rpc.Respond(&transport.InstallSnapshotResponse{RPCHeader: h, Term: m.Term, Success: m.Success}, nil)
+	case core.MsgReadIndexResp:
+		p.rpc.Respond(&transport.ReadIndexResponse{RPCHeader: h, Term: m.Term, Index: m.Index, Success: m.Success}, nil)
 	default:
 		p.rpc.Respond(nil, fmt.Errorf("internal error: unexpected response type %d", m.Type))
 	}

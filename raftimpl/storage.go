@@ -231,3 +231,18 @@ func (s *logStorage) compact(snap snapshotInfo, trailing uint64) error {
 	s.first = upTo + 1
 	return nil
 }
+
+// reset replaces the whole log by a snapshot: every stored entry goes.
+func (s *logStorage) reset(snap snapshotInfo) error {
+	if s.first != 0 && s.last >= s.first {
+		if err := s.logs.DeleteRange(s.first, s.last); err != nil {
+			return fmt.Errorf("deleting logs %d-%d for snapshot %d: %w", s.first, s.last, snap.index, err)
+		}
+	}
+	s.first, s.last = 0, 0
+	s.snap = snap
+	return nil
+}
+
+// SnapshotInfo implements core.Storage.
+func (s *logStorage) SnapshotInfo() core.SnapshotInfo { return *toCoreSnapshot(s.snap) }

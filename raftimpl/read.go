@@ -1,0 +1,102 @@
+package raftimpl
+
+import (
+	"context"
+	"fmt"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// readKind selects how a read confirms leadership.
+type readKind uint8
+
+const (
+	// readVerify: a heartbeat round acknowledged by a quorum (VerifyLeader).
+	readVerify readKind = iota
+	// readIndex: like readVerify on the leader; a follower asks the leader.
+	readIndex
+	// readLease: no round trip while the leader's lease holds.
+	readLease
+)
+
+// readReq is a read waiting for the driver loop.
+type readReq struct {
+	kind   readKind
+	future *opFuture
+}
+
+// ReadIndex returns an index at which a linearizable read may be served: once
+// it returns, this node's FSM has applied at least that index, and every
+// write acknowledged before the call is included. It works on the leader (one
+// heartbeat round, no log write) and on a follower whose transport supports
+// transport.WithReadIndex (one round trip to the leader, then waiting for the
+// local FSM to catch up). Read the FSM after it returns.
+func (r *Raft) ReadIndex(ctx context.Context) (uint64, error) {
+	return r.linearizableRead(ctx, readIndex)
+}
+
+// LeaseRead is ReadIndex without a round trip while the leader's lease
+// holds: the leader heard from a quorum within LeaderLeaseTimeout minus
+// LeaseReadDrift. It is linearizable only if no server's clock runs faster
+// than another's by more than LeaseReadDrift over a LeaderLeaseTimeout
+// (clock drift, not offset, matters). Outside the lease it falls back to a
+// heartbeat round. Leader only.
+func (r *Raft) LeaseRead(ctx context.Context) (uint64, error) {
+	return r.linearizableRead(ctx, readLease)
+}
+
+func (r *Raft) linearizableRead(ctx context.Context, kind readKind) (uint64, error) {
+	if r.isShutdown() {
+		return 0, raft.ErrRaftShutdown
+	}
+	f := newOpFuture(contextWaiter(ctx), r.loopDone)
+	select {
+	case r.readCh <- readReq{kind: kind, future: f}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-r.shutdownCh:
+		return 0, raft.ErrRaftShutdown
+	}
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	idx := f.Index()
+	if err := r.waitApplied(ctx, idx); err != nil {
+		return 0, err
+	}
+	return idx, nil
+}
+
+// waitApplied blocks until the FSM has applied index.
+func (r *Raft) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		ch := r.appliedSignal()
+		if r.AppliedIndex() >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for index %d to be applied: %w", index, ctx.Err())
+		case <-r.shutdownCh:
+			return raft.ErrRaftShutdown
+		}
+	}
+}
+
+// appliedSignal returns a channel closed the next time the applied index
+// moves.
+func (r *Raft) appliedSignal() <-chan struct{} {
+	r.appliedMu.Lock()
+	defer r.appliedMu.Unlock()
+	return r.appliedCh
+}
+
+// signalApplied wakes every waitApplied; called by the apply loop after the
+// applied index moved.
+func (r *Raft) signalApplied() {
+	r.appliedMu.Lock()
+	close(r.appliedCh)
+	r.appliedCh = make(chan struct{})
+	r.appliedMu.Unlock()
+}

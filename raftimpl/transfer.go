@@ -1,0 +1,86 @@
+package raftimpl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// transferReq is a leadership transfer waiting for the driver loop.
+type transferReq struct {
+	id     raft.ServerID
+	future *opFuture
+}
+
+// errTransferToSelf is hashicorp/raft's error text for a transfer to self.
+var errTransferToSelf = errors.New("cannot transfer leadership to itself")
+
+// LeadershipTransfer hands leadership to the most up-to-date voter. The
+// future resolves nil once this node has stepped down for the new leader,
+// or fails with raft.ErrLeadershipTransferTimeout after an election timeout.
+// While it runs, Apply and membership changes fail with
+// raft.ErrLeadershipTransferInProgress.
+func (r *Raft) LeadershipTransfer() Future {
+	return r.transfer("", "")
+}
+
+// LeadershipTransferToServer hands leadership to the given voter, catching it
+// up first if it lags.
+func (r *Raft) LeadershipTransferToServer(id raft.ServerID, address raft.ServerAddress) Future {
+	return r.transfer(id, address)
+}
+
+// LeadershipTransferContext is LeadershipTransferToServer bounded by ctx ("" id
+// picks the most up-to-date voter).
+func (r *Raft) LeadershipTransferContext(ctx context.Context, id raft.ServerID) Future {
+	return r.transferWith(id, contextWaiter(ctx))
+}
+
+func (r *Raft) transfer(id raft.ServerID, address raft.ServerAddress) Future {
+	if id != "" && id == r.localID {
+		return errorFuture{errTransferToSelf}
+	}
+	return r.transferWith(id, waiter{})
+}
+
+func (r *Raft) transferWith(id raft.ServerID, w waiter) Future {
+	if r.isShutdown() {
+		return errorFuture{raft.ErrRaftShutdown}
+	}
+	f := newOpFuture(w, r.loopDone)
+	select {
+	case r.transferCh <- transferReq{id: id, future: f}:
+		return f
+	case <-r.shutdownCh:
+		return errorFuture{raft.ErrRaftShutdown}
+	}
+}
+
+// startTransfer runs on the loop.
+func (d *driver) startTransfer(req transferReq) {
+	if d.transfer != nil {
+		req.future.respond(raft.ErrLeadershipTransferInProgress, 0, nil)
+		return
+	}
+	if err := d.core.TransferLeadership(req.id); err != nil {
+		req.future.respond(fmt.Errorf("leadership transfer: %w", err), 0, nil)
+		return
+	}
+	req.future.markQueued()
+	d.transfer = req.future
+}
+
+// finishTransfer resolves the running transfer.
+func (d *driver) finishTransfer(ok bool) {
+	if d.transfer == nil {
+		return
+	}
+	if ok {
+		d.transfer.respond(nil, 0, nil)
+	} else {
+		d.transfer.respond(raft.ErrLeadershipTransferTimeout, 0, nil)
+	}
+	d.transfer = nil
+}
