@@ -147,6 +147,13 @@ func (d *driver) run() {
 			d.startTransfer(req)
 		case req := <-r.restoreCh:
 			d.userRestore(req)
+		case rc := <-r.reloadCh:
+			// The tick stays HeartbeatTimeout/10 of the start-up value; the
+			// timeouts are re-expressed in it.
+			c := &d.r.conf
+			if err := d.core.SetTimeouts(c.ticks(rc.HeartbeatTimeout, 2), c.ticks(c.LeaderLeaseTimeout, 1)); err != nil {
+				r.logger.Warn("reloaded timeouts not applied", "error", err)
+			}
 		case ev := <-r.snapshotRecvCh:
 			d.snapshotReceived(ev)
 		case req := <-r.bootstrapCh:

@@ -36,6 +36,7 @@ type Raft struct {
 	confCh      chan confChangeReq
 	transferCh  chan transferReq
 	restoreCh   chan userRestoreReq
+	reloadCh    chan ReloadableConfig
 	rpcCh       chan transport.RPC
 	peerRespCh  chan core.Message
 	bootstrapCh chan bootstrapReq
@@ -127,6 +128,7 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		confCh:         make(chan confChangeReq, 16),
 		transferCh:     make(chan transferReq),
 		restoreCh:      make(chan userRestoreReq),
+		reloadCh:       make(chan ReloadableConfig),
 		appliedCh:      make(chan struct{}),
 		peerRespCh:     make(chan core.Message, 4096),
 		bootstrapCh:    make(chan bootstrapReq),
@@ -208,6 +210,11 @@ func (r *Raft) ReloadConfig(rc ReloadableConfig) error {
 	r.reload.Lock()
 	r.reload.rc = rc
 	r.reload.Unlock()
+	select {
+	case r.reloadCh <- rc:
+	case <-r.shutdownCh:
+		return raft.ErrRaftShutdown
+	}
 	return nil
 }
 
