@@ -67,12 +67,41 @@ func Decode(b []byte, out interface{}) (err error) {
 	return codec.NewDecoderBytes(b, decHandle).Decode(out)
 }
 
-// DecodeFrom decodes one object from r into out.
-func DecodeFrom(r io.Reader, out interface{}) (err error) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			err = fmt.Errorf("msgpack decode: %v", rec)
-		}
-	}()
-	return codec.NewDecoder(r, decHandle).Decode(out)
+// MaxObjectSize bounds the object DecodeFrom reads.
+const MaxObjectSize = 64 << 20
+
+// DecodeFrom decodes one object from r into out, reading exactly its bytes
+// and at most MaxObjectSize of them (ErrObjectTooLarge beyond).
+//
+// NB: go-msgpack's stream decoder allocates a declared length before reading
+// it (a 17-byte input claiming a 256 MiB time string allocates 256 MiB), so
+// DecodeFrom delimits the object with ReadObjects first and decodes the
+// bytes.
+func DecodeFrom(r io.Reader, out interface{}) error {
+	return DecodeFromLimited(r, out, MaxObjectSize)
+}
+
+// DecodeFromLimited is DecodeFrom with a size limit in bytes.
+func DecodeFromLimited(r io.Reader, out interface{}, limit int) error {
+	br, ok := r.(ByteReader)
+	if !ok {
+		br = exactReader{r}
+	}
+	b, err := ReadObjects(br, nil, 1, limit)
+	if err != nil {
+		return err
+	}
+	return Decode(b, out)
+}
+
+// exactReader reads byte by byte when asked for one, so it never consumes
+// more of r than the object.
+type exactReader struct{ io.Reader }
+
+func (e exactReader) ReadByte() (byte, error) {
+	var b [1]byte
+	if _, err := io.ReadFull(e.Reader, b[:]); err != nil {
+		return 0, err
+	}
+	return b[0], nil
 }

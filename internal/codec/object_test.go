@@ -92,3 +92,37 @@ func TestBytesDecoderCopies(t *testing.T) {
 		t.Fatalf("decoded bytes alias the input: %q", out.B)
 	}
 }
+
+// TestDecodeFromBounded: a 17-byte stream claiming a 256 MiB time string
+// must not make DecodeFrom allocate it (go-msgpack's stream decoder would).
+func TestDecodeFromBounded(t *testing.T) {
+	type L struct{ AppendedAt time.Time }
+	in := []byte{0x81, 0xaa, 'A', 'p', 'p', 'e', 'n', 'd', 'e', 'd', 'A', 't', 0xdb, 0x10, 0x00, 0x00, 0x00}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var l L
+	if err := DecodeFromLimited(bytes.NewReader(in), &l, 1<<20); !errors.Is(err, ErrObjectTooLarge) {
+		t.Fatalf("err = %v, want ErrObjectTooLarge", err)
+	}
+	if err := DecodeFrom(bytes.NewReader(in), &l); err == nil {
+		t.Fatal("truncated 256 MiB claim decoded")
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Fatalf("allocated %d MiB", grew>>20)
+	}
+	// A well-formed stream still decodes, object by object, reading no
+	// further than each object.
+	a, _ := Encode(L{AppendedAt: time.Unix(7, 0).UTC()})
+	b, _ := Encode("next")
+	r := bytes.NewReader(append(a, b...))
+	var got L
+	var s string
+	if err := DecodeFrom(r, &got); err != nil || !got.AppendedAt.Equal(time.Unix(7, 0)) {
+		t.Fatalf("first: %v %v", err, got)
+	}
+	if err := DecodeFrom(r, &s); err != nil || s != "next" {
+		t.Fatalf("second: %v %q", err, s)
+	}
+}
