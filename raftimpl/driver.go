@@ -47,6 +47,10 @@ type driver struct {
 
 	soft    core.SoftState
 	preVote bool
+	// pubLatestIdx and pubCommittedIdx are the configuration indexes last
+	// published; published is false until the first publish.
+	pubLatestIdx, pubCommittedIdx uint64
+	published                     bool
 	// restoredThrough is the index the FSM was restored to from a snapshot
 	// at start; committed entries at or below it are not applied again.
 	restoredThrough uint64
@@ -403,25 +407,26 @@ func (d *driver) notifyLeader(isLeader bool) {
 // publish copies the core's status into the fields other goroutines read,
 // and reconciles the peer senders with the latest configuration.
 func (d *driver) publish() {
-	st := d.core.Status()
 	r := d.r
-	r.currentTerm.Store(st.Term)
-	r.lastIndex.Store(st.LastIndex)
-	r.lastTerm.Store(st.LastTerm)
-	r.pub.Lock()
-	changed := st.LatestIndex != r.pub.latestIdx || len(r.pub.latest.Servers) != len(st.Latest.Servers)
-	if changed {
-		r.pub.latest = st.Latest.Clone()
-		r.pub.latestIdx = st.LatestIndex
+	r.currentTerm.Store(d.core.Term())
+	r.lastIndex.Store(d.core.LastIndex())
+	r.lastTerm.Store(d.core.LastTerm())
+	latestIdx, committedIdx := d.core.ConfigurationIndexes()
+	if latestIdx == d.pubLatestIdx && committedIdx == d.pubCommittedIdx && d.published {
+		return
 	}
+	// Membership changed: copy it out (Status clones) and reconcile peers.
+	d.pubLatestIdx, d.pubCommittedIdx, d.published = latestIdx, committedIdx, true
+	st := d.core.Status()
+	r.pub.Lock()
+	r.pub.latest = st.Latest
+	r.pub.latestIdx = st.LatestIndex
 	r.pub.committed = st.Committed
 	r.pub.Unlock()
-	if changed {
-		for _, s := range st.Latest.Servers {
-			d.addrs[s.ID] = s.Address
-		}
-		d.reconcilePeers(st.Latest)
+	for _, s := range st.Latest.Servers {
+		d.addrs[s.ID] = s.Address
 	}
+	d.reconcilePeers(st.Latest)
 }
 
 // addrOf returns the address of a server, "" if unknown.
