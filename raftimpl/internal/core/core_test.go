@@ -146,6 +146,9 @@ func TestVoteRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The configuration is known committed, so rules 1 and 4 apply.
+		c.log.commitTo(1)
+		c.conf.onCommit(1)
 		return c, s
 	}
 	vote := func(c *Core, s *memStorage, m Message) Message {
@@ -210,6 +213,14 @@ func TestVoteRules(t *testing.T) {
 	m.LeadershipTransfer = true
 	if r := vote(c, s, m); !r.Granted || c.term != 4 || c.vote != "c" {
 		t.Fatalf("transfer: %+v term=%d", r, c.term)
+	}
+
+	// While the latest configuration is not known committed, rules 1 and 4
+	// are waived: it may be a stale entry the next leader truncates.
+	c, s = newFollower()
+	c.log.committed = 0
+	if r := vote(c, s, req(MsgVote, "n", 2, 1, 1)); !r.Granted {
+		t.Fatalf("nonvoter refused under an uncommitted configuration: %+v", r)
 	}
 }
 

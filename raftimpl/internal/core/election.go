@@ -132,9 +132,16 @@ func (c *Core) handleVoteRequest(m Message) {
 	refuse := func() {
 		c.send(Message{Type: respType, To: m.From, Term: c.term, Context: m.Context})
 	}
+	// NB: rules 1 and 4 keep removed and demoted servers from disrupting
+	// the cluster. Unlike hashicorp/raft, they apply only while the latest
+	// configuration is known committed: a deposed leader's uncommitted
+	// configuration, which the next leader will truncate, could otherwise
+	// refuse every candidate able to win (found by the simulator: n1's stale
+	// entry demotes n2, n2's newer one demotes n3, and no election succeeds).
+	strict := c.log.committed >= c.conf.latestIndex()
 	// 1. The candidate must be in the latest configuration, when there is
 	// one: a removed server cannot disrupt the cluster.
-	if len(c.conf.latest().Servers) > 0 && !c.inLatest(m.From) {
+	if strict && len(c.conf.latest().Servers) > 0 && !c.inLatest(m.From) {
 		refuse()
 		return
 	}
@@ -154,7 +161,7 @@ func (c *Core) handleVoteRequest(m Message) {
 	}
 	// 4. The candidate must be a voter (of a non-empty configuration: a
 	// node not yet bootstrapped votes for whoever asks, as hashicorp/raft).
-	if len(c.conf.latest().Servers) > 0 && !c.isVoter(m.From) {
+	if strict && len(c.conf.latest().Servers) > 0 && !c.isVoter(m.From) {
 		refuse()
 		return
 	}

@@ -28,6 +28,7 @@ var (
 	simSeed  = flag.Int64("sim.seed", -1, "replay this simulator seed only, with its trace")
 	simSeeds = flag.Int("sim.seeds", 2000, "number of seeded simulator runs")
 	simTrace = flag.Int("sim.trace", 150, "events of trace printed for a failing seed")
+	simAll   = flag.Bool("sim.all", false, "run every seed and list all failing ones")
 )
 
 func TestSimulator(t *testing.T) {
@@ -64,7 +65,11 @@ func TestSimulator(t *testing.T) {
 				err := s.run()
 				ticks.Add(int64(s.now))
 				if err != nil {
-					failed.Add(1)
+					if *simAll {
+						t.Logf("seed=%d: %v", seed, err)
+					} else {
+						failed.Add(1)
+					}
 					mu.Lock()
 					if firstErr == nil || seed < firstSeed {
 						firstErr, firstSeed = err, seed
@@ -94,6 +99,7 @@ type simParams struct {
 	crash, partition  float64
 	propose, read     float64
 	faultTicks        int
+	confChange        float64
 	conflictTerm      bool
 	cfg               Config
 }
@@ -151,7 +157,7 @@ type sim struct {
 	maxCommit uint64
 	proposals int
 	readID    uint64
-	stats     struct{ msgs, drops, crashes, elections, reads int }
+	stats     struct{ msgs, drops, crashes, elections, reads, confChanges int }
 
 	tracing bool
 	trace   []string
@@ -172,6 +178,7 @@ func newSim(seed int64, tracing bool) *sim {
 		faultTicks: 150 + rng.Intn(150),
 	}
 	p.conflictTerm = rng.Intn(2) == 0
+	p.confChange = []float64{0, 0, 0.02, 0.05}[rng.Intn(4)]
 	if rng.Intn(4) == 0 {
 		p.nonvoters = 1
 	}
@@ -223,8 +230,8 @@ func (s *sim) tail(n int) string {
 }
 
 func (s *sim) summary() string {
-	return fmt.Sprintf("params=%+v ticks=%d msgs=%d drops=%d crashes=%d elections=%d proposals=%d reads=%d committed=%d",
-		s.p, s.now, s.stats.msgs, s.stats.drops, s.stats.crashes, s.stats.elections, s.proposals, s.stats.reads, s.maxCommit)
+	return fmt.Sprintf("params=%+v ticks=%d msgs=%d drops=%d crashes=%d elections=%d proposals=%d reads=%d conf-changes=%d committed=%d",
+		s.p, s.now, s.stats.msgs, s.stats.drops, s.stats.crashes, s.stats.elections, s.proposals, s.stats.reads, s.stats.confChanges, s.maxCommit)
 }
 
 func (s *sim) failf(format string, args ...any) {
@@ -384,6 +391,11 @@ func (s *sim) clients() {
 			s.propose(n, fmt.Sprintf("c%d", s.proposals))
 		}
 	}
+	if s.rng.Float64() < s.p.confChange {
+		if l := s.leader(); l != nil {
+			s.changeMembership(l)
+		}
+	}
 	if s.rng.Float64() < 0.01 {
 		// A leadership transfer's last step (issue 5 drives it; the core
 		// already handles MsgTimeoutNow): an election that skips pre-vote
@@ -431,6 +443,44 @@ func (s *sim) propose(n *simNode, data string) {
 	}
 	s.tracef("%s propose %s -> [%d,%d]", n.id, data, first, last)
 	s.handleReady(n)
+}
+
+// changeMembership has the leader flip one other server between Voter and
+// Nonvoter, following hashicorp/raft's rule (issue 5 enforces it in the
+// engine): only once the latest configuration is committed and the leader has
+// committed an entry of its term, so at most one change is uncommitted.
+func (s *sim) changeMembership(l *simNode) {
+	st := l.core.Status()
+	if st.LatestIndex > st.Commit || st.LastTerm != st.Term || !l.core.committedInTerm() {
+		return
+	}
+	conf := st.Latest.Clone()
+	i := s.rng.Intn(len(conf.Servers))
+	if conf.Servers[i].ID == l.id {
+		return
+	}
+	voters := 0
+	for _, srv := range conf.Servers {
+		if srv.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	switch {
+	case conf.Servers[i].Suffrage == raft.Voter && voters > 2:
+		conf.Servers[i].Suffrage = raft.Nonvoter
+	case conf.Servers[i].Suffrage != raft.Voter:
+		conf.Servers[i].Suffrage = raft.Voter
+	default:
+		return
+	}
+	first, _, err := l.core.Propose([]*raft.Log{{Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(conf)}})
+	if err != nil {
+		s.failf("%s: proposing a configuration: %v", l.id, err)
+		return
+	}
+	s.stats.confChanges++
+	s.tracef("%s propose configuration %v at %d", l.id, conf.Servers, first)
+	s.handleReady(l)
 }
 
 // deliver hands out every message due now, in random order; messages sent
