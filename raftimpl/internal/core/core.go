@@ -93,7 +93,26 @@ type Core struct {
 	pendingReads []pendingRead
 	// queuedReads wait for the leader's first commit in its term, before
 	// which its commit index may lag the cluster's.
-	queuedReads []uint64
+	queuedReads []pendingRead
+
+	// transfer is the running leadership transfer (transfer.go), nil if
+	// none; transferResult the outcome of the last one, for the next Ready.
+	transfer       *transferState
+	transferResult *TransferResult
+
+	// Lease and follower reads (lease.go). leaderTicks counts the leader's
+	// ticks in its term; roundTicks records when recent heartbeat rounds
+	// started, oldest first. leaseBroken is set once this term's leader
+	// sent MsgTimeoutNow: its lease no longer holds.
+	leaderTicks int
+	roundTicks  []roundTick
+	leaseBroken bool
+	// quietTicks > 0 while a server that has just started refuses votes
+	// (Config.LeaseReads): it counts down on every tick.
+	quietTicks int
+	// remoteReads are this follower's ReadIndex calls waiting for the
+	// leader's MsgReadIndexResp.
+	remoteReads []remoteRead
 
 	// Output accumulated for the next Ready.
 	msgs       []Message
@@ -109,6 +128,9 @@ type pendingRead struct {
 	id    uint64
 	index uint64
 	round uint64
+	// from is the follower whose MsgReadIndex this read answers; "" for a
+	// local read.
+	from raft.ServerID
 }
 
 // New validates cfg and returns a core over storage, starting as a follower
@@ -140,6 +162,9 @@ func New(cfg Config, storage Storage) (*Core, error) {
 	c.prevHard = HardState{Term: c.term, Vote: c.vote}
 	c.prevSoft = SoftState{Role: raft.Follower}
 	c.becomeFollower(c.term, "")
+	if cfg.LeaseReads {
+		c.quietTicks = cfg.ElectionTick
+	}
 	return c, nil
 }
 
@@ -168,6 +193,7 @@ func validate(cfg *Config) error {
 
 // Tick advances the core's clock by one tick.
 func (c *Core) Tick() {
+	c.tickReads()
 	switch c.role {
 	case roleLeader:
 		c.tickLeader()
@@ -188,6 +214,9 @@ func (c *Core) send(m Message) {
 // resetTerm moves to term (clearing the vote if the term changes) and resets
 // the per-role state shared by every become* function.
 func (c *Core) resetTerm(term uint64) {
+	// NB: a transfer ends with any change of role; it succeeded if the term
+	// moved on (the target, or someone, won an election).
+	c.endTransfer(term > c.term)
 	if term != c.term {
 		c.term = term
 		c.vote = ""
@@ -200,18 +229,25 @@ func (c *Core) resetTerm(term uint64) {
 	c.heartbeatElapsed = 0
 	c.leaseElapsed = 0
 	c.prs, c.peerIDs = nil, nil
+	c.leaseBroken = false
+	c.leaderTicks = 0
+	c.roundTicks = c.roundTicks[:0]
 	c.failReads()
 }
 
 // failReads answers every VerifyLeader still waiting with OK=false.
 func (c *Core) failReads() {
-	for _, id := range c.queuedReads {
-		c.readStates = append(c.readStates, ReadState{ID: id})
+	for _, r := range c.queuedReads {
+		c.answerRead(r, false)
 	}
 	for _, r := range c.pendingReads {
-		c.readStates = append(c.readStates, ReadState{ID: r.id})
+		c.answerRead(r, false)
 	}
 	c.queuedReads, c.pendingReads = nil, nil
+	for _, r := range c.remoteReads {
+		c.readStates = append(c.readStates, ReadState{ID: r.id})
+	}
+	c.remoteReads = nil
 }
 
 func (c *Core) becomeFollower(term uint64, lead raft.ServerID) {

@@ -11,10 +11,22 @@ import (
 // the unstable tail in memory, and the commit and apply marks.
 //
 // Invariants: applied <= committed <= lastIndex(); committed never decreases;
-// no entry at or below committed is ever truncated.
+// no entry at or below committed is ever truncated; snap.Index <= committed;
+// first-1 <= snap.Index when snap.Index > 0 (the log continues the snapshot);
+// first <= unstable.offset.
 type raftLog struct {
 	storage  Storage
 	unstable unstable
+	// snap is the newest snapshot the log continues: the durable one
+	// (Storage.SnapshotInfo) or one being installed (pendingSnap). Its
+	// index's term is known even when no entry is stored there.
+	snap SnapshotInfo
+	// first is the first index whose entry can be read; entries below it
+	// are compacted (ErrCompacted).
+	first uint64
+	// pendingSnap is a snapshot accepted from the leader and not yet
+	// acknowledged by Advance: the next Ready carries it.
+	pendingSnap *SnapshotInfo
 	// committed is the highest index known to be committed.
 	committed uint64
 	// applied is the highest index handed to the driver in
@@ -31,15 +43,51 @@ func newRaftLog(storage Storage) (*raftLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core: reading last index: %w", err)
 	}
-	l := &raftLog{storage: storage, unstable: unstable{offset: last + 1}}
-	// NB: entries below the first stored index were compacted into a
-	// snapshot, so they are committed and applied (issue 5 will take the
-	// snapshot's index from Storage instead).
-	if first > 1 {
-		l.committed = first - 1
-		l.applied = first - 1
+	snap := storage.SnapshotInfo()
+	if last < snap.Index {
+		// NB: an empty log after the snapshot (or a stale one below it:
+		// those entries are older than the snapshot and never read).
+		first, last = snap.Index+1, snap.Index
 	}
+	if first == 0 {
+		first = last + 1
+	}
+	l := &raftLog{storage: storage, unstable: unstable{offset: last + 1}, snap: snap, first: first}
+	// NB: the snapshot and the entries below the first stored index are
+	// committed, and the driver has restored the FSM from the snapshot.
+	l.committed = max(snap.Index, first-1)
+	l.applied = l.committed
 	return l, nil
+}
+
+// restore makes the log continue snapshot info, dropping every entry (the
+// unstable tail included): committed and applied move to info.Index.
+func (l *raftLog) restore(info SnapshotInfo) {
+	l.snap = info
+	l.first = info.Index + 1
+	l.unstable = unstable{offset: info.Index + 1}
+	l.committed = info.Index
+	l.applied = info.Index
+}
+
+// compacted records a local snapshot and compaction the driver reports
+// (Storage shows both).
+func (l *raftLog) compacted(info SnapshotInfo) {
+	if info.Index > l.snap.Index {
+		l.snap = info
+	}
+	first, err := l.storage.FirstIndex()
+	if err != nil {
+		return
+	}
+	if first == 0 {
+		// The stored log is empty: nothing before the tail is readable.
+		first = l.unstable.offset
+	}
+	first = min(first, l.unstable.offset)
+	if first > l.first {
+		l.first = first
+	}
 }
 
 func (l *raftLog) lastIndex() uint64 { return l.unstable.lastIndex() }
@@ -52,8 +100,9 @@ func (l *raftLog) lastTerm() uint64 {
 	return t
 }
 
-// term returns the term of entry i; 0 for i == 0. It wraps ErrUnavailable for
-// entries neither held nor stored (past the end, or compacted).
+// term returns the term of entry i; 0 for i == 0. It returns ErrUnavailable
+// past the end and ErrCompacted below the first readable entry (but the
+// snapshot's own index).
 func (l *raftLog) term(i uint64) (uint64, error) {
 	if i == 0 {
 		return 0, nil
@@ -63,6 +112,12 @@ func (l *raftLog) term(i uint64) (uint64, error) {
 	}
 	if i >= l.unstable.offset {
 		return 0, ErrUnavailable
+	}
+	if i == l.snap.Index {
+		return l.snap.Term, nil
+	}
+	if i < l.first {
+		return 0, ErrCompacted
 	}
 	return l.storage.Term(i)
 }
@@ -92,6 +147,9 @@ func (l *raftLog) entries(lo, hi uint64, maxCount int, maxBytes uint64) ([]*raft
 	}
 	if hi > l.lastIndex()+1 {
 		return nil, fmt.Errorf("core: entries [%d, %d) past last index %d: %w", lo, hi, l.lastIndex(), ErrUnavailable)
+	}
+	if lo < l.first {
+		return nil, fmt.Errorf("core: entries from %d, first is %d: %w", lo, l.first, ErrCompacted)
 	}
 	var out []*raft.Log
 	if lo < l.unstable.offset {

@@ -38,6 +38,15 @@ func (m *membership) init(cs ConfState) {
 	m.refresh()
 }
 
+// reset makes conf, at index, the committed and latest configuration (a
+// snapshot was installed or restored).
+func (m *membership) reset(conf raft.Configuration, index uint64) {
+	m.committed = conf.Clone()
+	m.committedIndex = index
+	m.pending = nil
+	m.refresh()
+}
+
 func (m *membership) refresh() { m.voters = quorum.Voters(m.latest()) }
 
 func (m *membership) latest() raft.Configuration {
@@ -143,7 +152,12 @@ func (c *Core) maybeRecoverConf(i uint64) {
 		}
 		hi = lo
 	}
-	// NB: no earlier configuration in the log: it is in the snapshot
-	// (issue 5). Keep the one we have but stop claiming an index for it.
+	// NB: no earlier configuration in the log: the snapshot's is the one
+	// in effect. Without a snapshot, keep the one we have but stop
+	// claiming an index for it.
+	if s := c.log.snap; s.Index > 0 {
+		c.conf.reset(s.Configuration, s.ConfigurationIndex)
+		return
+	}
 	c.conf.committedIndex = 0
 }

@@ -15,32 +15,52 @@ import (
 // yet committed an entry of its own term holds the request until it has, so
 // that Index covers every entry committed before the call.
 func (c *Core) VerifyLeader(id uint64) {
+	c.verifyLeader(pendingRead{id: id})
+}
+
+// verifyLeader starts confirming leadership for r, a local read or a
+// follower's MsgReadIndex (r.from).
+func (c *Core) verifyLeader(r pendingRead) {
 	if c.role != roleLeader {
-		c.readStates = append(c.readStates, ReadState{ID: id})
+		c.answerRead(r, false)
 		return
 	}
 	if !c.committedInTerm() {
-		c.queuedReads = append(c.queuedReads, id)
+		c.queuedReads = append(c.queuedReads, r)
 		return
 	}
-	c.startRead(id)
+	c.startRead(r)
 }
 
-func (c *Core) startRead(id uint64) {
+func (c *Core) startRead(r pendingRead) {
 	// NB: requests made before the next Ready share one round: its
 	// heartbeats have not left yet, so they were sent after every call.
 	if !c.roundSent {
 		c.bcastHeartbeat()
 	}
-	c.pendingReads = append(c.pendingReads, pendingRead{id: id, index: c.log.committed, round: c.round})
+	r.index, r.round = c.log.committed, c.round
+	c.pendingReads = append(c.pendingReads, r)
 	c.maybeConfirmReads()
+}
+
+// answerRead answers r: a ReadState for a local read, a MsgReadIndexResp
+// for a follower's.
+func (c *Core) answerRead(r pendingRead, ok bool) {
+	if !ok {
+		r.index = 0
+	}
+	if r.from == "" {
+		c.readStates = append(c.readStates, ReadState{ID: r.id, Index: r.index, OK: ok})
+		return
+	}
+	c.send(Message{Type: MsgReadIndexResp, To: r.from, Context: r.id, Index: r.index, Success: ok})
 }
 
 func (c *Core) releaseQueuedReads() {
 	queued := c.queuedReads
 	c.queuedReads = nil
-	for _, id := range queued {
-		c.startRead(id)
+	for _, r := range queued {
+		c.startRead(r)
 	}
 }
 
@@ -71,8 +91,7 @@ func (c *Core) maybeConfirmReads() {
 	})
 	n := 0
 	for n < len(c.pendingReads) && c.pendingReads[n].round <= confirmed {
-		r := c.pendingReads[n]
-		c.readStates = append(c.readStates, ReadState{ID: r.id, Index: r.index, OK: true})
+		c.answerRead(c.pendingReads[n], true)
 		n++
 	}
 	c.pendingReads = c.pendingReads[n:]

@@ -14,6 +14,8 @@ func (c *Core) HasReady() bool {
 		len(c.log.unstable.entries) > 0 ||
 		len(c.msgs) > 0 ||
 		len(c.readStates) > 0 ||
+		c.log.pendingSnap != nil ||
+		c.transferResult != nil ||
 		c.log.hasNextCommitted()
 }
 
@@ -33,6 +35,11 @@ func (c *Core) Ready() Ready {
 	rd.Messages, c.msgs = c.msgs, nil
 	rd.CommittedEntries = c.log.nextCommitted(maxCommittedBytesPerReady)
 	rd.ReadStates, c.readStates = c.readStates, nil
+	if c.log.pendingSnap != nil {
+		snap := *c.log.pendingSnap
+		rd.Snapshot = &snap
+	}
+	rd.Transfer, c.transferResult = c.transferResult, nil
 	c.roundSent = false
 	return rd
 }
@@ -46,6 +53,10 @@ func (c *Core) Advance(rd Ready) {
 	}
 	if rd.HardState != nil {
 		c.prevHard = *rd.HardState
+	}
+	if rd.Snapshot != nil && c.log.pendingSnap != nil && c.log.pendingSnap.Index == rd.Snapshot.Index {
+		// Installed: Storage now shows the snapshot and the log after it.
+		c.log.pendingSnap = nil
 	}
 	if n := len(rd.CommittedEntries); n > 0 {
 		if last := rd.CommittedEntries[n-1].Index; last > c.log.applied && last <= c.log.committed {

@@ -67,6 +67,7 @@ func (c *Core) bcastAppend() {
 // proves contact after round r was queued.
 func (c *Core) bcastHeartbeat() {
 	c.round++
+	c.recordRound(c.round)
 	for _, id := range c.peers() {
 		c.send(Message{Type: MsgHeartbeat, To: id, Context: c.round})
 	}
@@ -89,13 +90,12 @@ func (c *Core) maybeSendAppend(to raft.ServerID, sendIfEmpty bool) bool {
 		prev := pr.Next - 1
 		prevTerm, err := c.log.term(prev)
 		if err != nil {
-			// Issue 5: the entry was compacted; send a snapshot
-			// (StateSnapshot) instead. Until then the follower waits.
-			return sent
+			// The entry was compacted: the follower needs a snapshot.
+			return c.maybeSendSnapshot(to, pr, err) || sent
 		}
 		ents, err := c.log.entries(pr.Next, c.log.lastIndex()+1, c.cfg.MaxAppendEntries, c.cfg.MaxSizePerMsg)
 		if err != nil {
-			return sent // issue 5, as above
+			return c.maybeSendSnapshot(to, pr, err) || sent
 		}
 		last := prev + uint64(len(ents))
 		commit := min(c.log.committed, last)
@@ -141,6 +141,9 @@ func (c *Core) maybeCommit() bool {
 	c.conf.onCommit(c.log.committed)
 	if firstInTerm {
 		c.releaseQueuedReads()
+	}
+	if !c.maybeStepDownRemoved() {
+		c.maybePromoteStaging()
 	}
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/raftimpl/internal/tracker"
 )
 
 // Step feeds the core one message that arrived for it (or, for
@@ -36,7 +37,7 @@ func (c *Core) Step(m Message) error {
 			if !(m.Granted && c.role == rolePreCandidate && m.Term == c.term+1) {
 				c.becomeFollower(m.Term, "")
 			}
-		case MsgApp, MsgHeartbeat, MsgTimeoutNow:
+		case MsgApp, MsgHeartbeat, MsgTimeoutNow, MsgSnap:
 			c.becomeFollower(m.Term, m.From)
 		default:
 			c.becomeFollower(m.Term, "")
@@ -48,7 +49,9 @@ func (c *Core) Step(m Message) error {
 
 	switch m.Type {
 	case MsgVote, MsgPreVote:
-		c.handleVoteRequest(m)
+		if !c.refuseQuiet(m) {
+			c.handleVoteRequest(m)
+		}
 		return nil
 	case MsgTimeoutNow:
 		c.handleTimeoutNow(m)
@@ -78,6 +81,10 @@ func (c *Core) answerStale(m Message) {
 		c.handleVoteRequest(m) // refuses on the term rule (or earlier)
 	case MsgTimeoutNow:
 		c.send(Message{Type: MsgTimeoutNowResp, To: m.From, Context: m.Context})
+	case MsgSnap:
+		c.send(Message{Type: MsgSnapResp, To: m.From, Context: m.Context})
+	case MsgReadIndex:
+		c.send(Message{Type: MsgReadIndexResp, To: m.From, Context: m.Context})
 	}
 }
 
@@ -97,9 +104,16 @@ func (c *Core) handleTimeoutNow(m Message) {
 // handleUnreachable stops assuming anything sent to m.From arrived.
 func (c *Core) handleUnreachable(m Message) {
 	if c.role != roleLeader {
+		c.failRemoteReads(m.From)
 		return
 	}
 	if pr := c.prs[m.From]; pr != nil && m.From != c.id {
+		if pr.State == tracker.StateSnapshot {
+			// The snapshot did not arrive: retry after the follower
+			// answers a heartbeat.
+			pr.SnapshotFailed()
+			return
+		}
 		pr.BecomeProbe()
 	}
 }

@@ -6,10 +6,13 @@ import "github.com/pontoon-raft/raft/raftimpl/internal/quorum"
 // echoing the proposed one) in a pre-candidate or candidate.
 func (c *Core) stepCandidate(m Message) error {
 	switch m.Type {
-	case MsgApp, MsgHeartbeat:
+	case MsgApp, MsgHeartbeat, MsgSnap:
 		// A leader exists in this term: follow it.
 		c.becomeFollower(c.term, m.From)
 		return c.stepFollower(m)
+	case MsgReadIndex:
+		// Not the leader: the follower's read fails.
+		c.send(Message{Type: MsgReadIndexResp, To: m.From, Context: m.Context})
 	case MsgVoteResp:
 		if c.role != roleCandidate || m.Term != c.term {
 			return nil

@@ -12,6 +12,15 @@ func (c *Core) stepFollower(m Message) error {
 		c.lead = m.From
 		c.send(Message{Type: MsgHeartbeatResp, To: m.From, Success: true,
 			LastLog: c.log.lastIndex(), Context: m.Context})
+	case MsgSnap:
+		c.electionElapsed = 0
+		c.lead = m.From
+		return c.handleSnapshot(m)
+	case MsgReadIndex:
+		// Not the leader: the follower's read fails.
+		c.send(Message{Type: MsgReadIndexResp, To: m.From, Context: m.Context})
+	case MsgReadIndexResp:
+		c.handleReadIndexResponse(m)
 	}
 	return nil
 }
@@ -20,6 +29,22 @@ func (c *Core) stepFollower(m Message) error {
 // goes out in Ready.Messages, which the driver sends only after persisting
 // the Ready's Entries: a Success acknowledges durable entries.
 func (c *Core) handleAppend(m Message) error {
+	if m.PrevLogIndex < c.log.committed {
+		// NB: entries up to the commit index agree with every leader's
+		// log, and may be compacted here: skip them, and check agreement
+		// at the commit index instead.
+		skip := c.log.committed - m.PrevLogIndex
+		if uint64(len(m.Entries)) <= skip {
+			c.send(Message{Type: MsgAppResp, To: m.From, Index: m.PrevLogIndex + uint64(len(m.Entries)),
+				Success: true, LastLog: c.log.lastIndex(), Context: m.Context})
+			return nil
+		}
+		if m.Entries[skip-1] == nil {
+			return errCorrupt(m, errMalformed)
+		}
+		m.PrevLogIndex, m.PrevLogTerm = c.log.committed, m.Entries[skip-1].Term
+		m.Entries = m.Entries[skip:]
+	}
 	if !c.log.matchTerm(m.PrevLogIndex, m.PrevLogTerm) {
 		// Tell the leader where to look: the last index whose entry might
 		// still agree. Past our end, that is at most our last index; and

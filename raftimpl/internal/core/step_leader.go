@@ -9,6 +9,8 @@ import (
 
 // tickLeader runs the leader's heartbeat and check-quorum timers.
 func (c *Core) tickLeader() {
+	c.leaderTicks++
+	c.tickTransfer()
 	c.heartbeatElapsed++
 	c.leaseElapsed++
 	if c.leaseElapsed >= c.cfg.LeaseTick {
@@ -43,6 +45,15 @@ func (c *Core) checkQuorum() bool {
 
 // stepLeader handles a message of the current term in the leader.
 func (c *Core) stepLeader(m Message) error {
+	switch m.Type {
+	case MsgReadIndex:
+		c.handleReadIndex(m)
+		return nil
+	case MsgSnap:
+		// From a leader of this term, which this node is: refuse.
+		c.send(Message{Type: MsgSnapResp, To: m.From, Context: m.Context})
+		return nil
+	}
 	pr := c.prs[m.From]
 	if pr == nil {
 		// Not a member of the latest configuration: nothing to track.
@@ -57,7 +68,16 @@ func (c *Core) stepLeader(m Message) error {
 		c.handleHeartbeatResponse(m)
 	case MsgTimeoutNowResp:
 		pr.RecentActive = true
-		// Issue 5: leadership transfer completes or times out here.
+		c.handleTimeoutNowResponse(m)
+	case MsgSnapResp:
+		pr.RecentActive = true
+		c.handleSnapshotResponse(m)
+	}
+	switch m.Type {
+	case MsgAppResp, MsgSnapResp, MsgHeartbeatResp:
+		// The follower's Match may have moved.
+		c.maybePromoteStaging()
+		c.maybeSendTimeoutNow()
 	}
 	return nil
 }
@@ -114,8 +134,9 @@ func (c *Core) Propose(entries []*raft.Log) (first, last uint64, err error) {
 	if c.role != roleLeader {
 		return 0, 0, raft.ErrNotLeader
 	}
-	// Issue 5: refuse with raft.ErrLeadershipTransferInProgress while a
-	// transfer runs.
+	if c.transfer != nil {
+		return 0, 0, raft.ErrLeadershipTransferInProgress
+	}
 	if len(entries) == 0 {
 		return 0, 0, nil
 	}

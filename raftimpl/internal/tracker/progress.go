@@ -10,8 +10,9 @@ const (
 	StateProbe State = iota
 	// StateReplicate: stream entries, bounded by Inflights.
 	StateReplicate
-	// StateSnapshot is reserved for issue 5 (InstallSnapshot): the follower
-	// needs entries the leader no longer holds.
+	// StateSnapshot: the follower needs entries the leader has compacted;
+	// one snapshot is in flight (PendingSnapshot) and nothing else is sent
+	// until it is answered.
 	StateSnapshot
 )
 
@@ -54,6 +55,9 @@ type Progress struct {
 	// AckedRound is the highest heartbeat round (Message.Context) the
 	// follower has answered in the leader's term; see VerifyLeader.
 	AckedRound uint64
+	// PendingSnapshot is the index of the snapshot in flight in
+	// StateSnapshot; 0 in the other states.
+	PendingSnapshot uint64
 }
 
 // NewProgress returns the progress of a follower the leader has just started
@@ -68,7 +72,32 @@ func NewProgress(next uint64, maxInflight int) *Progress {
 func (pr *Progress) resetState(s State) {
 	pr.State = s
 	pr.ProbeSent = false
+	pr.PendingSnapshot = 0
 	pr.Inflights.Reset()
+}
+
+// BecomeSnapshot records that a snapshot ending at index was sent: nothing
+// more goes to the follower until SnapshotDone or SnapshotFailed.
+func (pr *Progress) BecomeSnapshot(index uint64) {
+	pr.resetState(StateSnapshot)
+	pr.PendingSnapshot = index
+}
+
+// SnapshotDone records that the follower holds everything up to index (the
+// snapshot it installed, or its commit index if it had that already) and
+// goes back to probing after it. It reports whether Match moved.
+func (pr *Progress) SnapshotDone(index uint64) bool {
+	moved := pr.MaybeUpdate(index)
+	pr.BecomeProbe()
+	return moved
+}
+
+// SnapshotFailed goes back to probing, paused: the next probe (and so the
+// next snapshot) waits for a sign of life from the follower, so a follower
+// that cannot take a snapshot is not sent one in a tight loop.
+func (pr *Progress) SnapshotFailed() {
+	pr.BecomeProbe()
+	pr.ProbeSent = true
 }
 
 // BecomeProbe goes back to probing right after Match.
@@ -159,6 +188,9 @@ func (pr *Progress) String() string {
 	s := fmt.Sprintf("%s match=%d next=%d", pr.State, pr.Match, pr.Next)
 	if pr.State == StateReplicate {
 		s += fmt.Sprintf(" inflight=%d", pr.Inflights.Count())
+	}
+	if pr.State == StateSnapshot {
+		s += fmt.Sprintf(" pending=%d", pr.PendingSnapshot)
 	}
 	if pr.ProbeSent {
 		s += " paused"
