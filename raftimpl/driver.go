@@ -277,13 +277,15 @@ func (d *driver) processReady() error {
 				d.respond(rd.Messages[i])
 			}
 		}
-		if rd.SoftState != nil {
-			d.changeSoftState(*rd.SoftState)
-		}
+		// Committed entries first: a leader that steps down in this same
+		// Ready (e.g. it removed itself) still resolves what committed.
 		if len(rd.CommittedEntries) > 0 {
 			if !d.deliverCommitted(rd.CommittedEntries) {
 				return nil // shutting down
 			}
+		}
+		if rd.SoftState != nil {
+			d.changeSoftState(*rd.SoftState)
 		}
 		if rd.Transfer != nil {
 			d.finishTransfer(rd.Transfer.OK)

@@ -211,7 +211,7 @@ func TestLeadershipTransfer(t *testing.T) {
 		t.Fatalf("LeadershipTransferToServer: %v", err)
 	}
 	waitFor(t, 10*time.Second, "the chosen target to lead", func() bool { return target.raft.State() == raft.Leader })
-	if err := l.raft.LeadershipTransfer().Error(); !errors.Is(err, raft.ErrNotLeader) {
+	if err := c.followers(target)[0].raft.LeadershipTransfer().Error(); !errors.Is(err, raft.ErrNotLeader) {
 		t.Fatalf("transfer on a follower: %v", err)
 	}
 }
