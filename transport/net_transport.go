@@ -73,6 +73,11 @@ type NetworkTransportConfig struct {
 	// IdleTimeout closes a server-side connection that receives no request
 	// for this long. 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+
+	// MaxInboundConns bounds the accepted connections served at once;
+	// further ones are closed as soon as they are accepted (logged). 0 means
+	// DefaultMaxInboundConns.
+	MaxInboundConns int
 }
 
 // NetworkTransport is a Transport over a StreamLayer whose frames are
