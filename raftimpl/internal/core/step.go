@@ -34,7 +34,15 @@ func (c *Core) Step(m Message) error {
 		case MsgPreVote:
 			// A proposed term, adopted by nobody.
 		case MsgPreVoteResp:
-			if !(m.Granted && c.role == rolePreCandidate && m.Term == c.term+1) {
+			if m.Granted {
+				// NB: a grant echoes a proposed term, which nobody
+				// adopted: not evidence of a newer term. Only the
+				// pre-campaign it answers may use it; adopting it would
+				// make a follower forget its leader (breaking leases).
+				if c.role != rolePreCandidate || m.Term != c.term+1 {
+					return nil
+				}
+			} else {
 				c.becomeFollower(m.Term, "")
 			}
 		case MsgApp, MsgHeartbeat, MsgTimeoutNow, MsgSnap:

@@ -8,10 +8,14 @@ import (
 
 // memStorage is the fake durable storage of tests: what a Ready persisted
 // survives a crash (New is called again over the same memStorage); nothing
-// else does. ents[i].Index == i+1: no compaction before issue 5.
+// else does. ents[i].Index == i+1; entries below first were compacted and
+// are nil. The log continues snap.
 type memStorage struct {
 	hs   HardState
 	ents []*raft.Log
+	// first is the first entry not compacted (0 or 1: none compacted).
+	first uint64
+	snap  SnapshotInfo
 }
 
 // bootstrapStorage returns storage as hashicorp's BootstrapCluster leaves it:
@@ -29,8 +33,12 @@ func bootstrapStorage(conf raft.Configuration) *memStorage {
 // configuration is uncommitted at a time).
 func (s *memStorage) InitialState() (HardState, ConfState, error) {
 	var cs ConfState
+	if s.snap.Index > 0 {
+		cs.Latest, cs.LatestIndex = s.snap.Configuration, s.snap.ConfigurationIndex
+		cs.Committed, cs.CommittedIndex = cs.Latest, cs.LatestIndex
+	}
 	for _, e := range s.ents {
-		if e.Type != raft.LogConfiguration {
+		if e == nil || e.Index <= s.snap.Index || e.Type != raft.LogConfiguration {
 			continue
 		}
 		c, err := raft.DecodeConfiguration(e.Data)
@@ -43,23 +51,61 @@ func (s *memStorage) InitialState() (HardState, ConfState, error) {
 	return s.hs, cs, nil
 }
 
+func (s *memStorage) firstLive() uint64 { return max(s.first, 1) }
+
 func (s *memStorage) FirstIndex() (uint64, error) {
-	if len(s.ents) == 0 {
+	if s.firstLive() > uint64(len(s.ents)) {
 		return 0, nil
 	}
-	return 1, nil
+	return s.firstLive(), nil
 }
 
-func (s *memStorage) LastIndex() (uint64, error) { return uint64(len(s.ents)), nil }
+func (s *memStorage) LastIndex() (uint64, error) {
+	if s.firstLive() > uint64(len(s.ents)) {
+		return 0, nil
+	}
+	return uint64(len(s.ents)), nil
+}
 
 func (s *memStorage) Term(i uint64) (uint64, error) {
-	if i == 0 || i > uint64(len(s.ents)) {
+	if i > 0 && i == s.snap.Index {
+		return s.snap.Term, nil
+	}
+	if i < s.firstLive() {
+		return 0, ErrCompacted
+	}
+	if i > uint64(len(s.ents)) {
 		return 0, ErrUnavailable
 	}
 	return s.ents[i-1].Term, nil
 }
 
+// SnapshotInfo implements Storage.
+func (s *memStorage) SnapshotInfo() SnapshotInfo { return s.snap }
+
+// installSnapshot makes the log an empty one after info (a driver's
+// handling of Ready.Snapshot, or of a user's restore).
+func (s *memStorage) installSnapshot(info SnapshotInfo) {
+	s.snap = info
+	s.ents = make([]*raft.Log, info.Index)
+	s.first = info.Index + 1
+}
+
+// compact drops the entries up to upTo (at most the snapshot's index).
+func (s *memStorage) compact(upTo uint64) {
+	upTo = min(upTo, s.snap.Index, uint64(len(s.ents)))
+	for i := s.firstLive(); i <= upTo; i++ {
+		s.ents[i-1] = nil
+	}
+	if upTo+1 > s.firstLive() {
+		s.first = upTo + 1
+	}
+}
+
 func (s *memStorage) Entries(lo, hi, maxBytes uint64) ([]*raft.Log, error) {
+	if lo < s.firstLive() {
+		return nil, fmt.Errorf("memStorage: Entries(%d, %d) from %d: %w", lo, hi, s.firstLive(), ErrCompacted)
+	}
 	if lo == 0 || lo >= hi || hi > uint64(len(s.ents))+1 {
 		return nil, fmt.Errorf("memStorage: Entries(%d, %d) with %d stored: %w", lo, hi, len(s.ents), ErrUnavailable)
 	}
@@ -106,7 +152,7 @@ func (s *memStorage) persistEntries(rd Ready) (deleted int, err error) {
 // durable (step 2 of the contract).
 func isRequest(m Message) bool {
 	switch m.Type {
-	case MsgApp, MsgHeartbeat, MsgVote, MsgPreVote, MsgTimeoutNow:
+	case MsgApp, MsgHeartbeat, MsgVote, MsgPreVote, MsgTimeoutNow, MsgSnap, MsgReadIndex:
 		return true
 	}
 	return false
@@ -139,9 +185,12 @@ func wire(m Message, conflictTerm bool) Message {
 		out.Granted = m.Granted
 	case MsgTimeoutNowResp:
 		out.Success = m.Success
+	case MsgSnap:
+		info := *m.Snapshot
+		info.Configuration = info.Configuration.Clone()
+		out.Snapshot = &info
+	case MsgSnapResp, MsgReadIndexResp:
+		out.Success, out.Index = m.Success, m.Index
 	}
 	return out
 }
-
-// SnapshotInfo implements Storage.
-func (s *memStorage) SnapshotInfo() SnapshotInfo { return SnapshotInfo{} }
