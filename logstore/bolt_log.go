@@ -178,10 +178,19 @@ func (s *BoltStore) DeleteRange(min, max uint64) (err error) {
 			return fmt.Errorf("log store %s: delete range: %w", s.path, err)
 		}
 	} else {
-		// NB: the cursor walks the pages as they were when the transaction
-		// began, and Delete edits the in-memory copy of the leaf, so Next
-		// after Delete does not skip keys.
-		for k, _ := c.Seek(minKey[:]); k != nil && bytes.Compare(k, maxKey[:]) <= 0; k, _ = c.Next() {
+		// NB: deleting walks the range backwards. bbolt removes a key by
+		// shifting the rest of its leaf down, so deleting each leaf from
+		// its end moves nothing, where a forward walk moves the whole leaf
+		// for every key. The cursor walks the pages as they were when the
+		// transaction began and Delete edits an in-memory copy of the leaf,
+		// so Prev after Delete does not skip keys.
+		k, _ := c.Seek(maxKey[:])
+		if k == nil {
+			k, _ = c.Last()
+		} else if bytes.Compare(k, maxKey[:]) > 0 {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.Compare(k, minKey[:]) >= 0; k, _ = c.Prev() {
 			if err := c.Delete(); err != nil {
 				return fmt.Errorf("log store %s: delete range %d-%d: %w", s.path, min, max, err)
 			}
