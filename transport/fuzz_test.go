@@ -46,24 +46,14 @@ func FuzzDecodeFrame(f *testing.F) {
 		// Partial reads exercise the stream reader's refills.
 		sc := &serverConn{sr: codec.NewStreamReader(iotest.HalfReader(bytes.NewReader(data)))}
 		for {
-			typ, err := sc.sr.ReadByte()
-			if err != nil {
-				return
-			}
-			if typ > rpcRequestPreVote {
-				if _, _, err := tr.readRequest(sc, typ); err == nil {
-					t.Fatalf("unknown type %d accepted", typ)
-				}
-				return
-			}
-			sc.frame, err = readStreamFrame(sc.sr, sc.frame, 1, limit)
-			if len(sc.frame) > limit {
+			typ, err := tr.readRequestFrame(sc)
+			if len(sc.frame) > limit+1 {
 				t.Fatalf("frame of %d bytes over the %d limit", len(sc.frame), limit)
 			}
 			if err != nil {
 				return
 			}
-			frame := bytes.Clone(sc.frame)
+			frame := bytes.Clone(sc.body)
 			rpc, snap, err := tr.decodeRequest(sc, typ)
 			if err != nil {
 				return

@@ -67,11 +67,15 @@ type serverConn struct {
 	// fast path keeps it (its entries point into it), so the next request
 	// gets a new one of frameHint capacity; otherwise it is reused.
 	frame     []byte
+	body      []byte // frame without its type byte
 	frameHint int
-	out       []byte // encoded reply, reused
-	enc       *msgpack.Encoder
-	dec       codec.BytesDecoder
-	respCh    chan RPCResponse // reused: one request at a time
+	// onFirst runs when a request's first byte arrives; started records it.
+	onFirst func()
+	started bool
+	out     []byte // encoded reply, reused
+	enc     *msgpack.Encoder
+	dec     codec.BytesDecoder
+	respCh  chan RPCResponse // reused: one request at a time
 }
 
 // errSnapshotNotDrained closes a connection whose InstallSnapshot data was
@@ -106,15 +110,22 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 		sr:     codec.NewStreamReader(conn),
 		respCh: make(chan RPCResponse, 1),
 	}
+	// Once a request's first byte is in, the rest must arrive within Timeout.
+	sc.onFirst = func() {
+		sc.started = true
+		_ = conn.SetReadDeadline(time.Now().Add(n.lim.timeout))
+	}
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
-		typ, err := sc.sr.ReadByte()
+		typ, err := n.readRequestFrame(sc)
 		if err != nil {
-			n.logConnEnd(remote, err, "")
+			if sc.started {
+				n.logConnEnd(remote, err, "failed to read incoming request")
+			} else {
+				n.logConnEnd(remote, err, "")
+			}
 			return
 		}
-		// The rest of the request must arrive within Timeout.
-		_ = conn.SetReadDeadline(time.Now().Add(n.lim.timeout))
 		if err := n.handleRequest(sc, typ); err != nil {
 			n.logConnEnd(remote, err, "failed to handle incoming request")
 			return
@@ -147,7 +158,7 @@ func (n *NetworkTransport) logConnEnd(remote string, err error, msg string) {
 // handleRequest reads the request after its type byte, dispatches it, waits
 // for the answer and writes the reply. An error closes the connection.
 func (n *NetworkTransport) handleRequest(sc *serverConn, typ uint8) error {
-	rpc, snap, err := n.readRequest(sc, typ)
+	rpc, snap, err := n.decodeRequest(sc, typ)
 	if err != nil {
 		return err
 	}
@@ -179,29 +190,30 @@ func (n *NetworkTransport) handleRequest(sc *serverConn, typ uint8) error {
 	return nil
 }
 
-// readRequest reads and decodes the msgpack object of a request of type
-// typ. For InstallSnapshot it also returns the reader of the data that
-// follows. Errors wrap raft.ErrCorrupt or raft.ErrMessageTooLarge for bad
-// input.
-func (n *NetworkTransport) readRequest(sc *serverConn, typ uint8) (RPC, *io.LimitedReader, error) {
-	rpc := RPC{RespChan: sc.respCh}
-	switch typ {
-	case rpcAppendEntries, rpcRequestVote, rpcRequestPreVote, rpcTimeoutNow, rpcInstallSnapshot:
-	default:
-		return rpc, nil, fmt.Errorf("%w: unknown rpc type %d", raft.ErrCorrupt, typ)
-	}
+// readRequestFrame reads the next request, [type byte][msgpack object],
+// into sc.frame (and sc.body, the object) and returns its type. Errors wrap
+// raft.ErrCorrupt or raft.ErrMessageTooLarge for bad input; io.EOF means
+// the peer closed between requests.
+func (n *NetworkTransport) readRequestFrame(sc *serverConn) (uint8, error) {
 	if sc.frame == nil && sc.frameHint > 0 {
 		sc.frame = make([]byte, 0, sc.frameHint)
 	}
-	var err error
-	sc.frame, err = readStreamFrame(sc.sr, sc.frame, 1, n.lim.maxMessageSize)
+	sc.started = false
+	frame, err := sc.sr.ReadFrame(sc.frame, 1, 1, n.lim.maxMessageSize, sc.onFirst)
+	sc.frame = frame
 	if err != nil {
-		return rpc, nil, err
+		return 0, frameErr(err, n.lim.maxMessageSize)
 	}
-	return n.decodeRequest(sc, typ)
+	sc.body = frame[1:]
+	typ := frame[0]
+	switch typ {
+	case rpcAppendEntries, rpcRequestVote, rpcRequestPreVote, rpcTimeoutNow, rpcInstallSnapshot:
+		return typ, nil
+	}
+	return typ, fmt.Errorf("%w: unknown rpc type %d", raft.ErrCorrupt, typ)
 }
 
-// decodeRequest decodes sc.frame as a request of type typ (known valid).
+// decodeRequest decodes sc.body as a request of type typ (known valid).
 func (n *NetworkTransport) decodeRequest(sc *serverConn, typ uint8) (RPC, *io.LimitedReader, error) {
 	rpc := RPC{RespChan: sc.respCh}
 	var err error
@@ -236,12 +248,12 @@ func (n *NetworkTransport) decodeRequest(sc *serverConn, typ uint8) (RPC, *io.Li
 // decodeAppendEntries decodes sc.frame into req (zero), by the fast path
 // or go-msgpack, and enforces the entry limit.
 func (n *NetworkTransport) decodeAppendEntries(sc *serverConn, req *AppendEntriesRequest) error {
-	aliased, err := decodeAppendEntriesRequestFast(sc.frame, req, n.lim.maxAppendEntries, true)
+	aliased, err := decodeAppendEntriesRequestFast(sc.body, req, n.lim.maxAppendEntries, true)
 	if err == nil {
 		if aliased {
 			// req now owns the frame. Size the next one like this one.
 			sc.frameHint = min(len(sc.frame)+len(sc.frame)/64+64, maxRetainedScratch)
-			sc.frame = nil
+			sc.frame, sc.body = nil, nil
 		}
 		return nil
 	}
@@ -259,7 +271,7 @@ func (n *NetworkTransport) decodeAppendEntries(sc *serverConn, req *AppendEntrie
 }
 
 func decodeGeneric(sc *serverConn, req interface{}) error {
-	if err := sc.dec.Decode(sc.frame, req); err != nil {
+	if err := sc.dec.Decode(sc.body, req); err != nil {
 		return fmt.Errorf("%w: decode %T: %v", raft.ErrCorrupt, req, err)
 	}
 	return nil

@@ -33,12 +33,6 @@ func readFrame(r codec.ByteReader, buf []byte, n int, limit int) ([]byte, error)
 	return out, frameErr(err, limit)
 }
 
-// readStreamFrame is readFrame for a StreamReader.
-func readStreamFrame(r *codec.StreamReader, buf []byte, n int, limit int) ([]byte, error) {
-	out, err := r.ReadObjects(buf, n, limit)
-	return out, frameErr(err, limit)
-}
-
 func frameErr(err error, limit int) error {
 	if err != nil {
 		switch {

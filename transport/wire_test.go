@@ -228,8 +228,12 @@ func TestWireFallbackForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := &serverConn{sr: codec.NewStreamReader(bytes.NewReader(b))}
-	rpc, _, err := tr.readRequest(sc, rpcAppendEntries)
+	sc := &serverConn{sr: codec.NewStreamReader(bytes.NewReader(append([]byte{rpcAppendEntries}, b...)))}
+	typ, err := tr.readRequestFrame(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpc, _, err := tr.decodeRequest(sc, typ)
 	if err != nil {
 		t.Fatal(err)
 	}

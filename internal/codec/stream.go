@@ -34,26 +34,6 @@ func NewStreamReader(r io.Reader) *StreamReader {
 	return &StreamReader{r: r}
 }
 
-// ReadByte returns the next byte, reading ahead up to minFrameCap bytes.
-func (s *StreamReader) ReadByte() (byte, error) {
-	if len(s.pend) == 0 {
-		if cap(s.spare) < minFrameCap {
-			s.spare = make([]byte, minFrameCap)
-		}
-		n, err := s.r.Read(s.spare[:min(cap(s.spare), readAhead)])
-		if n == 0 {
-			if err == nil {
-				err = io.ErrNoProgress
-			}
-			return 0, err
-		}
-		s.pend = s.spare[:n]
-	}
-	b := s.pend[0]
-	s.pend = s.pend[1:]
-	return b, nil
-}
-
 // Read implements io.Reader: read-ahead bytes first, then the stream.
 func (s *StreamReader) Read(p []byte) (int, error) {
 	if len(s.pend) > 0 {
@@ -71,8 +51,23 @@ func (s *StreamReader) Read(p []byte) (int, error) {
 // takes no allocation. The result's capacity past its length may hold
 // read-ahead bytes, which StreamReader keeps a copy of.
 func (s *StreamReader) ReadObjects(dst []byte, n int, limit int) ([]byte, error) {
+	return s.ReadFrame(dst, 0, n, limit, nil)
+}
+
+// ReadFrame is ReadObjects for a frame that starts with prefix raw bytes
+// (a type byte): it returns the prefix and the n objects after it in one
+// buffer, so a whole frame can arrive in one read. limit bounds the
+// objects, not the prefix. onFirst, if not nil, is called once the first
+// byte of the frame is in (to switch from an idle deadline to a frame
+// deadline). io.EOF means the stream ended before the first byte.
+func (s *StreamReader) ReadFrame(dst []byte, prefix, n int, limit int, onFirst func()) ([]byte, error) {
 	buf := append(dst[:0], s.pend...)
 	s.pend = nil
+	if onFirst != nil && len(buf) > 0 {
+		onFirst()
+		onFirst = nil
+	}
+	limit += prefix
 	pos := 0
 	pending := uint64(n)
 
@@ -94,6 +89,10 @@ func (s *StreamReader) ReadObjects(dst []byte, n int, limit int) ([]byte, error)
 			// steady size then arrive in one read with little left over.
 			m, err := s.r.Read(buf[len(buf):min(cap(buf), max(pos+k+readAhead, s.lastLen))])
 			buf = buf[:len(buf)+m]
+			if m > 0 && onFirst != nil {
+				onFirst()
+				onFirst = nil
+			}
 			if m == 0 {
 				if err == nil {
 					err = io.ErrNoProgress
@@ -115,6 +114,12 @@ func (s *StreamReader) ReadObjects(dst []byte, n int, limit int) ([]byte, error)
 		return buf[:pos], err
 	}
 
+	if prefix > 0 {
+		if err := need(prefix); err != nil {
+			return finish(err)
+		}
+		pos = prefix
+	}
 	for pending > 0 {
 		if uint64(limit-pos) < pending {
 			return finish(ErrObjectTooLarge)

@@ -74,3 +74,24 @@ func TestStreamReaderLimits(t *testing.T) {
 		t.Fatalf("0xc1: %v", err)
 	}
 }
+
+func TestStreamReaderFramePrefix(t *testing.T) {
+	a, _ := Encode(map[string]interface{}{"k": make([]byte, 5000)})
+	b, _ := Encode("x")
+	stream := append(append(append([]byte{7}, a...), 9), b...)
+	for _, wrap := range []func(io.Reader) io.Reader{iotest.OneByteReader, iotest.HalfReader} {
+		sr := NewStreamReader(wrap(bytes.NewReader(stream)))
+		calls := 0
+		f, err := sr.ReadFrame(nil, 1, 1, len(a), func() { calls++ })
+		if err != nil || f[0] != 7 || !bytes.Equal(f[1:], a) || calls != 1 {
+			t.Fatalf("first frame: %v calls=%d", err, calls)
+		}
+		f, err = sr.ReadFrame(f, 1, 1, 10, func() { calls++ })
+		if err != nil || f[0] != 9 || !bytes.Equal(f[1:], b) || calls != 2 {
+			t.Fatalf("second frame: %v calls=%d %x", err, calls, f)
+		}
+		if _, err := sr.ReadFrame(f, 1, 1, 10, func() { calls++ }); err != io.EOF || calls != 2 {
+			t.Fatalf("at end: %v calls=%d", err, calls)
+		}
+	}
+}
