@@ -207,7 +207,7 @@ func (n *NetworkTransport) readRequestFrame(sc *serverConn) (uint8, error) {
 	sc.body = frame[1:]
 	typ := frame[0]
 	switch typ {
-	case rpcAppendEntries, rpcRequestVote, rpcRequestPreVote, rpcTimeoutNow, rpcInstallSnapshot:
+	case rpcAppendEntries, rpcRequestVote, rpcRequestPreVote, rpcTimeoutNow, rpcInstallSnapshot, rpcReadIndex:
 		return typ, nil
 	}
 	return typ, fmt.Errorf("%w: unknown rpc type %d", raft.ErrCorrupt, typ)
@@ -229,6 +229,9 @@ func (n *NetworkTransport) decodeRequest(sc *serverConn, typ uint8) (RPC, *io.Li
 		rpc.Command, err = req, decodeGeneric(sc, req)
 	case rpcTimeoutNow:
 		req := &TimeoutNowRequest{}
+		rpc.Command, err = req, decodeGeneric(sc, req)
+	case rpcReadIndex:
+		req := &ReadIndexRequest{}
 		rpc.Command, err = req, decodeGeneric(sc, req)
 	case rpcInstallSnapshot:
 		req := &InstallSnapshotRequest{}

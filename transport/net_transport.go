@@ -149,6 +149,8 @@ var (
 	_ Transport   = (*NetworkTransport)(nil)
 	_ WithPreVote = (*NetworkTransport)(nil)
 	_ WithClose   = (*NetworkTransport)(nil)
+
+	_ WithReadIndex = (*NetworkTransport)(nil)
 )
 
 // NewNetworkTransportWithConfig starts a transport on config.Stream. It

@@ -61,6 +61,12 @@ func rpcCases() []rpcCase {
 			out:  func() interface{} { return &RequestPreVoteResponse{} },
 		},
 		{
+			name: "ReadIndex",
+			req:  &ReadIndexRequest{RPCHeader: hdr, Term: 12},
+			resp: &ReadIndexResponse{RPCHeader: rhdr, Term: 12, Index: 1 << 35, Success: true},
+			out:  func() interface{} { return &ReadIndexResponse{} },
+		},
+		{
 			name: "TimeoutNow",
 			req:  &TimeoutNowRequest{RPCHeader: hdr},
 			resp: &TimeoutNowResponse{RPCHeader: rhdr},
@@ -80,6 +86,8 @@ func callRPC(tr *NetworkTransport, target raft.ServerAddress, req, out interface
 		return tr.RequestPreVote("n2", target, r, out.(*RequestPreVoteResponse))
 	case *TimeoutNowRequest:
 		return tr.TimeoutNow("n2", target, r, out.(*TimeoutNowResponse))
+	case *ReadIndexRequest:
+		return tr.ReadIndex("n2", target, r, out.(*ReadIndexResponse))
 	}
 	panic("unknown request")
 }

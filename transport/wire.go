@@ -20,6 +20,11 @@ const (
 	rpcInstallSnapshot uint8 = 2
 	rpcTimeoutNow      uint8 = 3
 	rpcRequestPreVote  uint8 = 4
+
+	// rpcReadIndex is Pontoon's extension (WithReadIndex). It sits far
+	// from hashicorp's small sequential values so a future hashicorp type
+	// cannot collide with it; a hashicorp node closes the connection on it.
+	rpcReadIndex uint8 = 0xc8
 )
 
 // errFallback tells a fast decoder's caller that the input is valid-looking

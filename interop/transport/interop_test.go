@@ -419,3 +419,19 @@ func TestHeartbeatHandlers(t *testing.T) {
 		t.Fatalf("handlers saw %d (hashicorp) and %d (pontoon) heartbeats, want 1 each", hgot.Load(), pgot.Load())
 	}
 }
+
+// TestReadIndexToHashicorp: Pontoon's ReadIndex extension sent to a
+// hashicorp node fails promptly (hashicorp closes the connection on the
+// unknown type), and the hashicorp node keeps serving.
+func TestReadIndexToHashicorp(t *testing.T) {
+	srv := newHashi(t, 0)
+	serveLoop(t, srv.Consumer(), func(rpc hraft.RPC) { rpc.Respond(&hraft.TimeoutNowResponse{}, nil) })
+	cli := newPontoon(t, 0)
+	var resp pt.ReadIndexResponse
+	if err := cli.ReadIndex("n2", raft.ServerAddress(srv.LocalAddr()), &pt.ReadIndexRequest{RPCHeader: hdr("n1", "x"), Term: 1}, &resp); err == nil {
+		t.Fatal("hashicorp answered ReadIndex")
+	}
+	if err := cli.TimeoutNow("n2", raft.ServerAddress(srv.LocalAddr()), &pt.TimeoutNowRequest{RPCHeader: hdr("n1", "x")}, &pt.TimeoutNowResponse{}); err != nil {
+		t.Fatalf("hashicorp stopped serving: %v", err)
+	}
+}
