@@ -1,6 +1,9 @@
 package transport
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Defaults of NetworkTransportConfig's fields.
 const (
@@ -94,7 +97,11 @@ func (l limits) snapshotTimeout(size int64, scale int) time.Duration {
 	if scale <= 0 {
 		scale = DefaultTimeoutScale
 	}
-	t := l.timeout * time.Duration(size/int64(scale))
+	mult := size / int64(scale)
+	if mult > 0 && mult > int64(math.MaxInt64/l.timeout) {
+		return time.Duration(math.MaxInt64) // no overflow into a past deadline
+	}
+	t := l.timeout * time.Duration(mult)
 	if t < l.timeout {
 		t = l.timeout
 	}

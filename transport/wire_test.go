@@ -246,3 +246,16 @@ func TestWireFallbackForms(t *testing.T) {
 func isTooLarge(err error) bool {
 	return errors.Is(err, raft.ErrMessageTooLarge)
 }
+
+func TestSnapshotTimeout(t *testing.T) {
+	l := newLimits(&NetworkTransportConfig{Timeout: 10 * time.Second})
+	if got := l.snapshotTimeout(100, 0); got != 10*time.Second {
+		t.Fatalf("small snapshot: %v", got)
+	}
+	if got := l.snapshotTimeout(10*DefaultTimeoutScale, 0); got != 100*time.Second {
+		t.Fatalf("10 scales: %v", got)
+	}
+	if got := l.snapshotTimeout(math.MaxInt64, 1); got <= 0 {
+		t.Fatalf("huge size overflowed to %v", got)
+	}
+}
