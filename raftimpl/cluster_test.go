@@ -41,7 +41,11 @@ func TestClusterElectsOneLeader(t *testing.T) {
 }
 
 func TestClusterApplyReachesEveryFSMInOrder(t *testing.T) {
-	c := newCluster(t, 3)
+	testClusterApplyReachesEveryFSMInOrder(t, newCluster)
+}
+
+func testClusterApplyReachesEveryFSMInOrder(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	var want [][]byte
 	var futures []ApplyFuture
@@ -82,7 +86,11 @@ func TestClusterApplyOnFollowerIsNotLeader(t *testing.T) {
 }
 
 func TestClusterLeaderShutdownKeepsAcknowledgedEntries(t *testing.T) {
-	c := newCluster(t, 3)
+	testClusterLeaderShutdownKeepsAcknowledgedEntries(t, newCluster)
+}
+
+func testClusterLeaderShutdownKeepsAcknowledgedEntries(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	var want [][]byte
 	for i := 0; i < 50; i++ {
@@ -113,7 +121,11 @@ func TestClusterLeaderShutdownKeepsAcknowledgedEntries(t *testing.T) {
 }
 
 func TestClusterPartitionedLeaderStepsDownAndCannotCommit(t *testing.T) {
-	c := newCluster(t, 5)
+	testClusterPartitionedLeaderStepsDownAndCannotCommit(t, newCluster)
+}
+
+func testClusterPartitionedLeaderStepsDownAndCannotCommit(t *testing.T, mk clusterMaker) {
+	c := mk(t, 5)
 	old := c.leader()
 	if err := old.raft.Apply(cmd(0), 5*time.Second).Error(); err != nil {
 		t.Fatal(err)
@@ -233,7 +245,11 @@ func TestClusterBootstrapOneNodeOthersBlank(t *testing.T) {
 // reports itself a follower once DiskStallTimeout passes, the others elect a
 // new leader, and when the disk comes back it rejoins as a follower.
 func TestClusterStuckDiskLeaderStepsDown(t *testing.T) {
-	c := newCluster(t, 3)
+	testClusterStuckDiskLeaderStepsDown(t, newCluster)
+}
+
+func testClusterStuckDiskLeaderStepsDown(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	conf := c.conf
 	c.conf = func(id raft.ServerID) *Config {
 		cf := conf(id)
@@ -246,7 +262,7 @@ func TestClusterStuckDiskLeaderStepsDown(t *testing.T) {
 		c.stop(nd)
 	}
 	for _, nd := range c.nodes {
-		g := &gatedStore{InmemStore: nd.store, open: make(chan struct{})}
+		g := &gatedStore{testStore: nd.store, open: make(chan struct{})}
 		close(g.open)
 		gates[nd.id] = g
 		addr, trans := transport.NewInmemTransport(nd.addr)
@@ -296,7 +312,7 @@ func TestClusterStuckDiskLeaderStepsDown(t *testing.T) {
 
 // gatedStore is an InmemStore whose StoreLogs waits while the gate is shut.
 type gatedStore struct {
-	*logstore.InmemStore
+	testStore
 	mu   sync.Mutex
 	open chan struct{}
 }
@@ -318,7 +334,7 @@ func (g *gatedStore) StoreLogs(logs []*raft.Log) error {
 	open := g.open
 	g.mu.Unlock()
 	<-open
-	return g.InmemStore.StoreLogs(logs)
+	return g.testStore.StoreLogs(logs)
 }
 
 func (g *gatedStore) StoreLog(l *raft.Log) error { return g.StoreLogs([]*raft.Log{l}) }

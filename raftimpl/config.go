@@ -73,7 +73,9 @@ type Config struct {
 	// LeaderCh, observers) and fails its pending operations with
 	// raft.ErrLeadershipLost. The rest of the cluster elects a new leader on
 	// its own, because a leader whose loop is stuck in a write sends no
-	// heartbeats. 0 means 2·ElectionTimeout.
+	// heartbeats. 0 means 2·ElectionTimeout, but at least 2s: an fsync
+	// under load can take hundreds of milliseconds without anything being
+	// wrong.
 	DiskStallTimeout time.Duration
 }
 
@@ -164,7 +166,7 @@ func (c *Config) diskStallTimeout() time.Duration {
 	if c.DiskStallTimeout > 0 {
 		return c.DiskStallTimeout
 	}
-	return 2 * c.ElectionTimeout
+	return max(2*c.ElectionTimeout, 2*time.Second)
 }
 
 // tickInterval is the driver's tick: the leader's heartbeat period.

@@ -35,6 +35,9 @@ type driver struct {
 	// received maps the index of a snapshot received from a leader to its
 	// ID in the SnapshotStore, until the core asks to install it.
 	received map[uint64]string
+	// holdingReceive is set while the incoming-snapshot semaphore is held
+	// for a snapshot being handed to the core.
+	holdingReceive bool
 	nextID   uint64
 	// rpcs holds requests from peers waiting for the core's response, by
 	// the Context given to the core.
@@ -175,6 +178,7 @@ func (d *driver) run() {
 			go r.Shutdown()
 			return
 		}
+		d.releaseReceive()
 	}
 }
 

@@ -66,15 +66,19 @@ func (d *driver) receiveSnapshot(rpc transport.RPC, req *transport.InstallSnapsh
 		rpc.Respond(nil, fmt.Errorf("another snapshot is being installed"))
 		return
 	}
+	// NB: the semaphore stays held until the driver has handed the
+	// snapshot to the core and installed it (see releaseReceive), so a newer
+	// snapshot cannot replace this one in the store before the FSM has read
+	// it.
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		defer func() { <-r.recvSem }()
 		ev := snapshotRecv{rpc: rpc, req: req}
 		ev.id, ev.info, ev.err = r.storeIncomingSnapshot(rpc.Reader, req)
 		select {
 		case r.snapshotRecvCh <- ev:
 		case <-r.shutdownCh:
+			<-r.recvSem
 			rpc.Respond(nil, raft.ErrRaftShutdown)
 		}
 	}()
@@ -117,6 +121,8 @@ func (r *Raft) storeIncomingSnapshot(data io.Reader, req *transport.InstallSnaps
 // snapshotReceived hands a stored incoming snapshot to the core, which
 // decides whether to install it.
 func (d *driver) snapshotReceived(ev snapshotRecv) {
+	// Released once this loop iteration's Ready has been processed.
+	d.holdingReceive = true
 	if ev.err != nil {
 		d.r.logger.Error("failed to receive snapshot", "error", ev.err)
 		ev.rpc.Respond(&transport.InstallSnapshotResponse{RPCHeader: d.r.header(), Term: d.core.Status().Term}, ev.err)
@@ -160,13 +166,33 @@ func (d *driver) installSnapshot(s core.SnapshotInfo) error {
 	}
 	d.r.lastSnapshotIndex.Store(info.index)
 	d.r.lastSnapshotTerm.Store(info.term)
+	// The restore goes through the apply loop, after every entry committed
+	// before it; the loop waits for it so the snapshot cannot be replaced in
+	// the store meanwhile.
 	req := &fsmRestoreReq{id: id, info: info, respCh: make(chan error, 1)}
 	select {
 	case d.r.applyCh <- []commitItem{{restore: req}}:
 	case <-d.r.shutdownCh:
 		return nil
 	}
+	select {
+	case err := <-req.respCh:
+		if err != nil {
+			return nil // the apply loop is shutting the node down
+		}
+	case <-d.r.shutdownCh:
+		return nil
+	}
 	d.r.commitIndex.Store(info.index)
 	d.r.logger.Info("installed snapshot from leader", "index", info.index, "term", info.term)
 	return nil
+}
+
+// releaseReceive lets the next incoming snapshot in, once the previous one
+// has been handed to the core and, if asked, installed.
+func (d *driver) releaseReceive() {
+	if d.holdingReceive {
+		d.holdingReceive = false
+		<-d.r.recvSem
+	}
 }

@@ -80,6 +80,15 @@ func (d *driver) reconcilePeers(c raft.Configuration) {
 func (d *driver) send(m core.Message) {
 	p, ok := d.peers[m.To]
 	if !ok {
+		if d.addrOf(m.To) == "" {
+			// A server the core just added: its address is in the
+			// configuration, not yet published.
+			d.published = false
+			d.publish()
+			p, ok = d.peers[m.To]
+		}
+	}
+	if !ok {
 		addr := d.addrOf(m.To)
 		if addr == "" {
 			d.r.logger.Warn("dropping message to unknown server", "to", m.To, "type", m.Type)

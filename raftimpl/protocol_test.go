@@ -35,7 +35,11 @@ func applyN(t *testing.T, r *Raft, from, to int) [][]byte {
 // A follower cut off while the leader snapshots and compacts its log is
 // caught up by InstallSnapshot, then by normal replication.
 func TestInstallSnapshotCatchesUpLaggingFollower(t *testing.T) {
-	c := newCluster(t, 3)
+	testInstallSnapshotCatchesUpLaggingFollower(t, newCluster)
+}
+
+func testInstallSnapshotCatchesUpLaggingFollower(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	base := c.conf
 	c.conf = func(id raft.ServerID) *Config {
 		cf := base(id)
@@ -76,7 +80,7 @@ func TestInstallSnapshotCatchesUpLaggingFollower(t *testing.T) {
 func (c *cluster) newNode(name string) *node {
 	id := raft.ServerID(name)
 	addr, trans := transport.NewInmemTransport(raft.ServerAddress("addr-" + name))
-	nd := &node{id: id, addr: addr, store: logstore.NewInmemStore(), snaps: snapshot.NewInmemSnapshotStore(),
+	nd := &node{id: id, addr: addr, store: c.newStore(name), snaps: snapshot.NewInmemSnapshotStore(),
 		trans: trans, fsm: &testFSM{}}
 	c.nodes = append(c.nodes, nd)
 	c.connectAll()
@@ -84,8 +88,10 @@ func (c *cluster) newNode(name string) *node {
 	return nd
 }
 
-func TestMembershipAddRemoveDemote(t *testing.T) {
-	c := newCluster(t, 3)
+func TestMembershipAddRemoveDemote(t *testing.T) { testMembershipAddRemoveDemote(t, newCluster) }
+
+func testMembershipAddRemoveDemote(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	want := applyN(t, l.raft, 0, 10)
 
@@ -158,7 +164,11 @@ func TestMembershipAddRemoveDemote(t *testing.T) {
 }
 
 func TestMembershipStagingIsPromotedOnceCaughtUp(t *testing.T) {
-	c := newCluster(t, 3)
+	testMembershipStagingIsPromotedOnceCaughtUp(t, newCluster)
+}
+
+func testMembershipStagingIsPromotedOnceCaughtUp(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	want := applyN(t, l.raft, 0, 100)
 	n4 := c.newNode("n4")
@@ -173,8 +183,10 @@ func TestMembershipStagingIsPromotedOnceCaughtUp(t *testing.T) {
 
 // Removing the leader: it keeps leading until the change commits, then
 // steps down and (ShutdownOnRemove) shuts down; the others elect a leader.
-func TestMembershipRemoveLeader(t *testing.T) {
-	c := newCluster(t, 3)
+func TestMembershipRemoveLeader(t *testing.T) { testMembershipRemoveLeader(t, newCluster) }
+
+func testMembershipRemoveLeader(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	want := applyN(t, l.raft, 0, 5)
 	if err := l.raft.RemoveServer(l.id, 0, 5*time.Second).Error(); err != nil {
@@ -192,8 +204,10 @@ func TestMembershipRemoveLeader(t *testing.T) {
 	c.waitApplied(want, c.followers(l)...)
 }
 
-func TestLeadershipTransfer(t *testing.T) {
-	c := newCluster(t, 3)
+func TestLeadershipTransfer(t *testing.T) { testLeadershipTransfer(t, newCluster) }
+
+func testLeadershipTransfer(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	applyN(t, l.raft, 0, 10)
 	if err := l.raft.LeadershipTransferToServer(l.id, l.addr).Error(); err == nil || !strings.Contains(err.Error(), "itself") {
@@ -218,8 +232,10 @@ func TestLeadershipTransfer(t *testing.T) {
 
 // A transfer to a node that cannot win (it is cut off) aborts after an
 // election timeout, and the leader takes writes again.
-func TestLeadershipTransferTimesOut(t *testing.T) {
-	c := newCluster(t, 3)
+func TestLeadershipTransferTimesOut(t *testing.T) { testLeadershipTransferTimesOut(t, newCluster) }
+
+func testLeadershipTransferTimesOut(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	target := c.followers(l)[0]
 	l.trans.Disconnect(target.addr)
@@ -232,8 +248,10 @@ func TestLeadershipTransferTimesOut(t *testing.T) {
 	applyN(t, l.raft, 0, 3)
 }
 
-func TestLinearizableReads(t *testing.T) {
-	c := newCluster(t, 3)
+func TestLinearizableReads(t *testing.T) { testLinearizableReads(t, newCluster) }
+
+func testLinearizableReads(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -269,8 +287,10 @@ func TestLinearizableReads(t *testing.T) {
 	}
 }
 
-func TestUserRestore(t *testing.T) {
-	c := newCluster(t, 3)
+func TestUserRestore(t *testing.T) { testUserRestore(t, newCluster) }
+
+func testUserRestore(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	applyN(t, l.raft, 0, 10)
 	// The backup: a snapshot holding different data.
@@ -291,8 +311,10 @@ func TestUserRestore(t *testing.T) {
 
 // After losing two of three nodes for good, RecoverCluster makes the
 // survivor a cluster of one with every entry it had.
-func TestRecoverCluster(t *testing.T) {
-	c := newCluster(t, 3)
+func TestRecoverCluster(t *testing.T) { testRecoverCluster(t, newCluster) }
+
+func testRecoverCluster(t *testing.T, mk clusterMaker) {
+	c := mk(t, 3)
 	l := c.leader()
 	want := applyN(t, l.raft, 0, 30)
 	for _, nd := range c.nodes {
@@ -341,3 +363,27 @@ func TestReloadConfig(t *testing.T) {
 }
 
 var _ = fmt.Sprintf
+
+// The protocol tests again with bbolt stores (fsync on) instead of memory.
+func TestProtocolOnBolt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body func(*testing.T, clusterMaker)
+	}{
+		{"Apply", testClusterApplyReachesEveryFSMInOrder},
+		{"LeaderShutdown", testClusterLeaderShutdownKeepsAcknowledgedEntries},
+		{"PartitionedLeader", testClusterPartitionedLeaderStepsDownAndCannotCommit},
+		{"StuckDisk", testClusterStuckDiskLeaderStepsDown},
+		{"InstallSnapshot", testInstallSnapshotCatchesUpLaggingFollower},
+		{"Membership", testMembershipAddRemoveDemote},
+		{"Staging", testMembershipStagingIsPromotedOnceCaughtUp},
+		{"RemoveLeader", testMembershipRemoveLeader},
+		{"Transfer", testLeadershipTransfer},
+		{"TransferTimeout", testLeadershipTransferTimesOut},
+		{"Reads", testLinearizableReads},
+		{"Restore", testUserRestore},
+		{"Recover", testRecoverCluster},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.body(t, newBoltCluster) })
+	}
+}

@@ -2,7 +2,9 @@ package raftimpl
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -46,6 +48,27 @@ func (r *Raft) LeaseRead(ctx context.Context) (uint64, error) {
 }
 
 func (r *Raft) linearizableRead(ctx context.Context, kind readKind) (uint64, error) {
+	for {
+		idx, err := r.readOnce(ctx, kind)
+		// A follower that does not know the leader yet (or saw it change
+		// during the read) retries until ctx gives up.
+		if err == nil || kind != readIndex || !errors.Is(err, raft.ErrNotLeader) || r.State() == raft.Leader {
+			return idx, err
+		}
+		t := time.NewTimer(r.conf.tickInterval())
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return 0, fmt.Errorf("%w (gave up: %v)", err, ctx.Err())
+		case <-r.shutdownCh:
+			t.Stop()
+			return 0, raft.ErrRaftShutdown
+		}
+	}
+}
+
+func (r *Raft) readOnce(ctx context.Context, kind readKind) (uint64, error) {
 	if r.isShutdown() {
 		return 0, raft.ErrRaftShutdown
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func (f *testFSM) commands() [][]byte {
 type node struct {
 	id     raft.ServerID
 	addr   raft.ServerAddress
-	store  *logstore.InmemStore
+	store  testStore
 	snaps  *snapshot.InmemSnapshotStore
 	trans  *transport.InmemTransport
 	fsm    *testFSM
@@ -109,14 +110,42 @@ type cluster struct {
 	t     *testing.T
 	nodes []*node
 	conf  func(id raft.ServerID) *Config
+	// newStore makes a node's log and stable store.
+	newStore func(name string) testStore
+}
+
+// testStore is a node's log and stable store.
+type testStore interface {
+	logstore.LogStore
+	logstore.StableStore
+}
+
+// clusterMaker starts a bootstrapped cluster of n nodes.
+type clusterMaker func(t *testing.T, n int) *cluster
+
+// newBoltCluster is newCluster over bbolt files (fsync on).
+func newBoltCluster(t *testing.T, n int) *cluster {
+	dir := t.TempDir()
+	return newClusterWith(t, n, func(name string) testStore {
+		// NB: fsync stays on; under a loaded CI machine it can take tens of
+		// milliseconds, which testConfig's timeouts allow for.
+		s, err := logstore.NewBoltStore(filepath.Join(dir, name+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }
 
 func testConfig(t *testing.T, id raft.ServerID) *Config {
 	c := DefaultConfig()
 	c.LocalID = id
-	c.HeartbeatTimeout = 100 * time.Millisecond
-	c.ElectionTimeout = 100 * time.Millisecond
-	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	// Short enough for fast tests, long enough that a loaded 2-core CI
+	// machine running -race does not see spurious elections.
+	c.HeartbeatTimeout = 250 * time.Millisecond
+	c.ElectionTimeout = 250 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.Logger = hclog.New(&hclog.LoggerOptions{
 		Name:   string(id),
@@ -144,13 +173,17 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // newCluster starts n bootstrapped, fully connected nodes.
 func newCluster(t *testing.T, n int) *cluster {
+	return newClusterWith(t, n, func(string) testStore { return logstore.NewInmemStore() })
+}
+
+func newClusterWith(t *testing.T, n int, newStore func(name string) testStore) *cluster {
 	t.Helper()
-	c := &cluster{t: t, conf: func(id raft.ServerID) *Config { return testConfig(t, id) }}
+	c := &cluster{t: t, conf: func(id raft.ServerID) *Config { return testConfig(t, id) }, newStore: newStore}
 	var configuration raft.Configuration
 	for i := 0; i < n; i++ {
 		id := raft.ServerID(fmt.Sprintf("n%d", i+1))
 		addr, trans := transport.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("addr-%d", i+1)))
-		c.nodes = append(c.nodes, &node{id: id, addr: addr, store: logstore.NewInmemStore(),
+		c.nodes = append(c.nodes, &node{id: id, addr: addr, store: newStore(string(id)),
 			snaps: snapshot.NewInmemSnapshotStore(), trans: trans, fsm: &testFSM{}})
 		configuration.Servers = append(configuration.Servers, raft.Server{ID: id, Address: addr})
 	}
