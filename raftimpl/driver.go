@@ -38,7 +38,7 @@ type driver struct {
 	// holdingReceive is set while the incoming-snapshot semaphore is held
 	// for a snapshot being handed to the core.
 	holdingReceive bool
-	nextID   uint64
+	nextID         uint64
 	// rpcs holds requests from peers waiting for the core's response, by
 	// the Context given to the core.
 	rpcs map[uint64]pendingRPC
