@@ -148,6 +148,15 @@ func (d *driver) run() {
 			d.proposeBatch(f)
 		case req := <-r.readCh:
 			d.startRead(req)
+			// Reads queued together share one heartbeat round.
+			for more := true; more; {
+				select {
+				case req := <-r.readCh:
+					d.startRead(req)
+				default:
+					more = false
+				}
+			}
 		case req := <-r.confCh:
 			d.confQueue = append(d.confQueue, req)
 		case req := <-r.transferCh:
