@@ -24,9 +24,21 @@ func (c *Core) tickElection() {
 }
 
 // promotable reports whether this server may start an election: it must be a
-// voter of the latest configuration (which is then non-empty).
+// voter of the latest configuration (which is then non-empty), or of the
+// committed one while a newer one is not known committed.
+//
+// NB: the second case is Pontoon's (hashicorp/raft refuses it). An appended,
+// uncommitted change that demotes this server could otherwise leave no
+// server able to win: say voters {a, b}, and a, leading, appends "only b
+// votes" while b is down; b restarts without the entry and needs a's vote,
+// which a's longer log refuses, and a cannot campaign. Votes are still
+// counted over the latest configuration, so a leader elected this way needs
+// b's vote, commits the change with it, and steps down (confchange.go).
 func (c *Core) promotable() bool {
-	return c.isVoter(c.id)
+	if c.isVoter(c.id) {
+		return true
+	}
+	return c.conf.latestIndex() > c.log.committed && raft.HasVote(c.conf.committed, c.id)
 }
 
 // campaign starts a pre-vote (pre) or an election. transfer marks an

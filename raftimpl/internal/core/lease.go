@@ -164,10 +164,11 @@ func (c *Core) tickReads() {
 
 // refuseQuiet refuses a vote request during the start-up quiet period
 // (Config.LeaseReads): this server may have acknowledged a leader's
-// heartbeat just before it restarted. Transfers still get votes. It reports
-// whether it refused.
+// heartbeat just before it restarted. Transfers still get votes, and so
+// does anyone asking a server that never had a term (it acknowledged
+// nobody). It reports whether it refused.
 func (c *Core) refuseQuiet(m Message) bool {
-	if c.quietTicks <= 0 || (m.Type == MsgVote && m.LeadershipTransfer) {
+	if c.quietTicks <= 0 || c.term == 0 || (m.Type == MsgVote && m.LeadershipTransfer) {
 		return false
 	}
 	typ := MsgVoteResp

@@ -102,6 +102,7 @@ type simParams struct {
 	confChange        float64
 	conflictTerm      bool
 	cfg               Config
+	proto             protoParams
 }
 
 type simNode struct {
@@ -118,6 +119,13 @@ type simNode struct {
 	// reads maps an open VerifyLeader to the highest index known committed
 	// anywhere when it was called.
 	reads map[uint64]uint64
+	// readInfo holds the open reads; serving the confirmed ones waiting
+	// for the FSM to apply their index (sim_protocol_test.go).
+	readInfo map[uint64]simRead
+	serving  []simRead
+	// received is a snapshot received (durable in the snapshot store) and
+	// not yet installed.
+	received *SnapshotInfo
 }
 
 type inflight struct {
@@ -157,7 +165,11 @@ type sim struct {
 	maxCommit uint64
 	proposals int
 	readID    uint64
-	stats     struct{ msgs, drops, crashes, elections, reads, confChanges int }
+	// proposer maps a command's data to the node that proposed it;
+	// ackedWrite is the highest write acknowledged to its client.
+	proposer   map[string]raft.ServerID
+	ackedWrite uint64
+	stats      struct{ msgs, drops, crashes, elections, reads, confChanges int }
 
 	tracing bool
 	trace   []string
@@ -191,12 +203,14 @@ func newSim(seed int64, tracing bool) *sim {
 		MaxSizePerMsg:    uint64([]int{0, 8, 64}[rng.Intn(3)]),
 		PreVote:          rng.Intn(3) != 0,
 	}
+	drawProtoParams(&p, rng)
 	s := &sim{
 		seed: seed, rng: rng, p: p, tracing: tracing,
 		leaders:   map[uint64]raft.ServerID{},
 		entries:   map[[2]uint64]entryID{},
 		committed: map[uint64]committedEntry{},
 		applied:   map[uint64]entryID{},
+		proposer:  map[string]raft.ServerID{},
 	}
 	var conf raft.Configuration
 	for i := 0; i < p.voters+p.nonvoters; i++ {
@@ -213,6 +227,7 @@ func newSim(seed int64, tracing bool) *sim {
 		// Bootstrap entries agree everywhere.
 		s.entries[[2]uint64{1, 1}] = entryID{typ: raft.LogConfiguration, data: string(n.store.ents[0].Data)}
 	}
+	s.addSpares()
 	return s
 }
 
@@ -245,12 +260,16 @@ func (s *sim) start(n *simNode) {
 	cfg := s.p.cfg
 	cfg.ID = n.id
 	cfg.Seed = s.seed*1000 + int64(n.incarnation)*10 + int64(n.idx)
+	s.adoptReceived(n)
 	c, err := New(cfg, n.store)
 	if err != nil {
 		s.failf("%s: New: %v", n.id, err)
 		return
 	}
-	n.core, n.lastApplied, n.prevCommit, n.reads = c, 0, c.log.committed, map[uint64]uint64{}
+	// NB: the driver restored the FSM from the snapshot: applied starts
+	// there.
+	n.core, n.lastApplied, n.prevCommit, n.reads = c, c.log.applied, c.log.committed, map[uint64]uint64{}
+	n.readInfo, n.serving = map[uint64]simRead{}, nil
 	n.incarnation++
 	s.tracef("%s start term=%d vote=%q last=%d", n.id, n.store.hs.Term, n.store.hs.Vote, len(n.store.ents))
 }
@@ -318,6 +337,9 @@ func (s *sim) run() error {
 
 func (s *sim) allApplied(data string) bool {
 	for _, n := range s.nodes {
+		if !s.inLeaderConf(n) {
+			continue
+		}
 		found := false
 		for i := n.lastApplied; i > 0 && i+20 > n.lastApplied; i-- {
 			if e, ok := s.applied[i]; ok && e.data == data {
@@ -368,6 +390,7 @@ func (s *sim) faults() {
 			s.tracef("HEAL partition")
 		}
 	}
+	s.protoFaults()
 }
 
 func (s *sim) tick() {
@@ -396,10 +419,12 @@ func (s *sim) clients() {
 			s.changeMembership(l)
 		}
 	}
-	if s.rng.Float64() < 0.01 {
-		// A leadership transfer's last step (issue 5 drives it; the core
-		// already handles MsgTimeoutNow): an election that skips pre-vote
-		// and stickiness.
+	s.protoClients()
+	if s.rng.Float64() < 0.01 && !s.p.cfg.LeaseReads && s.p.proto.restore == 0 {
+		// A leadership transfer's last step, out of the blue (a stale
+		// MsgTimeoutNow): an election that skips pre-vote and stickiness.
+		// NB: it would break leases, which rely on the leader knowing it
+		// sent one.
 		if l := s.leader(); l != nil {
 			to := s.nodes[s.rng.Intn(len(s.nodes))]
 			if to != l {
@@ -410,11 +435,7 @@ func (s *sim) clients() {
 	if s.rng.Float64() < s.p.read {
 		n := s.nodes[s.rng.Intn(len(s.nodes))]
 		if n.core != nil {
-			s.readID++
-			n.reads[s.readID] = s.maxCommit
-			s.stats.reads++
-			n.core.VerifyLeader(s.readID)
-			s.handleReady(n)
+			s.read(n)
 		}
 	}
 }
@@ -431,9 +452,12 @@ func (s *sim) propose(n *simNode, data string) {
 	if k == 1 {
 		ents[0].Data = []byte(data)
 	}
+	for _, e := range ents {
+		s.proposer[string(e.Data)] = n.id
+	}
 	first, last, err := n.core.Propose(ents)
 	if err != nil {
-		if !errors.Is(err, raft.ErrNotLeader) || n.core.role == roleLeader {
+		if !(errors.Is(err, raft.ErrNotLeader) && n.core.role != roleLeader) && !errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			s.failf("%s: Propose: %v", n.id, err)
 		}
 		return
@@ -475,7 +499,9 @@ func (s *sim) changeMembership(l *simNode) {
 	}
 	first, _, err := l.core.Propose([]*raft.Log{{Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(conf)}})
 	if err != nil {
-		s.failf("%s: proposing a configuration: %v", l.id, err)
+		if !errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			s.failf("%s: proposing a configuration: %v", l.id, err)
+		}
 		return
 	}
 	s.stats.confChanges++
@@ -521,13 +547,22 @@ func (s *sim) nodeByID(id raft.ServerID) *simNode {
 }
 
 func (s *sim) deliverOne(m Message) {
+	if m.Type == MsgUnreachable {
+		s.deliverUnreachable(m)
+		return
+	}
 	to := s.nodeByID(m.To)
 	if to == nil || to.core == nil {
 		s.stats.drops++
+		s.lostRPC(m)
 		return
 	}
 	if s.group != nil && s.group[m.From] != s.group[m.To] && (!s.oneWay || s.group[m.From] == 0) {
 		s.stats.drops++
+		if _, _, ok := isRPC(m); ok {
+			s.lostRPC(m)
+			return
+		}
 		// The driver reports some failed requests (connection refused).
 		if isRequest(m) && s.rng.Intn(3) == 0 {
 			if from := s.nodeByID(m.From); from != nil && from.core != nil {
@@ -541,6 +576,11 @@ func (s *sim) deliverOne(m Message) {
 	if s.tracing {
 		s.tracef("%s <- %s", m.To, fmtMsg(m))
 	}
+	if m.Type == MsgSnap {
+		// The driver writes the streamed snapshot durably before stepping.
+		snap := *m.Snapshot
+		to.received = &snap
+	}
 	if err := to.core.Step(m); err != nil {
 		s.failf("%s: Step(%s): %v", m.To, fmtMsg(m), err)
 	}
@@ -553,12 +593,17 @@ func (s *sim) send(m Message) {
 	if s.rng.Float64() < s.p.dup {
 		copies = 2
 	}
+	sent := 0
 	for i := 0; i < copies; i++ {
 		if s.rng.Float64() < s.p.loss {
 			s.stats.drops++
 			continue
 		}
+		sent++
 		s.net = append(s.net, inflight{at: s.now + s.rng.Intn(s.p.maxDelay+1), m: wire(m, s.p.conflictTerm)})
+	}
+	if sent == 0 {
+		s.lostRPC(m)
 	}
 }
 
@@ -576,8 +621,12 @@ func (s *sim) handleReady(n *simNode) {
 		// 1. Hard state.
 		n.store.persistHard(rd)
 		if crashAt == 1 {
-			s.crash(n, "after hard state")
+			s.crashMidReady(n, rd, "after hard state")
 			return
+		}
+		// 1b. A snapshot to install, before anything is sent.
+		if rd.Snapshot != nil {
+			s.installSnapshot(n, *rd.Snapshot)
 		}
 		// 2. Requests.
 		for _, m := range rd.Messages {
@@ -586,13 +635,13 @@ func (s *sim) handleReady(n *simNode) {
 			}
 		}
 		if crashAt == 2 {
-			s.crash(n, "after requests")
+			s.crashMidReady(n, rd, "after requests")
 			return
 		}
 		// 3. Entries.
 		s.persistEntries(n, rd)
 		if crashAt == 3 {
-			s.crash(n, "after entries")
+			s.crashMidReady(n, rd, "after entries")
 			return
 		}
 		// 4. Responses, which acknowledge durable state.
@@ -636,7 +685,7 @@ func (s *sim) persistEntries(n *simNode, rd Ready) {
 	for _, e := range rd.Entries {
 		var prev uint64
 		if e.Index > 1 {
-			prev = n.store.ents[e.Index-2].Term
+			prev, _ = n.store.Term(e.Index - 1)
 		}
 		id := entryID{typ: e.Type, data: string(e.Data), prevTerm: prev}
 		key := [2]uint64{e.Index, e.Term}
@@ -654,6 +703,8 @@ func (s *sim) checkDurable(n *simNode, m Message) {
 	switch {
 	case m.Type == MsgAppResp && m.Success && m.Index > uint64(len(n.store.ents)):
 		s.failf("%s acknowledges index %d with %d entries stored", n.id, m.Index, len(n.store.ents))
+	case m.Type == MsgSnapResp && m.Success && m.Index > max(uint64(len(n.store.ents)), n.store.snap.Index):
+		s.failf("%s acknowledges a snapshot at %d, stored last %d, snapshot %d", n.id, m.Index, len(n.store.ents), n.store.snap.Index)
 	case m.Type == MsgVoteResp && m.Granted && (n.store.hs.Term != m.Term || n.store.hs.Vote != m.To):
 		s.failf("%s grants %s a vote in term %d, stored %+v", n.id, m.To, m.Term, n.store.hs)
 	}
@@ -661,7 +712,7 @@ func (s *sim) checkDurable(n *simNode, m Message) {
 
 func (s *sim) apply(n *simNode, rd Ready) {
 	for _, e := range rd.CommittedEntries {
-		if e.Index > uint64(len(n.store.ents)) || n.store.ents[e.Index-1].Term != e.Term {
+		if e.Index > uint64(len(n.store.ents)) || n.store.ents[e.Index-1] == nil || n.store.ents[e.Index-1].Term != e.Term {
 			s.failf("%s applies %d/%d, which is not stored", n.id, e.Index, e.Term)
 			return
 		}
@@ -670,6 +721,7 @@ func (s *sim) apply(n *simNode, rd Ready) {
 			return
 		}
 		n.lastApplied = e.Index
+		s.ackWrites(n, e)
 		id := entryID{typ: e.Type, data: string(e.Data)}
 		if got, ok := s.applied[e.Index]; ok && got != id {
 			s.failf("state machine safety: %s applies %+v at %d, another node applied %+v", n.id, id, e.Index, got)
@@ -689,6 +741,8 @@ func (s *sim) apply(n *simNode, rd Ready) {
 			s.failf("linearizable read: %s confirmed read %d at index %d, but %d was committed before the call", n.id, r.ID, r.Index, want)
 		}
 	}
+	s.readStatesDone(n, rd)
+	s.serveReads(n)
 }
 
 // checkReady checks what must hold of a Ready before the driver acts on it.
@@ -733,6 +787,9 @@ func (s *sim) checkCore(n *simNode) {
 				if !ok || ce.inTerm >= c.term {
 					continue
 				}
+				if !readable(c, i) && i <= l.snap.Index {
+					continue // in the leader's snapshot
+				}
 				if t, err := l.term(i); err != nil || t != ce.term {
 					s.failf("leader completeness: leader %s of term %d has term %d (%v) at %d, committed with term %d in term <= %d",
 						n.id, c.term, t, err, i, ce.term, ce.inTerm)
@@ -744,6 +801,9 @@ func (s *sim) checkCore(n *simNode) {
 	// Commit tracking: what this node knows committed, and the term (an
 	// upper bound) it was committed in.
 	for i := n.prevCommit + 1; i <= l.committed; i++ {
+		if !readable(c, i) && i <= l.snap.Index {
+			continue // committed as part of a snapshot
+		}
 		t, err := l.term(i)
 		if err != nil {
 			s.failf("%s: committed entry %d unreadable: %v", n.id, i, err)

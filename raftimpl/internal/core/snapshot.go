@@ -57,6 +57,14 @@ func (c *Core) CanRestore() error {
 // The log then continues after info.Index, which is committed and applied;
 // followers, whose next entries are now compacted, get the snapshot through
 // MsgSnap.
+//
+// NB: as with hashicorp/raft's Restore, the restore is applied here before
+// any other server has it, so it is not fault-tolerant until a quorum has
+// installed the snapshot: if this leader loses leadership first, the
+// restore is lost and this node's state diverges from the cluster's. The
+// driver learns it is safe once an entry proposed after it commits
+// (hashicorp/raft waits for a no-op), and must otherwise report the restore
+// as failed and rebuild the node.
 func (c *Core) RestoreLocal(info SnapshotInfo) error {
 	if err := c.CanRestore(); err != nil {
 		return err
