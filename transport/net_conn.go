@@ -19,7 +19,9 @@ type clientConn struct {
 	key  poolKey
 	conn net.Conn
 	br   *bufio.Reader
-	bw   *bufio.Writer
+	// bw buffers a request whose data follows (InstallSnapshot); created on
+	// first use, since every other request is written in one piece.
+	bw *bufio.Writer
 
 	// scratch holds an encoded request; frame holds a received reply. Both
 	// are reused across RPCs and dropped when they grow past
@@ -98,27 +100,26 @@ func checkSize(n int, lim limits) error {
 	return nil
 }
 
-// send writes one request and, if flush, flushes it.
+// send writes one request: at once if flush, else into bw, for data to
+// follow before the caller flushes.
 func (c *clientConn) send(n *NetworkTransport, typ uint8, args interface{}, flush bool) error {
 	var err error
 	c.scratch, err = encodeRequest(c.scratch, &c.enc, n.newTimeFormat, typ, args, n.lim)
 	if err != nil {
 		return err
 	}
-	if flush && c.bw.Buffered() == 0 {
-		// The whole request is in scratch: write it without a copy into bw.
+	if flush {
+		// The whole request is in scratch: one write, no copy into a buffer.
 		if _, err := c.conn.Write(c.scratch); err != nil {
 			return n.wrapIOErr(fmt.Errorf("write request: %w", err))
 		}
 		return nil
 	}
+	if c.bw == nil {
+		c.bw = bufio.NewWriterSize(c.conn, connWriteBufferSize)
+	}
 	if _, err := c.bw.Write(c.scratch); err != nil {
 		return n.wrapIOErr(fmt.Errorf("write request: %w", err))
-	}
-	if flush {
-		if err := c.bw.Flush(); err != nil {
-			return n.wrapIOErr(fmt.Errorf("write request: %w", err))
-		}
 	}
 	return nil
 }

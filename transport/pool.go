@@ -34,7 +34,6 @@ func (n *NetworkTransport) getConn(id raft.ServerID, target raft.ServerAddress, 
 		key:  key,
 		conn: conn,
 		br:   bufio.NewReaderSize(conn, connReadBufferSize),
-		bw:   bufio.NewWriterSize(conn, connWriteBufferSize),
 	}
 	n.mu.Lock()
 	if n.mu.shutdown {
