@@ -139,8 +139,10 @@ func (d *driver) run() {
 			d.expireRPCs()
 		case rpc := <-consumer:
 			d.handleRPC(rpc)
+			d.drainRPCs(consumer)
 		case rpc := <-r.rpcCh:
 			d.handleRPC(rpc)
+			d.drainRPCs(consumer)
 		case m := <-r.peerRespCh:
 			d.step(m)
 			d.drainPeerResponses()
@@ -194,6 +196,21 @@ func (d *driver) run() {
 func (d *driver) step(m core.Message) {
 	if err := d.core.Step(m); err != nil {
 		d.r.logger.Debug("core rejected message", "type", m.Type, "from", m.From, "error", err)
+	}
+}
+
+// drainRPCs steps the requests already waiting, so a follower persists the
+// entries of several AppendEntries in one Ready (one StoreLogs, one fsync).
+func (d *driver) drainRPCs(consumer <-chan transport.RPC) {
+	for i := 0; i < 256; i++ {
+		select {
+		case rpc := <-consumer:
+			d.handleRPC(rpc)
+		case rpc := <-d.r.rpcCh:
+			d.handleRPC(rpc)
+		default:
+			return
+		}
 	}
 }
 
