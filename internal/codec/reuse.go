@@ -10,8 +10,9 @@ import (
 // BytesDecoder decodes msgpack from byte slices with one reusable decoder.
 // It is not safe for concurrent use. The zero value is ready to use.
 //
-// Decoding copies every []byte field out of the input, so the input buffer
-// may be reused once Decode returns.
+// Decoding copies every []byte field out of the input, and the decoder
+// drops its reference to the input before returning, so the input buffer
+// may be reused or freed once Decode returns.
 type BytesDecoder struct {
 	d *codec.Decoder
 }
@@ -28,6 +29,7 @@ func (bd *BytesDecoder) Decode(b []byte, out interface{}) (err error) {
 	} else {
 		bd.d.ResetBytes(b)
 	}
+	defer bd.d.ResetBytes(nil)
 	return bd.d.Decode(out)
 }
 
@@ -43,6 +45,7 @@ func (bd *BytesDecoder) DecodeMany(b []byte, outs ...interface{}) (err error) {
 	} else {
 		bd.d.ResetBytes(b)
 	}
+	defer bd.d.ResetBytes(nil)
 	for _, out := range outs {
 		if err := bd.d.Decode(out); err != nil {
 			return err

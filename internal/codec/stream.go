@@ -108,7 +108,11 @@ func (s *StreamReader) ReadFrame(dst []byte, prefix, n int, limit int, onFirst f
 	finish := func(err error) ([]byte, error) {
 		s.lastLen = pos
 		if len(buf) > pos {
-			s.spare = append(s.spare[:0], buf[pos:]...)
+			left := buf[pos:]
+			if cap(s.spare) > 256<<10 && len(left) < cap(s.spare)/4 {
+				s.spare = nil // do not keep a large buffer for a small tail
+			}
+			s.spare = append(s.spare[:0], left...)
 			s.pend = s.spare
 		}
 		return buf[:pos], err
