@@ -119,11 +119,11 @@ func (s *BoltStore) StoreLogs(logs []*raft.Log) (err error) {
 		return fmt.Errorf("%w: log store %s: bucket %q missing", raft.ErrCorrupt, s.path, bucketLogs)
 	}
 	if increasing {
-		// NB: bbolt splits pages at FillPercent of a page. Raft appends keys
-		// in order, so pages left behind are never written again; packing
-		// them full halves the pages written (and fsynced) per batch. The
-		// setting lasts for this transaction only and changes nothing in
-		// the file format.
+		// NB: bbolt splits pages at FillPercent of a page (half, by
+		// default). Raft appends keys in order, so pages left behind are
+		// not written again; packing them full writes (and fsyncs) fewer
+		// pages per batch and keeps the file smaller. The setting lasts for
+		// this transaction only and changes nothing in the file format.
 		if last, _ := b.Cursor().Last(); last == nil || bytes.Compare(last, keys[:8]) < 0 {
 			b.FillPercent = appendFillPercent
 		}

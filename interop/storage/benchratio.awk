@@ -1,9 +1,15 @@
 # Pairs the impl=pontoon and impl=raftboltdb results of bench_test.go and
 # prints, per benchmark, the median ns/op of each side, the ratio of the
-# medians, and the median of the per-round ratios (the k-th Pontoon result
-# against the k-th raft-boltdb one, measured back to back). Ratios are
+# medians, the median of the per-round ratios (the k-th Pontoon result
+# against the k-th raft-boltdb one, measured back to back) and the ratio of
+# each side's fastest round (the least disturbed by other load). Ratios are
 # Pontoon / raft-boltdb: below 1 means Pontoon is faster.
 #   awk -f benchratio.awk bench.txt
+function minimum(list,    a, n, i, m) {
+	n = split(list, a, " "); m = a[1]
+	for (i = 2; i <= n; i++) if (a[i] + 0 < m + 0) m = a[i]
+	return m
+}
 function median(list,    a, n, i, j, t) {
 	n = split(list, a, " ")
 	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -20,13 +26,14 @@ function median(list,    a, n, i, j, t) {
 	if (!(base in seen)) { seen[base] = 1; order[++nb] = base }
 }
 END {
-	printf "%-38s %4s %14s %14s %9s %9s\n", "benchmark", "runs", "pontoon ns/op", "boltdb ns/op", "ratio", "pair-med"
+	printf "%-38s %4s %14s %14s %9s %9s %9s\n", "benchmark", "runs", "pontoon ns/op", "boltdb ns/op", "ratio", "pair-med", "min-ratio"
 	for (k = 1; k <= nb; k++) {
 		b = order[k]
 		p = median(runs[b, "pontoon"]); h = median(runs[b, "raftboltdb"])
 		n = cnt[b, "pontoon"] < cnt[b, "raftboltdb"] ? cnt[b, "pontoon"] : cnt[b, "raftboltdb"]
 		pr = ""
 		for (i = 1; i <= n; i++) pr = pr " " val[b, "pontoon", i] / val[b, "raftboltdb", i]
-		printf "%-38s %4d %14.0f %14.0f %9.2f %9.2f\n", b, n, p, h, (h > 0 ? p / h : 0), median(pr)
+		mp = minimum(runs[b, "pontoon"]); mh = minimum(runs[b, "raftboltdb"])
+		printf "%-38s %4d %14.0f %14.0f %9.2f %9.2f %9.2f\n", b, n, p, h, (h > 0 ? p / h : 0), median(pr), (mh > 0 ? mp / mh : 0)
 	}
 }
