@@ -53,6 +53,7 @@ type config struct {
 	quick        bool
 	logLevel     string
 	bootstrapOne bool
+	rounds       int
 }
 
 // report is the whole output; -json prints it as is.
@@ -75,6 +76,9 @@ type reportConfig struct {
 	SoakSec    float64  `json:"soak_sec,omitempty"`
 	SoakClient int      `json:"soak_clients,omitempty"`
 	Quick      bool     `json:"quick"`
+	// Rounds > 1: each engine ran that many times, the order alternating
+	// between rounds; each cell's figures are medians over the rounds.
+	Rounds int `json:"rounds"`
 }
 
 type engineResult struct {
@@ -88,6 +92,9 @@ type engineResult struct {
 	ShutdownErr    string       `json:"shutdown_error,omitempty"`
 	GoroutinesLeft int          `json:"goroutines_left"`
 	VmHWMMB        float64      `json:"vm_hwm_mb_after"` // process-wide, monotonic
+
+	// Rounds holds each round's own result when there was more than one.
+	Rounds []engineResult `json:"rounds,omitempty"`
 
 	startErr error // the cluster's start error, for errors.Is
 }
@@ -122,6 +129,7 @@ func main() {
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Pontoon run to this file")
 	flag.StringVar(&c.memprofile, "memprofile", "", "write an allocation profile after the Pontoon run to this file")
 	flag.StringVar(&c.logLevel, "loglevel", "WARN", "log level of the engines' loggers (stderr)")
+	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
 	flag.Parse()
 
@@ -251,12 +259,29 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	fmt.Fprintf(progress, "bench: bbolt commit %.3f ms, write+fsync %.3f ms, loopback RTT %.3f ms, floor %.3f ms\n",
 		rep.Limits.BoltCommitMedianMs, rep.Limits.RawSyncMedianMs, rep.Limits.TCPRTTMedianMs, rep.Limits.FloorMs)
 
-	for _, name := range c.engines {
-		if ctx.Err() != nil {
-			break
-		}
-		rep.Engines = append(rep.Engines, runEngine(ctx, engines[name], c, dir, progress))
+	rounds := c.rounds
+	if rounds < 1 {
+		rounds = 1
 	}
+	perEngine := map[string][]engineResult{}
+	for r := 0; r < rounds && ctx.Err() == nil; r++ {
+		order := roundOrder(c.engines, r)
+		if rounds > 1 {
+			fmt.Fprintf(progress, "bench: round %d of %d: %s\n", r+1, rounds, strings.Join(order, ", "))
+		}
+		for _, name := range order {
+			if ctx.Err() != nil {
+				break
+			}
+			perEngine[name] = append(perEngine[name], runEngine(ctx, engines[name], c, dir, progress))
+		}
+	}
+	for _, name := range c.engines {
+		if rs := perEngine[name]; len(rs) > 0 {
+			rep.Engines = append(rep.Engines, combineRounds(rs))
+		}
+	}
+	rep.Config.Rounds = rounds
 	rep.Interrupted = ctx.Err() != nil
 	rep.Goals = evalGoals(rep)
 	return rep, nil

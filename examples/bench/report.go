@@ -27,6 +27,9 @@ func printReport(w io.Writer, rep *report) {
 		fmt.Fprintf(w, "cells: clients %v, values %v B, %.1f s warm-up + %.1f s measured per cell; readers %v\n",
 			c.Clients, c.Sizes, c.WarmupSec, c.CellSec, c.Readers)
 	}
+	if c.Rounds > 1 {
+		fmt.Fprintf(w, "rounds: %d, engine order alternating; every figure is the median over the rounds\n", c.Rounds)
+	}
 	if rep.Interrupted {
 		fmt.Fprintf(w, "INTERRUPTED: partial results\n")
 	}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"errors"
+	"sort"
+)
+
+// roundOrder is the engine order of round r: as given on even rounds,
+// reversed on odd ones, so neither engine always runs on a cold (or warm)
+// machine.
+func roundOrder(engines []string, r int) []string {
+	out := append([]string(nil), engines...)
+	if r%2 == 1 {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out
+}
+
+// combineRounds folds several rounds of one engine into one result whose
+// cells hold the median of each figure over the rounds in which the cell
+// completed operations. A single round is returned as is.
+func combineRounds(rs []engineResult) engineResult {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	out := engineResult{Engine: rs[0].Engine, ReadPath: rs[0].ReadPath, Rounds: rs}
+	var startups []float64
+	var errs []error
+	for _, r := range rs {
+		startups = append(startups, r.StartupSec)
+		if r.Err != "" {
+			errs = append(errs, errors.New(r.Err))
+			if out.startErr == nil {
+				out.startErr = r.startErr
+			}
+		}
+		if r.ShutdownErr != "" && out.ShutdownErr == "" {
+			out.ShutdownErr = r.ShutdownErr
+		}
+		if r.GoroutinesLeft > out.GoroutinesLeft {
+			out.GoroutinesLeft = r.GoroutinesLeft
+		}
+		if r.VmHWMMB > out.VmHWMMB {
+			out.VmHWMMB = r.VmHWMMB
+		}
+		if r.Soak != nil {
+			out.Soak = r.Soak // the last round's soak; every round's is in Rounds
+		}
+	}
+	out.StartupSec = medianF(startups)
+	if len(errs) == len(rs) {
+		out.Err = errors.Join(errs...).Error()
+	} else if len(errs) > 0 {
+		out.Err = "some rounds failed: " + errors.Join(errs...).Error()
+	}
+	out.Writes = combineCells(rs, func(r engineResult) []cellResult { return r.Writes })
+	out.Reads = combineCells(rs, func(r engineResult) []cellResult { return r.Reads })
+	return out
+}
+
+func combineCells(rs []engineResult, pick func(engineResult) []cellResult) []cellResult {
+	type key struct {
+		kind          string
+		size, clients int
+	}
+	var order []key
+	groups := map[key][]cellResult{}
+	for _, r := range rs {
+		for _, c := range pick(r) {
+			k := key{c.Kind, c.Size, c.Clients}
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], c)
+		}
+	}
+	var out []cellResult
+	for _, k := range order {
+		cells := groups[k]
+		var ok []cellResult
+		res := cellResult{Kind: k.kind, Size: k.size, Clients: k.clients}
+		for _, c := range cells {
+			res.Errors += c.Errors
+			if res.FirstError == "" {
+				res.FirstError = c.FirstError
+			}
+			if c.Ops > 0 {
+				ok = append(ok, c)
+			} else if res.Err == "" {
+				res.Err = c.Err
+			}
+		}
+		if len(ok) == 0 {
+			out = append(out, res)
+			continue
+		}
+		// A round in which the cell failed still shows in Rounds.
+		res.Err = ""
+		med := func(f func(cellResult) float64) float64 {
+			var v []float64
+			for _, c := range ok {
+				v = append(v, f(c))
+			}
+			return medianF(v)
+		}
+		for _, c := range ok {
+			res.Ops += c.Ops
+			res.Seconds += c.Seconds
+		}
+		res.OpsPerSec = med(func(c cellResult) float64 { return c.OpsPerSec })
+		res.P50Ms = med(func(c cellResult) float64 { return c.P50Ms })
+		res.P99Ms = med(func(c cellResult) float64 { return c.P99Ms })
+		res.P999Ms = med(func(c cellResult) float64 { return c.P999Ms })
+		res.MeanMs = med(func(c cellResult) float64 { return c.MeanMs })
+		res.MaxMs = med(func(c cellResult) float64 { return c.MaxMs })
+		res.CPUSecPer10k = med(func(c cellResult) float64 { return c.CPUSecPer10k })
+		res.AllocsPerOp = med(func(c cellResult) float64 { return c.AllocsPerOp })
+		res.PeakRSSMB = med(func(c cellResult) float64 { return c.PeakRSSMB })
+		out = append(out, res)
+	}
+	return out
+}
+
+// medianF is the median (the mean of the middle two for an even count).
+func medianF(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
