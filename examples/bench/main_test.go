@@ -121,3 +121,25 @@ func TestParseInts(t *testing.T) {
 		t.Fatal("want an error")
 	}
 }
+
+func TestCombineRounds(t *testing.T) {
+	if got := roundOrder([]string{"a", "b"}, 1); got[0] != "b" || got[1] != "a" {
+		t.Fatalf("odd round order %v", got)
+	}
+	cell := func(ops, p99 float64) cellResult {
+		return cellResult{Kind: "write", Size: 16, Clients: 1, Ops: uint64(ops), OpsPerSec: ops, P99Ms: p99}
+	}
+	rs := []engineResult{
+		{Engine: pName, Writes: []cellResult{cell(100, 3)}},
+		{Engine: pName, Writes: []cellResult{cell(300, 1)}},
+		{Engine: pName, Writes: []cellResult{{Kind: "write", Size: 16, Clients: 1, Err: "boom"}}},
+		{Engine: pName, Writes: []cellResult{cell(200, 2)}},
+	}
+	got := combineRounds(rs)
+	if len(got.Writes) != 1 || got.Writes[0].OpsPerSec != 200 || got.Writes[0].P99Ms != 2 || got.Writes[0].Err != "" {
+		t.Fatalf("combined %+v", got.Writes)
+	}
+	if len(got.Rounds) != 4 {
+		t.Fatalf("rounds kept: %d", len(got.Rounds))
+	}
+}
