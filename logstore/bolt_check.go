@@ -91,6 +91,9 @@ func checkBoltFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("log store %s: %w", path, err)
 	}
+	if st.IsDir() {
+		return fmt.Errorf("log store %s: is a directory", path)
+	}
 	size := st.Size()
 	if size == 0 {
 		return nil

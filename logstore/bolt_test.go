@@ -157,6 +157,14 @@ func randomBytes(seed int64, n int) []byte {
 	return b
 }
 
+func TestBoltDirectoryPath(t *testing.T) {
+	dir := t.TempDir()
+	_, err := logstore.NewBoltStore(dir)
+	if err == nil || errors.Is(err, raft.ErrCorrupt) || !strings.Contains(err.Error(), "directory") {
+		t.Fatalf("open of a directory = %v", err)
+	}
+}
+
 func TestBoltTruncatedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.db")
 	writeStore(t, path, 3000, 200)

@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -297,8 +299,12 @@ func testLargeDeleteRange(t *testing.T, s logstore.LogStore) {
 }
 
 // testModel runs seeded random operations against the store and a map.
+// STORETEST_SEED replays a logged seed.
 func testModel(t *testing.T, s logstore.LogStore) {
 	seed := time.Now().UnixNano()
+	if v, err := strconv.ParseInt(os.Getenv("STORETEST_SEED"), 10, 64); err == nil {
+		seed = v
+	}
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
 	model := map[uint64]*raft.Log{}
