@@ -150,7 +150,15 @@ func (c *Core) handleVoteRequest(m Message) {
 	// configuration, which the next leader will truncate, could otherwise
 	// refuse every candidate able to win (found by the simulator: n1's stale
 	// entry demotes n2, n2's newer one demotes n3, and no election succeeds).
-	strict := c.log.committed >= c.conf.latestIndex()
+	//
+	// NB: nor do they apply to a candidate whose log is strictly more up to
+	// date than this server's: its configuration is newer than the one
+	// they would be judged by (found by the simulator: a server isolated
+	// since bootstrap kept refusing the only voter able to win, which the
+	// bootstrap configuration made a non-voter). A removed server's log
+	// stops at its removal, so this does not let it disrupt a cluster that
+	// has moved on.
+	strict := c.log.committed >= c.conf.latestIndex() && !c.log.isNewer(m.LastLogIndex, m.LastLogTerm)
 	// 1. The candidate must be in the latest configuration, when there is
 	// one: a removed server cannot disrupt the cluster.
 	if strict && len(c.conf.latest().Servers) > 0 && !c.inLatest(m.From) {

@@ -128,6 +128,13 @@ func (l *raftLog) matchTerm(i, t uint64) bool {
 	return err == nil && got == t
 }
 
+// isNewer reports whether a log ending at (lastIndex, lastTerm) is strictly
+// more up to date than this one.
+func (l *raftLog) isNewer(lastIndex, lastTerm uint64) bool {
+	myTerm := l.lastTerm()
+	return lastTerm > myTerm || (lastTerm == myTerm && lastIndex > l.lastIndex())
+}
+
 // isUpToDate reports whether a log ending at (lastIndex, lastTerm) is at
 // least as up to date as this one (Raft §5.4.1).
 func (l *raftLog) isUpToDate(lastIndex, lastTerm uint64) bool {

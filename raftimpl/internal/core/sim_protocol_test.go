@@ -23,6 +23,10 @@ type protoParams struct {
 	confChange float64
 	// transfer, restore and stepDown are per-tick chances on the leader.
 	transfer, restore, stepDown float64
+	// isolate is the per-tick chance of cutting the leader off from
+	// everyone (while no other partition runs): a new leader is elected
+	// while the old one still believes it leads, until check-quorum.
+	isolate float64
 }
 
 func drawProtoParams(p *simParams, rng interface {
@@ -36,13 +40,19 @@ func drawProtoParams(p *simParams, rng interface {
 		transfer:   []float64{0, 0.005, 0.02}[rng.Intn(3)],
 		restore:    []float64{0, 0, 0.003}[rng.Intn(3)],
 		stepDown:   []float64{0, 0.003}[rng.Intn(2)],
+		isolate:    []float64{0, 0.01, 0.03}[rng.Intn(3)],
 	}
 	p.cfg.LeaseReads = rng.Intn(2) == 0
 	p.cfg.LeaseDriftTicks = rng.Intn(3)
+	if rng.Intn(3) == 0 {
+		// A slow check-quorum keeps deposed leaders around longer: the
+		// lease (bounded by ElectionTick) must not trust it.
+		p.cfg.LeaseTick = p.cfg.ElectionTick + rng.Intn(p.cfg.ElectionTick+1)
+	}
 	// NB: a user restore is not fault-tolerant until the followers have
 	// the snapshot (as with hashicorp/raft, see RestoreLocal): restores run
 	// only where leadership cannot change under them.
-	if p.crash > 0 || p.partition > 0 || p.loss > 0 {
+	if p.crash > 0 || p.partition > 0 || p.loss > 0 || p.proto.isolate > 0 {
 		p.proto.restore = 0
 	}
 	if p.proto.restore > 0 {
@@ -77,6 +87,16 @@ func (s *sim) protoFaults() {
 	for _, n := range s.nodes {
 		if n.core != nil && s.rng.Float64() < s.p.proto.snapshot {
 			s.takeSnapshot(n)
+		}
+	}
+	switch {
+	case s.isolated && s.rng.Float64() < 0.03:
+		s.group, s.isolated = nil, false
+		s.tracef("HEAL isolation")
+	case s.group == nil && s.rng.Float64() < s.p.proto.isolate:
+		if l := s.leader(); l != nil {
+			s.group, s.oneWay, s.isolated = map[raft.ServerID]int{l.id: 1}, false, true
+			s.tracef("ISOLATE leader %s", l.id)
 		}
 	}
 	if l := s.leader(); l != nil && s.rng.Float64() < s.p.proto.stepDown {
@@ -129,6 +149,23 @@ func (s *sim) protoClients() {
 	}
 	if l := s.leader(); l != nil && s.rng.Float64() < s.p.proto.restore {
 		s.restoreLocal(l)
+	}
+	if s.rng.Float64() < 0.1 || (s.isolated && s.rng.Float64() < 0.5) {
+		// Reads that go to a node believing it leads, stale leaders
+		// included: where leases could go wrong.
+		var leaders []*simNode
+		for _, n := range s.nodes {
+			if n.core != nil && n.core.role == roleLeader {
+				leaders = append(leaders, n)
+			}
+		}
+		if len(leaders) > 0 {
+			kind := -1
+			if s.isolated {
+				kind = 1
+			}
+			s.read(leaders[s.rng.Intn(len(leaders))], kind)
+		}
 	}
 }
 
@@ -194,14 +231,17 @@ func (s *sim) restoreLocal(l *simNode) {
 	s.handleReady(l)
 }
 
-// read makes a read of a random kind on n.
-func (s *sim) read(n *simNode) {
+// read makes a read on n: 0 VerifyLeader, 1 LeaseRead, 2 ReadIndex, -1 any.
+func (s *sim) read(n *simNode, kind int) {
 	s.readID++
 	r := simRead{id: s.readID, maxCommit: s.maxCommit, acked: s.ackedWrite}
 	n.reads[r.id] = s.maxCommit
 	n.readInfo[r.id] = r
 	s.stats.reads++
-	switch s.rng.Intn(3) {
+	if kind < 0 {
+		kind = s.rng.Intn(3)
+	}
+	switch kind {
 	case 0:
 		r.kind = "verify"
 		n.readInfo[r.id] = r
@@ -209,7 +249,11 @@ func (s *sim) read(n *simNode) {
 	case 1:
 		r.kind = "lease"
 		n.readInfo[r.id] = r
+		before := len(n.core.readStates)
 		n.core.LeaseRead(r.id)
+		if len(n.core.readStates) > before && n.core.readStates[before].OK {
+			s.leaseHits++
+		}
 	default:
 		r.kind = "readindex"
 		n.readInfo[r.id] = r

@@ -169,6 +169,9 @@ type sim struct {
 	// ackedWrite is the highest write acknowledged to its client.
 	proposer   map[string]raft.ServerID
 	ackedWrite uint64
+	leaseHits  int
+	// isolated is set while the partition cuts one leader off.
+	isolated bool
 	stats      struct{ msgs, drops, crashes, elections, reads, confChanges int }
 
 	tracing bool
@@ -245,8 +248,8 @@ func (s *sim) tail(n int) string {
 }
 
 func (s *sim) summary() string {
-	return fmt.Sprintf("params=%+v ticks=%d msgs=%d drops=%d crashes=%d elections=%d proposals=%d reads=%d conf-changes=%d committed=%d",
-		s.p, s.now, s.stats.msgs, s.stats.drops, s.stats.crashes, s.stats.elections, s.proposals, s.stats.reads, s.stats.confChanges, s.maxCommit)
+	return fmt.Sprintf("params=%+v ticks=%d msgs=%d drops=%d crashes=%d elections=%d proposals=%d reads=%d (lease fast path %d) conf-changes=%d committed=%d",
+		s.p, s.now, s.stats.msgs, s.stats.drops, s.stats.crashes, s.stats.elections, s.proposals, s.stats.reads, s.leaseHits, s.stats.confChanges, s.maxCommit)
 }
 
 func (s *sim) failf(format string, args ...any) {
@@ -435,7 +438,7 @@ func (s *sim) clients() {
 	if s.rng.Float64() < s.p.read {
 		n := s.nodes[s.rng.Intn(len(s.nodes))]
 		if n.core != nil {
-			s.read(n)
+			s.read(n, -1)
 		}
 	}
 }
