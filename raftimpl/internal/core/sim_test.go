@@ -172,7 +172,7 @@ type sim struct {
 	leaseHits  int
 	// isolated is set while the partition cuts one leader off.
 	isolated bool
-	stats      struct{ msgs, drops, crashes, elections, reads, confChanges int }
+	stats    struct{ msgs, drops, crashes, elections, reads, confChanges int }
 
 	tracing bool
 	trace   []string
