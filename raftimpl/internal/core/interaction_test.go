@@ -141,6 +141,8 @@ type scNode struct {
 	cfg   Config
 	store *memStorage
 	core  *Core
+	// stalled models a stuck disk: the driver takes no Ready.
+	stalled bool
 }
 
 func newScenario() *scenario { return &scenario{counts: map[MsgType]int{}} }
@@ -262,6 +264,9 @@ func (e *scenario) exec(line string) (out []string) {
 		for _, n := range e.selected(pos) {
 			e.printLog(n)
 		}
+	case "add-spare", "snapshot", "conf-change", "transfer", "step-down", "lease-read", "read-index",
+		"stall", "unstall", "set-timeouts":
+		e.execProto(cmd, pos, opts)
 	case "msg-count":
 		var keys []MsgType
 		for k := range e.counts {
@@ -441,7 +446,7 @@ func (e *scenario) drop(opts map[string]string) {
 
 // ready plays the driver for n, printing what each Ready carries.
 func (e *scenario) ready(n *scNode) {
-	for n.core != nil && n.core.HasReady() {
+	for n.core != nil && !n.stalled && n.core.HasReady() {
 		rd := n.core.Ready()
 		if rd.SoftState != nil {
 			e.printf("%s: now %v, leader %q", n.id, rd.SoftState.Role, rd.SoftState.Leader)
@@ -449,6 +454,13 @@ func (e *scenario) ready(n *scNode) {
 		if rd.HardState != nil {
 			e.printf("%s: persist term=%d vote=%q", n.id, rd.HardState.Term, rd.HardState.Vote)
 			n.store.persistHard(rd)
+		}
+		if rd.Snapshot != nil {
+			e.printf("%s: install snapshot %d/%d %s", n.id, rd.Snapshot.Index, rd.Snapshot.Term, fmtConf(rd.Snapshot.Configuration))
+			n.store.installSnapshot(*rd.Snapshot)
+		}
+		if rd.Transfer != nil {
+			e.printf("%s: transfer to %s ok=%v", n.id, rd.Transfer.Target, rd.Transfer.OK)
 		}
 		if len(rd.Entries) > 0 {
 			trunc := ""
@@ -525,9 +537,14 @@ func (e *scenario) printLog(n *scNode) {
 		e.printf("%s: crashed; stored %s", n.id, fmtEntries(n.store.ents))
 		return
 	}
-	ents, err := n.core.log.entries(1, n.core.log.lastIndex()+1, 0, 0)
+	first := max(n.core.log.first, 1)
+	ents, err := n.core.log.entries(first, n.core.log.lastIndex()+1, 0, 0)
 	if err != nil {
 		panic(err)
 	}
-	e.printf("%s: commit=%d %s", n.id, n.core.log.committed, fmtEntriesMax(ents, 16))
+	snap := ""
+	if s := n.core.log.snap; s.Index > 0 {
+		snap = fmt.Sprintf(" snapshot=%d/%d", s.Index, s.Term)
+	}
+	e.printf("%s: commit=%d%s %s", n.id, n.core.log.committed, snap, fmtEntriesMax(ents, 16))
 }

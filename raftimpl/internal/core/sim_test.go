@@ -874,6 +874,21 @@ func fmtMsg(m Message) string {
 		}
 	case MsgHeartbeat, MsgHeartbeatResp:
 		fmt.Fprintf(&b, " round=%d", m.Context)
+	case MsgSnap:
+		if m.Snapshot != nil {
+			fmt.Fprintf(&b, " snapshot=%d/%d", m.Snapshot.Index, m.Snapshot.Term)
+		}
+	case MsgSnapResp, MsgReadIndexResp:
+		if m.Success {
+			fmt.Fprintf(&b, " ok index=%d", m.Index)
+		} else {
+			b.WriteString(" refused")
+		}
+		if m.Type == MsgReadIndexResp {
+			fmt.Fprintf(&b, " read=%d", m.Context)
+		}
+	case MsgReadIndex:
+		fmt.Fprintf(&b, " read=%d", m.Context)
 	}
 	return b.String()
 }

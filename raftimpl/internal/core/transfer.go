@@ -117,10 +117,22 @@ func (c *Core) endTransfer(ok bool) {
 
 // StepDown makes a leader a follower in the same term, with no known leader
 // (the driver calls it when the leader's disk stalls); a no-op otherwise.
-// A running transfer is aborted.
+// A running transfer is aborted, and the leader's requests not yet handed
+// to the driver are dropped: a server that stepped down stops asserting its
+// leadership at once (its heartbeats would keep the followers from electing
+// another leader).
 func (c *Core) StepDown() {
 	if c.role != roleLeader {
 		return
 	}
+	keep := c.msgs[:0]
+	for _, m := range c.msgs {
+		switch m.Type {
+		case MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow:
+			continue
+		}
+		keep = append(keep, m)
+	}
+	c.msgs = keep
 	c.becomeFollower(c.term, "")
 }
