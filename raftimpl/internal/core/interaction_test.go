@@ -316,6 +316,7 @@ func (e *scenario) addNodes(pos []string, opts map[string]string) {
 		MaxInflight:      intOpt("max-inflight", 4),
 		MaxSizePerMsg:    uint64(intOpt("max-size", 0)),
 		PreVote:          opts["prevote"] != "false",
+		LeaseReads:       opts["lease-reads"] == "true",
 	}
 	var conf raft.Configuration
 	for i := 0; i < k; i++ {
