@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"math/rand"
 	"testing"
 
 	raft "github.com/pontoon-raft/raft"
@@ -537,4 +538,72 @@ func readMsgs(e *scenario, n *scNode) []Message {
 		n.core.Advance(rd)
 	}
 	return out
+}
+
+// TestStepGarbageProto feeds random messages, issue 5's included (random
+// snapshots, read-index traffic), mixed with random API calls, to a core
+// driven by a driver that installs snapshots: nothing panics and the log's
+// invariants hold.
+func TestStepGarbageProto(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	ids := []raft.ServerID{"a", "b", "c", "", "z"}
+	for iter := 0; iter < 200; iter++ {
+		s := bootstrapStorage(voters("a", "b", "c"))
+		cfg := testConfig("a")
+		cfg.LeaseReads = iter%2 == 0
+		c, err := New(cfg, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 300; j++ {
+			m := randomMessage(rng, ids)
+			m.Type = MsgType(rng.Intn(int(maxMsgType) + 2))
+			if m.Type == MsgSnap && rng.Intn(4) != 0 {
+				m.Snapshot = &SnapshotInfo{Index: uint64(rng.Intn(12)), Term: uint64(rng.Intn(6)),
+					Configuration: voters("a", "b", "c"), ConfigurationIndex: 1}
+			}
+			_ = c.Step(m)
+			switch rng.Intn(14) {
+			case 0, 1:
+				c.Tick()
+			case 2:
+				c.campaign(rng.Intn(2) == 0, false)
+			case 3:
+				_, _, _ = c.Propose([]*raft.Log{{Data: []byte("p")}})
+			case 4:
+				c.LeaseRead(uint64(j))
+			case 5:
+				c.ReadIndex(uint64(j))
+			case 6:
+				_, _ = c.ProposeConfChange(ConfChange{Command: ConfChangeCommand(rng.Intn(7)), ID: ids[rng.Intn(len(ids))], Address: "x"})
+			case 7:
+				_ = c.TransferLeadership(ids[rng.Intn(len(ids))])
+			case 8:
+				c.StepDown()
+			case 9:
+				if c.log.applied > s.snap.Index {
+					info := SnapshotInfo{Index: c.log.applied, Configuration: c.conf.committed.Clone(), ConfigurationIndex: c.conf.committedIndex}
+					info.Term, _ = s.Term(info.Index)
+					s.snap = info
+					s.compact(info.Index)
+					c.ReportSnapshot(info)
+				}
+			}
+			for c.HasReady() {
+				rd := c.Ready()
+				s.persistHard(rd)
+				if rd.Snapshot != nil {
+					s.installSnapshot(*rd.Snapshot)
+				}
+				if _, err := s.persistEntries(rd); err != nil {
+					t.Fatal(err)
+				}
+				c.Advance(rd)
+			}
+			_ = c.Status()
+			if l := c.log; !(l.applied <= l.committed && l.committed <= l.lastIndex() && l.snap.Index <= l.committed) {
+				t.Fatalf("iter %d: applied %d committed %d last %d snapshot %d", iter, l.applied, l.committed, l.lastIndex(), l.snap.Index)
+			}
+		}
+	}
 }
