@@ -67,14 +67,50 @@
 // index at that moment. A new leader holds reads until it has committed an
 // entry of its own term: before that, its commit index may lag the cluster's.
 //
+// LeaseRead skips the round while the leader holds a lease: a quorum answered
+// a round started less than min(LeaseTick, ElectionTick)-LeaseDriftTicks
+// ticks ago (followers refuse other candidates for ElectionTick ticks after
+// hearing from a leader). It needs Config.LeaseReads, under which a server
+// that has just started refuses votes for ElectionTick ticks (it may have
+// answered a round before restarting), and it is off for the rest of a term
+// once the leader sent MsgTimeoutNow. ReadIndex on a follower asks the leader
+// (MsgReadIndex), which confirms with a round started after the request
+// arrived. lease.go explains the argument.
+//
+// # Snapshots
+//
+// The log continues the newest snapshot (Storage.SnapshotInfo): entries
+// below the first readable index are compacted, the snapshot's own index and
+// term are known. The driver takes snapshots and compacts on its own
+// schedule and says so with ReportSnapshot. A leader that needs a compacted
+// entry sends one MsgSnap (the follower's progress enters StateSnapshot
+// until the driver answers with MsgSnapResp or MsgUnreachable; after a
+// failure the next try waits for a heartbeat answer). The follower installs
+// it through Ready.Snapshot, before the Ready's entries and before its
+// response leaves, unless its log already holds the snapshot's last entry
+// (then it only commits). A MsgApp below the follower's commit index skips
+// the committed prefix, which may be compacted there.
+//
+// # Membership and transfers
+//
+// ProposeConfChange appends one change at a time (confchange.go); it takes
+// effect when appended and commits by the new configuration's quorum. A
+// Staging server is promoted by the leader once caught up. A leader that
+// removes or demotes itself steps down when the change commits. A server
+// demoted by an appended, uncommitted change may still campaign as a voter of
+// the committed configuration (votes are counted over the latest), so that
+// such a change can always be committed or undone. TransferLeadership
+// (transfer.go) stops proposals, catches the target up, sends MsgTimeoutNow
+// once, and reports its outcome in Ready.Transfer.
+//
 // # Files
 //
 // core.go (Core, New, roles), election.go (timers, campaigns, vote rules),
 // step.go (term handling, dispatch), step_leader.go, step_follower.go,
 // step_candidate.go, replicate.go (MsgApp flow, commit), read.go
-// (VerifyLeader), ready.go (Ready/Advance), log.go and unstable.go (the log),
-// membership.go (configurations), status.go.
-//
-// Snapshots, InstallSnapshot, membership changes and leadership transfer
-// requests are issue 5; the places they hook in are marked "issue 5".
+// (VerifyLeader), lease.go (LeaseRead, ReadIndex), snapshot.go (snapshots,
+// InstallSnapshot, RestoreLocal), confchange.go (membership changes),
+// transfer.go (leadership transfer, StepDown), ready.go (Ready/Advance),
+// log.go and unstable.go (the log), membership.go (configurations),
+// status.go.
 package core

@@ -44,7 +44,7 @@ type Status struct {
 type PeerStatus struct {
 	Match uint64
 	Next  uint64
-	// State is probe or replicate (snapshot with issue 5).
+	// State is probe, replicate or snapshot.
 	State tracker.State
 	// Inflight is the number of unacknowledged MsgApp.
 	Inflight int
