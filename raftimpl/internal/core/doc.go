@@ -20,6 +20,9 @@
 //
 //  1. Persist HardState. Every message of the Ready may depend on it (a vote
 //     response, a request carrying the new term), so nothing is sent first.
+//     Then, if Snapshot is set, install it: restore the FSM from it and
+//     replace the stored log with an empty one after it (its MsgSnapResp in
+//     Messages acknowledges that).
 //  2. Send requests (MsgApp, MsgHeartbeat, MsgVote, MsgPreVote,
 //     MsgTimeoutNow). They may go out while step 3 runs: a leader writes its
 //     own log in parallel with replicating it, and counts itself towards

@@ -131,6 +131,7 @@ func (c *Core) maybeRecoverConf(i uint64) {
 	if err != nil || first == 0 {
 		first = 1
 	}
+	first = max(first, c.log.first)
 	for hi := i; hi > first; {
 		lo := max(first, hi-min(hi, chunk))
 		ents, err := c.log.entries(lo, hi, 0, 0)
