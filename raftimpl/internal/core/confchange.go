@@ -136,7 +136,9 @@ func applyConfChange(conf raft.Configuration, cc ConfChange) (raft.Configuration
 // order) whose log has caught up: its Match reaches the leader's commit
 // index. Only when a change may be proposed and no transfer runs.
 func (c *Core) maybePromoteStaging() {
-	if c.role != roleLeader || c.transfer != nil || !c.confChangeAllowed() {
+	// NB: runs on every response the leader gets: the in-memory checks come
+	// before confChangeAllowed, which may read Storage.
+	if c.role != roleLeader || c.transfer != nil || !hasStaging(c.conf.latest()) || !c.confChangeAllowed() {
 		return
 	}
 	for _, id := range c.peers() {
@@ -151,6 +153,15 @@ func (c *Core) maybePromoteStaging() {
 		c.appendConf(next)
 		return
 	}
+}
+
+func hasStaging(conf raft.Configuration) bool {
+	for _, s := range conf.Servers {
+		if s.Suffrage == raft.Staging {
+			return true
+		}
+	}
+	return false
 }
 
 func isStaging(conf raft.Configuration, id raft.ServerID) bool {
