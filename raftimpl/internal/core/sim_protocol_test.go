@@ -38,7 +38,7 @@ func drawProtoParams(p *simParams, rng interface {
 		spares:     rng.Intn(3),
 		confChange: []float64{0, 0.01, 0.04}[rng.Intn(3)],
 		transfer:   []float64{0, 0.005, 0.02}[rng.Intn(3)],
-		restore:    []float64{0, 0, 0.003}[rng.Intn(3)],
+		restore:    []float64{0, 0, 0, 0, 0, 0.01}[rng.Intn(6)],
 		stepDown:   []float64{0, 0.003}[rng.Intn(2)],
 		isolate:    []float64{0, 0.01, 0.03}[rng.Intn(3)],
 	}
@@ -52,11 +52,9 @@ func drawProtoParams(p *simParams, rng interface {
 	// NB: a user restore is not fault-tolerant until the followers have
 	// the snapshot (as with hashicorp/raft, see RestoreLocal): restores run
 	// only where leadership cannot change under them.
-	if p.crash > 0 || p.partition > 0 || p.loss > 0 || p.proto.isolate > 0 {
-		p.proto.restore = 0
-	}
 	if p.proto.restore > 0 {
-		p.proto.transfer, p.proto.stepDown = 0, 0
+		p.crash, p.partition, p.loss = 0, 0, 0
+		p.proto.isolate, p.proto.transfer, p.proto.stepDown = 0, 0, 0
 	}
 }
 
