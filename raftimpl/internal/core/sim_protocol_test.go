@@ -202,6 +202,13 @@ func (s *sim) transferLeadership(l *simNode) {
 	switch {
 	case err == nil:
 		s.tracef("%s TRANSFER to %q", l.id, target)
+		if s.group == nil && s.p.proto.isolate > 0 && s.rng.Intn(2) == 0 {
+			// The old leader stops hearing from anyone (its messages still
+			// go out): it must not trust its lease while the target takes
+			// over.
+			s.group, s.oneWay, s.isolated = map[raft.ServerID]int{l.id: 1}, true, true
+			s.tracef("ISOLATE (one-way) leader %s", l.id)
+		}
 		s.handleReady(l)
 	case errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrUnknownServer),
 		errors.Is(err, errTransferToSelf):
