@@ -109,6 +109,7 @@ func main() {
 		c                             config
 		jsonOut                       bool
 		engs, clients, sizes, readers string
+		from                          string
 	)
 	flag.BoolVar(&jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
 	flag.BoolVar(&c.quick, "quick", false, "smoke run (~30 s): C ∈ {1,16}, 16 B, 2 s per cell, 16 readers")
@@ -129,10 +130,17 @@ func main() {
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Pontoon run to this file")
 	flag.StringVar(&c.memprofile, "memprofile", "", "write an allocation profile after the Pontoon run to this file")
 	flag.StringVar(&c.logLevel, "loglevel", "WARN", "log level of the engines' loggers (stderr)")
+	flag.StringVar(&from, "from", "", "print the text report of a saved -json output and exit")
 	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
 	flag.Parse()
 
+	if from != "" {
+		if err := printSaved(os.Stdout, from); err != nil {
+			fatalf("-from: %v", err)
+		}
+		return
+	}
 	var err error
 	if c.quick {
 		set := map[string]bool{}
@@ -378,8 +386,8 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 			spec := cellSpec{kind: "write", clients: c.soakClients, size: c.sizes[0], dur: c.soak, timeout: c.timeout}
 			fmt.Fprintf(progress, "bench: %s: soak %v, %d clients, %d B\n", eng.name, c.soak, spec.clients, spec.size)
 			s, b := runSoak(ctx, cl, spec, func(s soakSample) {
-				fmt.Fprintf(progress, "bench: %s: soak t=%4.0fs RSS %6.1f MB (window peak %6.1f) heap %6.1f MB ops %d goroutines %d\n",
-					eng.name, s.AtSec, s.RSSMB, s.WindowPeakMB, s.HeapMB, s.OpsSoFar, s.Goroutine)
+				fmt.Fprintf(progress, "bench: %s: soak t=%4.0fs RSS %6.1f MB (window peak %6.1f), anon %6.1f MB (window peak %6.1f), heap %6.1f MB, ops %d, goroutines %d\n",
+					eng.name, s.AtSec, s.RSSMB, s.WindowPeakMB, s.AnonMB, s.WindowPeakAnonMB, s.HeapMB, s.OpsSoFar, s.Goroutine)
 			})
 			res.Soak, broken = &s, b
 		} else {
@@ -423,8 +431,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 		fmt.Fprintf(progress, "bench: %s: %d goroutines still running 10s after shutdown:\n", eng.name, res.GoroutinesLeft)
 		pprof.Lookup("goroutine").WriteTo(progress, 1)
 	}
-	_, hwm := procStatus()
-	res.VmHWMMB = mb(hwm)
+	res.VmHWMMB = mb(procStatus().hwm)
 	return res
 }
 
@@ -444,8 +451,8 @@ func logCell(w io.Writer, name string, r cellResult) {
 		fmt.Fprintf(w, "bench: %s: %s %dB C=%d: error: %s\n", name, r.Kind, r.Size, r.Clients, r.Err)
 		return
 	}
-	fmt.Fprintf(w, "bench: %s: %s %dB C=%d: %.0f ops/s p50 %.3f p99 %.3f p99.9 %.3f ms, %.2f cpu-s/10k, %.1f allocs/op, RSS %.0f MB, %d errors\n",
-		name, r.Kind, r.Size, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.P999Ms, r.CPUSecPer10k, r.AllocsPerOp, r.PeakRSSMB, r.Errors)
+	fmt.Fprintf(w, "bench: %s: %s %dB C=%d: %.0f ops/s p50 %.3f p99 %.3f p99.9 %.3f ms, %.2f cpu-s/10k, %.1f allocs/op, RSS %.0f MB (anon %.0f MB), %d errors\n",
+		name, r.Kind, r.Size, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.P999Ms, r.CPUSecPer10k, r.AllocsPerOp, r.PeakRSSMB, r.PeakAnonMB, r.Errors)
 }
 
 // waitGoroutines waits until no more than baseline goroutines run, and
@@ -472,4 +479,18 @@ func writeAllocProfile(path string) error {
 	defer f.Close()
 	runtime.GC()
 	return pprof.Lookup("allocs").WriteTo(f, 0)
+}
+
+// printSaved prints the text report of a saved -json output.
+func printSaved(w io.Writer, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return err
+	}
+	printReport(w, &rep)
+	return nil
 }

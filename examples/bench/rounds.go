@@ -118,6 +118,7 @@ func combineCells(rs []engineResult, pick func(engineResult) []cellResult) []cel
 		res.CPUSecPer10k = med(func(c cellResult) float64 { return c.CPUSecPer10k })
 		res.AllocsPerOp = med(func(c cellResult) float64 { return c.AllocsPerOp })
 		res.PeakRSSMB = med(func(c cellResult) float64 { return c.PeakRSSMB })
+		res.PeakAnonMB = med(func(c cellResult) float64 { return c.PeakAnonMB })
 		out = append(out, res)
 	}
 	return out

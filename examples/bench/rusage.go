@@ -27,12 +27,19 @@ func mallocs() uint64 {
 	return ms.Mallocs
 }
 
-// procStatus returns VmRSS and VmHWM from /proc/self/status in bytes (0 when
-// unavailable, e.g. not on Linux).
-func procStatus() (rss, hwm uint64) {
+// memStatus is the process's memory from /proc/self/status, in bytes (0
+// when unavailable, e.g. not on Linux). VmRSS counts bbolt's mmapped file
+// pages too (RssFile), which grow with the log files of both engines alike;
+// RssAnon is the engine's own memory (Go heap, stacks, runtime).
+type memStatus struct {
+	rss, anon, hwm uint64
+}
+
+func procStatus() memStatus {
+	var m memStatus
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
-		return 0, 0
+		return m
 	}
 	defer f.Close()
 	s := bufio.NewScanner(f)
@@ -41,9 +48,11 @@ func procStatus() (rss, hwm uint64) {
 		var dst *uint64
 		switch {
 		case strings.HasPrefix(line, "VmRSS:"):
-			dst = &rss
+			dst = &m.rss
+		case strings.HasPrefix(line, "RssAnon:"):
+			dst = &m.anon
 		case strings.HasPrefix(line, "VmHWM:"):
-			dst = &hwm
+			dst = &m.hwm
 		default:
 			continue
 		}
@@ -54,41 +63,47 @@ func procStatus() (rss, hwm uint64) {
 			}
 		}
 	}
-	return rss, hwm
+	return m
 }
 
-// rssSampler samples VmRSS every interval and keeps the maximum.
+// peaks keeps the maxima of VmRSS and RssAnon over samples.
+type peaks struct{ rss, anon uint64 }
+
+func (p *peaks) sample() {
+	m := procStatus()
+	p.rss = max(p.rss, m.rss)
+	p.anon = max(p.anon, m.anon)
+}
+
+// rssSampler samples memory every interval and keeps the peaks.
 type rssSampler struct {
 	stop chan struct{}
-	done chan uint64
+	done chan peaks
 }
 
 func startRSSSampler(interval time.Duration) *rssSampler {
-	s := &rssSampler{stop: make(chan struct{}), done: make(chan uint64, 1)}
+	s := &rssSampler{stop: make(chan struct{}), done: make(chan peaks, 1)}
 	go func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		peak, _ := procStatus()
+		var p peaks
+		p.sample()
 		for {
 			select {
 			case <-s.stop:
-				if r, _ := procStatus(); r > peak {
-					peak = r
-				}
-				s.done <- peak
+				p.sample()
+				s.done <- p
 				return
 			case <-t.C:
-				if r, _ := procStatus(); r > peak {
-					peak = r
-				}
+				p.sample()
 			}
 		}
 	}()
 	return s
 }
 
-// finish stops the sampler and returns the peak VmRSS seen, in bytes.
-func (s *rssSampler) finish() uint64 {
+// finish stops the sampler and returns the peaks seen.
+func (s *rssSampler) finish() peaks {
 	close(s.stop)
 	return <-s.done
 }

@@ -38,7 +38,8 @@ type cellResult struct {
 	MaxMs        float64 `json:"max_ms"`
 	CPUSecPer10k float64 `json:"cpu_sec_per_10k_ops"`
 	AllocsPerOp  float64 `json:"allocs_per_op"`
-	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`      // VmRSS, bbolt's mmapped pages included
+	PeakAnonMB   float64 `json:"peak_rss_anon_mb"` // RssAnon: heap, stacks, runtime
 	Err          string  `json:"error,omitempty"`
 }
 
@@ -159,7 +160,7 @@ func runCell(ctx context.Context, cl cluster, spec cellSpec) (res cellResult, br
 			res.Err += ": " + res.FirstError
 		}
 	}
-	res.PeakRSSMB = mb(peak)
+	res.PeakRSSMB, res.PeakAnonMB = mb(peak.rss), mb(peak.anon)
 	if ctx.Err() != nil && res.Err == "" {
 		res.Err = "interrupted"
 	}
@@ -175,19 +176,22 @@ type soakResult struct {
 	Errors    uint64       `json:"errors"`
 	OpsPerSec float64      `json:"ops_per_sec"`
 	Samples   []soakSample `json:"samples"`
-	// Growth is the peak RSS of the last window over that of the first
-	// (0-10 s).
-	Growth float64 `json:"rss_growth_last_window_over_first"`
-	Err    string  `json:"error,omitempty"`
+	// Growth is the peak VmRSS of the last window over that of the first
+	// (0-10 s); AnonGrowth the same for RssAnon.
+	Growth     float64 `json:"rss_growth_last_window_over_first"`
+	AnonGrowth float64 `json:"rss_anon_growth_last_window_over_first"`
+	Err        string  `json:"error,omitempty"`
 }
 
 type soakSample struct {
-	AtSec        float64 `json:"at_sec"`
-	RSSMB        float64 `json:"rss_mb"`
-	WindowPeakMB float64 `json:"window_peak_rss_mb"` // peak VmRSS since the previous sample
-	HeapMB       float64 `json:"heap_inuse_mb"`
-	OpsSoFar     uint64  `json:"ops"`
-	Goroutine    int     `json:"goroutines"`
+	AtSec            float64 `json:"at_sec"`
+	RSSMB            float64 `json:"rss_mb"`
+	WindowPeakMB     float64 `json:"window_peak_rss_mb"` // peak VmRSS since the previous sample
+	AnonMB           float64 `json:"rss_anon_mb"`
+	WindowPeakAnonMB float64 `json:"window_peak_rss_anon_mb"`
+	HeapMB           float64 `json:"heap_inuse_mb"`
+	OpsSoFar         uint64  `json:"ops"`
+	Goroutine        int     `json:"goroutines"`
 }
 
 // runSoak drives spec.clients writers for spec.dur (no warm-up), sampling
@@ -230,15 +234,14 @@ func runSoak(ctx context.Context, cl cluster, spec cellSpec, progress func(soakS
 	// one, which is what Growth compares (a single reading is at the mercy
 	// of where the GC cycle is).
 	t0 := time.Now()
-	var windowPeak uint64
+	var window peaks
 	sample := func() {
-		rss, _ := procStatus()
-		if rss > windowPeak {
-			windowPeak = rss
-		}
-		s := soakSample{AtSec: time.Since(t0).Seconds(), RSSMB: mb(rss), WindowPeakMB: mb(windowPeak),
+		m := procStatus()
+		window.sample()
+		s := soakSample{AtSec: time.Since(t0).Seconds(), RSSMB: mb(m.rss), WindowPeakMB: mb(window.rss),
+			AnonMB: mb(m.anon), WindowPeakAnonMB: mb(window.anon),
 			HeapMB: mb(heapInuse()), OpsSoFar: ops.Load(), Goroutine: numGoroutine()}
-		windowPeak = 0
+		window = peaks{}
 		res.Samples = append(res.Samples, s)
 		if progress != nil {
 			progress(s)
@@ -251,9 +254,7 @@ loop:
 	for {
 		select {
 		case <-tick.C:
-			if rss, _ := procStatus(); rss > windowPeak {
-				windowPeak = rss
-			}
+			window.sample()
 			if el := time.Since(t0); el >= next && el < spec.dur-time.Second {
 				sample()
 				next += 10 * time.Second
@@ -285,8 +286,9 @@ loop:
 	res.Ops = ops.Load()
 	res.Errors = errCount.Load()
 	res.OpsPerSec = float64(res.Ops) / elapsed.Seconds()
-	if len(res.Samples) >= 2 && res.Samples[0].WindowPeakMB > 0 {
-		res.Growth = res.Samples[len(res.Samples)-1].WindowPeakMB / res.Samples[0].WindowPeakMB
+	if n := len(res.Samples); n >= 2 && res.Samples[0].WindowPeakMB > 0 && res.Samples[0].WindowPeakAnonMB > 0 {
+		res.Growth = res.Samples[n-1].WindowPeakMB / res.Samples[0].WindowPeakMB
+		res.AnonGrowth = res.Samples[n-1].WindowPeakAnonMB / res.Samples[0].WindowPeakAnonMB
 	}
 	if res.Ops == 0 && res.Err == "" {
 		res.Err = "no operation completed: " + firstErr
