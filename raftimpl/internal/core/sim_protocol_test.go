@@ -97,6 +97,29 @@ func (s *sim) protoFaults() {
 			s.tracef("ISOLATE leader %s", l.id)
 		}
 	}
+	switch {
+	case s.cut != [2]raft.ServerID{} && s.rng.Float64() < 0.03:
+		s.cut = [2]raft.ServerID{}
+		s.tracef("HEAL link")
+	case s.cut == [2]raft.ServerID{} && s.rng.Float64() < s.p.proto.isolate:
+		// One broken link between the leader and a follower: the follower
+		// times out and campaigns through the others, who still hear
+		// from the leader.
+		if l := s.leader(); l != nil {
+			if f := s.nodes[s.rng.Intn(len(s.nodes))]; f != l {
+				s.cut = [2]raft.ServerID{l.id, f.id}
+				s.tracef("CUT link %s-%s", l.id, f.id)
+			}
+		}
+	}
+	if s.cut != [2]raft.ServerID{} && s.rng.Float64() < s.p.proto.isolate {
+		// A quick restart: the server forgets the leader it acknowledged.
+		if n := s.nodes[s.rng.Intn(len(s.nodes))]; n.core != nil && n.core.role != roleLeader {
+			s.crash(n, "bounce")
+			s.start(n)
+			s.handleReady(n)
+		}
+	}
 	if l := s.leader(); l != nil && s.rng.Float64() < s.p.proto.stepDown {
 		s.tracef("%s STEP DOWN (stalled disk)", l.id)
 		l.core.StepDown()
@@ -404,4 +427,10 @@ func (s *sim) crashMidReady(n *simNode, rd Ready, where string) {
 		}
 	}
 	s.crash(n, where)
+}
+
+// linkCut reports whether m crosses the broken link.
+func (s *sim) linkCut(m Message) bool {
+	c := s.cut
+	return c != [2]raft.ServerID{} && (m.From == c[0] && m.To == c[1] || m.From == c[1] && m.To == c[0])
 }

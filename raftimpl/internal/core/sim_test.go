@@ -170,8 +170,10 @@ type sim struct {
 	proposer   map[string]raft.ServerID
 	ackedWrite uint64
 	leaseHits  int
-	// isolated is set while the partition cuts one leader off.
+	// isolated is set while the partition cuts one leader off; cut is a
+	// single broken link (sim_protocol_test.go).
 	isolated bool
+	cut      [2]raft.ServerID
 	stats    struct{ msgs, drops, crashes, elections, reads, confChanges int }
 
 	tracing bool
@@ -298,7 +300,7 @@ func (s *sim) run() error {
 	}
 	// Faults stop: heal, restart everyone, deliver reliably (still with
 	// delay and reordering).
-	s.group = nil
+	s.group, s.cut = nil, [2]raft.ServerID{}
 	s.p.loss, s.p.dup, s.p.crash = 0, 0, 0
 	for _, n := range s.nodes {
 		if n.core == nil {
@@ -560,7 +562,7 @@ func (s *sim) deliverOne(m Message) {
 		s.lostRPC(m)
 		return
 	}
-	if s.group != nil && s.group[m.From] != s.group[m.To] && (!s.oneWay || s.group[m.From] == 0) {
+	if s.linkCut(m) || s.group != nil && s.group[m.From] != s.group[m.To] && (!s.oneWay || s.group[m.From] == 0) {
 		s.stats.drops++
 		if _, _, ok := isRPC(m); ok {
 			s.lostRPC(m)
