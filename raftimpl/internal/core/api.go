@@ -20,8 +20,9 @@ import (
 //	        rd := c.Ready()
 //	        1. persist rd.HardState (if non-nil) — before sending anything
 //	        2. send the messages of rd.Messages whose Type is MsgApp, MsgHeartbeat,
-//	           MsgVote, MsgPreVote or MsgTimeoutNow: they may go out while step 3
-//	           runs (the leader writes its log in parallel with replicating it)
+//	           MsgVote, MsgPreVote, MsgTimeoutNow, MsgSnap or MsgReadIndex: they
+//	           may go out while step 3 runs (the leader writes its log in
+//	           parallel with replicating it)
 //	        3. persist rd.Entries (if rd.Entries[0].Index <= the last stored
 //	           index, first delete the stored entries from rd.Entries[0].Index on)
 //	        4. send the remaining messages (responses: they acknowledge state
