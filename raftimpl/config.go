@@ -68,6 +68,19 @@ type Config struct {
 	// Seed seeds the core's election jitter; 0 picks one at random.
 	Seed int64
 
+	// LeaseReads enables LeaseRead's fast path: a leader answers a read
+	// without a round trip while a quorum acknowledged it within
+	// LeaderLeaseTimeout - LeaseReadDrift. Set it on every server of the
+	// cluster (a server that has just started then refuses votes for an
+	// election timeout, so a restart cannot break a lease). Lease reads are
+	// linearizable only if no server's clock runs faster than another's by
+	// more than LeaseReadDrift over a LeaderLeaseTimeout. Off: LeaseRead
+	// confirms leadership with a heartbeat round, like ReadIndex.
+	LeaseReads bool
+	// LeaseReadDrift is the clock-drift margin of lease reads. 0 means
+	// LeaderLeaseTimeout/4.
+	LeaseReadDrift time.Duration
+
 	// DiskStallTimeout bounds how long a LogStore or StableStore write may
 	// take on a leader: past it the node reports itself a follower (State,
 	// LeaderCh, observers) and fails its pending operations with
@@ -143,6 +156,9 @@ func ValidateConfig(conf *Config) error {
 	if conf.ElectionTimeout < conf.HeartbeatTimeout {
 		return bad("ElectionTimeout (%s) must be equal or greater than Heartbeat Timeout (%s)", conf.ElectionTimeout, conf.HeartbeatTimeout)
 	}
+	if conf.LeaseReadDrift < 0 {
+		return bad("LeaseReadDrift cannot be negative")
+	}
 	if conf.DiskStallTimeout < 0 {
 		return bad("DiskStallTimeout cannot be negative")
 	}
@@ -167,6 +183,16 @@ func (c *Config) diskStallTimeout() time.Duration {
 		return c.DiskStallTimeout
 	}
 	return max(2*c.ElectionTimeout, 2*time.Second)
+}
+
+// leaseDriftTicks returns LeaseReadDrift in ticks, rounded up.
+func (c *Config) leaseDriftTicks() int {
+	d := c.LeaseReadDrift
+	if d == 0 {
+		d = c.LeaderLeaseTimeout / 4
+	}
+	t := c.tickInterval()
+	return int((d + t - 1) / t)
 }
 
 // tickInterval is the driver's tick: the leader's heartbeat period.

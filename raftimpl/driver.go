@@ -109,6 +109,8 @@ func (d *driver) newCore() error {
 		MaxSizePerMsg:    c.MaxAppendBytes,
 		PreVote:          d.preVote,
 		Seed:             seed,
+		LeaseReads:       c.LeaseReads,
+		LeaseDriftTicks:  c.leaseDriftTicks(),
 	}
 	if cfg.MaxInflight == 0 {
 		cfg.MaxInflight = 16

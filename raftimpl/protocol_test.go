@@ -252,6 +252,18 @@ func TestLinearizableReads(t *testing.T) { testLinearizableReads(t, newCluster) 
 
 func testLinearizableReads(t *testing.T, mk clusterMaker) {
 	c := mk(t, 3)
+	base := c.conf
+	c.conf = func(id raft.ServerID) *Config {
+		cf := base(id)
+		cf.LeaseReads = true
+		return cf
+	}
+	for _, nd := range c.nodes {
+		c.stop(nd)
+	}
+	for _, nd := range c.nodes {
+		c.restart(nd)
+	}
 	l := c.leader()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

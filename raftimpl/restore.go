@@ -57,6 +57,11 @@ func (d *driver) userRestore(req userRestoreReq) {
 		req.future.respond(raft.ErrLeadershipTransferInProgress, 0, nil)
 		return
 	}
+	// Nothing may be written unless the core will take the snapshot.
+	if err := d.core.CanRestore(); err != nil {
+		req.future.respond(fmt.Errorf("restore: %w", err), 0, nil)
+		return
+	}
 	info := snapshotInfo{index: max(st.LastIndex, req.meta.Index) + 1, term: st.Term,
 		configuration: st.Committed.Clone(), configurationIndex: st.CommittedIndex}
 	sink, err := r.snaps.Create(raft.SnapshotVersionMax, info.index, info.term, info.configuration,

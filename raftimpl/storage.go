@@ -40,7 +40,32 @@ func newLogStorage(logs logstore.LogStore, stable logstore.StableStore, snap sna
 	if s.last, err = logs.LastIndex(); err != nil {
 		return nil, fmt.Errorf("reading last log index: %w", err)
 	}
+	if err := s.dropLogBehindSnapshot(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// dropLogBehindSnapshot deletes a stored log that cannot continue the
+// snapshot: one that ends before it (a gap would follow), or one whose entry
+// at the snapshot's index has another term (it was replaced by the leader
+// that sent the snapshot).
+func (s *logStorage) dropLogBehindSnapshot() error {
+	if s.snap.index == 0 || s.last == 0 {
+		return nil
+	}
+	drop := s.last < s.snap.index
+	if !drop && s.first <= s.snap.index {
+		var l raft.Log
+		if err := s.logs.GetLog(s.snap.index, &l); err != nil {
+			return fmt.Errorf("reading log %d: %w", s.snap.index, err)
+		}
+		drop = l.Term != s.snap.term
+	}
+	if !drop {
+		return nil
+	}
+	return s.reset(s.snap)
 }
 
 func isNotFound(err error) bool {
