@@ -22,12 +22,19 @@ func (p *peer) replicate() {
 		}
 	}()
 	failures := 0
+	// held is a message taken from appCh that could not be merged into the
+	// one before it; it goes next.
+	var held *core.Message
 	for {
 		var m core.Message
-		select {
-		case m = <-p.appCh:
-		case <-p.stopCh:
-			return
+		if held != nil {
+			m, held = *held, nil
+		} else {
+			select {
+			case m = <-p.appCh:
+			case <-p.stopCh:
+				return
+			}
 		}
 		if m.Type == core.MsgSnap && pl != nil {
 			// Snapshots go on their own connection; replication resumes
@@ -36,6 +43,19 @@ func (p *peer) replicate() {
 			pl = nil
 		}
 		if pl != nil {
+			// Wait for room in the pipeline, then merge what queued
+			// meanwhile: a follower persists one request per fsync, so
+			// fewer, larger requests raise throughput under load.
+			if !pl.waitRoom() {
+				select {
+				case <-p.stopCh:
+					return
+				default:
+				}
+			}
+			if m.Type == core.MsgApp {
+				m, held = p.coalesce(m)
+			}
 			if pl.send(m) {
 				continue
 			}
@@ -70,6 +90,67 @@ func (p *peer) replicate() {
 	}
 }
 
+// coalesce merges into m the MsgApps already queued that continue it (same
+// term, contiguous entries), within MaxAppendEntries and MaxAppendBytes. The
+// merged request is what the separate ones would have done in order, and its
+// acknowledgement (of the last index) frees all of them in the core's
+// in-flight window. The first queued message that does not fit is returned
+// as next.
+func (p *peer) coalesce(m core.Message) (out core.Message, next *core.Message) {
+	maxEntries := p.r.conf.MaxAppendEntries
+	maxBytes := p.r.conf.MaxAppendBytes
+	var size uint64
+	for _, e := range m.Entries {
+		size += uint64(len(e.Data))
+	}
+	copied := false
+	for {
+		var n core.Message
+		select {
+		case n = <-p.appCh:
+		default:
+			return m, nil
+		}
+		if !canAppendTo(&m, &n) ||
+			(maxEntries > 0 && len(m.Entries)+len(n.Entries) > maxEntries) {
+			return m, &n
+		}
+		var add uint64
+		for _, e := range n.Entries {
+			add += uint64(len(e.Data))
+		}
+		if maxBytes > 0 && len(m.Entries) > 0 && len(n.Entries) > 0 && size+add > maxBytes {
+			return m, &n
+		}
+		if len(n.Entries) > 0 {
+			if !copied {
+				// NB: the core's slices may share its log's backing
+				// array: never append to them in place.
+				ents := make([]*raft.Log, len(m.Entries), len(m.Entries)+len(n.Entries)+16)
+				copy(ents, m.Entries)
+				m.Entries = ents
+				copied = true
+			}
+			m.Entries = append(m.Entries, n.Entries...)
+			size += add
+		}
+		m.Commit = max(m.Commit, n.Commit)
+	}
+}
+
+// canAppendTo reports whether MsgApp n continues MsgApp m: same term, and n's
+// previous entry is m's last one.
+func canAppendTo(m, n *core.Message) bool {
+	if n.Type != core.MsgApp || n.Term != m.Term {
+		return false
+	}
+	lastIdx, lastTerm := m.PrevLogIndex, m.PrevLogTerm
+	if k := len(m.Entries); k > 0 {
+		lastIdx, lastTerm = m.Entries[k-1].Index, m.Entries[k-1].Term
+	}
+	return n.PrevLogIndex == lastIdx && n.PrevLogTerm == lastTerm
+}
+
 // deliver hands a response to the driver loop; false once stopped.
 func (p *peer) deliver(m core.Message) bool {
 	select {
@@ -87,7 +168,11 @@ type pipelineSender struct {
 	pl transport.AppendPipeline
 	// sent carries, in send order, the core message each in-flight request
 	// came from; the reader pairs replies with it.
-	sent   chan core.Message
+	sent chan core.Message
+	// window is how many requests the transport lets us have outstanding;
+	// room is signalled by the reader each time a reply frees one.
+	window int
+	room   chan struct{}
 	broken chan struct{}
 	once   sync.Once
 	stopCh chan struct{}
@@ -102,11 +187,35 @@ func (p *peer) openPipeline() *pipelineSender {
 		}
 		return nil
 	}
-	s := &pipelineSender{p: p, pl: pl, sent: make(chan core.Message, 1024),
-		broken: make(chan struct{}), stopCh: make(chan struct{})}
+	window := defaultPipelineWindow
+	if w, ok := p.r.trans.(interface{ MaxRPCsInFlight() int }); ok && w.MaxRPCsInFlight() > 0 {
+		window = w.MaxRPCsInFlight()
+	}
+	s := &pipelineSender{p: p, pl: pl, sent: make(chan core.Message, 1024), window: window,
+		room: make(chan struct{}, 1), broken: make(chan struct{}), stopCh: make(chan struct{})}
 	s.wg.Add(1)
 	go s.readReplies()
 	return s
+}
+
+// defaultPipelineWindow is the in-flight limit assumed of a transport that
+// does not report its own (hashicorp/raft's default).
+const defaultPipelineWindow = 2
+
+// waitRoom blocks while the pipeline has window requests outstanding. It
+// returns false if the pipeline broke or the peer stopped meanwhile (send
+// then fails, or the caller sees stopCh).
+func (s *pipelineSender) waitRoom() bool {
+	for len(s.sent) >= s.window {
+		select {
+		case <-s.room:
+		case <-s.broken:
+			return false
+		case <-s.p.stopCh:
+			return false
+		}
+	}
+	return true
 }
 
 func (s *pipelineSender) markBroken() { s.once.Do(func() { close(s.broken) }) }
@@ -148,6 +257,10 @@ func (s *pipelineSender) readReplies() {
 		select {
 		case f := <-s.pl.Consumer():
 			m := <-s.sent
+			select {
+			case s.room <- struct{}{}:
+			default:
+			}
 			if err := f.Error(); err != nil {
 				p.r.logger.Debug("pipelined appendEntries failed", "peer", p.id, "error", err)
 				lost()

@@ -30,8 +30,8 @@ func newInmemPipeline(trans, peer *InmemTransport, addr raft.ServerAddress) *inm
 		trans:      trans,
 		peer:       peer,
 		peerAddr:   addr,
-		inflight:   make(chan *inmemAppendFuture, 16),
-		doneCh:     make(chan AppendFuture, 16),
+		inflight:   make(chan *inmemAppendFuture, inmemMaxInFlight),
+		doneCh:     make(chan AppendFuture, inmemMaxInFlight),
 		shutdownCh: make(chan struct{}),
 	}
 	p.wg.Add(1)
@@ -150,3 +150,11 @@ func (f *inmemAppendFuture) Error() error {
 func (f *inmemAppendFuture) Start() time.Time                 { return f.start }
 func (f *inmemAppendFuture) Request() *AppendEntriesRequest   { return f.args }
 func (f *inmemAppendFuture) Response() *AppendEntriesResponse { return f.resp }
+
+// inmemMaxInFlight is how many AppendEntries an in-memory pipeline may have
+// outstanding.
+const inmemMaxInFlight = 16
+
+// MaxRPCsInFlight reports how many AppendEntries one pipeline may have
+// outstanding (see NetworkTransport.MaxRPCsInFlight).
+func (t *InmemTransport) MaxRPCsInFlight() int { return inmemMaxInFlight }

@@ -330,3 +330,8 @@ func (n *NetworkTransport) wrapIOErr(err error) error {
 	}
 	return err
 }
+
+// MaxRPCsInFlight reports how many AppendEntries one pipeline may have
+// outstanding. An engine that sends no more than this never blocks in
+// AppendPipeline.AppendEntries, and can merge what queues meanwhile.
+func (n *NetworkTransport) MaxRPCsInFlight() int { return n.maxInFlight }
