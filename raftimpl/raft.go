@@ -273,6 +273,13 @@ func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 	expired, stop := w.expired()
 	defer stop()
 	select {
+	case <-expired:
+		// Already over (a cancelled context): fail rather than let select
+		// pick the queue at random.
+		return errorFuture{w.timeoutErr(false)}
+	default:
+	}
+	select {
 	case r.proposeCh <- f:
 		return f
 	case <-expired:
