@@ -17,8 +17,9 @@ type cluster interface {
 	// apply proposes cmd on the current leader and waits until it is
 	// applied to the leader's FSM.
 	apply(cmd []byte) error
-	// read is a linearizable read of key on the leader.
-	read(key []byte) error
+	// read is a linearizable read of key on the leader by the named path
+	// (one of the engine's readPaths).
+	read(path string, key []byte) error
 	// close shuts every node down and closes its stores and transport. It
 	// returns once the engine's goroutines have been told to stop.
 	close() error
@@ -27,9 +28,18 @@ type cluster interface {
 // engine builds clusters of one implementation.
 type engine struct {
 	name string
-	// readPath names the linearizable read path used by cluster.read.
-	readPath string
-	start    func(opts clusterOpts) (cluster, error)
+	// readPaths are the linearizable read paths cluster.read offers.
+	readPaths []readPath
+	start     func(opts clusterOpts) (cluster, error)
+}
+
+// readPath is one way to do a linearizable read.
+type readPath struct {
+	Name  string `json:"name"`  // short name used in flags and tables
+	Label string `json:"label"` // what it does
+	// lease: the cluster must be started with lease reads enabled, so the
+	// path's cells run on a cluster of their own.
+	lease bool
 }
 
 type clusterOpts struct {
@@ -42,6 +52,8 @@ type clusterOpts struct {
 	// bootstrapOne bootstraps only the first node; the others learn the
 	// configuration from the leader.
 	bootstrapOne bool
+	// leaseReads starts the cluster with lease reads enabled (Pontoon).
+	leaseReads bool
 }
 
 // errNoLeader is returned by start when no node became leader in time.

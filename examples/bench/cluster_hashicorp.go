@@ -17,9 +17,9 @@ import (
 // snapshots, a TCP transport (pool 3, 10s timeout), DefaultConfig apart from
 // LocalID and a WARN logger.
 var hashicorpEngine = engine{
-	name:     "hashicorp",
-	readPath: "VerifyLeader + local read",
-	start:    startHashicorp,
+	name:      "hashicorp",
+	readPaths: []readPath{{Name: "verify", Label: "VerifyLeader + local read"}},
+	start:     startHashicorp,
 }
 
 type hcFSM struct{ kv *kvMap }
@@ -140,7 +140,7 @@ func (c *hcCluster) apply(cmd []byte) error {
 	return nil
 }
 
-func (c *hcCluster) read(key []byte) error {
+func (c *hcCluster) read(_ string, key []byte) error {
 	n := c.nodes[c.leader.get()]
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		c.refresh()

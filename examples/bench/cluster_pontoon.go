@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,10 +21,12 @@ import (
 // keeping 2 snapshots, a TCP transport (pool 3, 10s timeout).
 var pontoonEngine = engine{
 	name: "pontoon",
-	// The fastest linearizable read Pontoon offers today. Change this label
-	// (and read below) when a lease/ReadIndex path lands.
-	readPath: "VerifyLeader + local read",
-	start:    startPontoon,
+	readPaths: []readPath{
+		{Name: "verify", Label: "VerifyLeader + local read"},
+		{Name: "readindex", Label: "ReadIndex (waits for the local apply) + local read"},
+		{Name: "lease", Label: "LeaseRead with Config.LeaseReads=true (on its own cluster) + local read", lease: true},
+	},
+	start: startPontoon,
 }
 
 type ptFSM struct{ kv *kvMap }
@@ -47,6 +50,9 @@ type ptNode struct {
 }
 
 type ptCluster struct {
+	// ctx bounds reads; close cancels it.
+	ctx     context.Context
+	cancel  context.CancelFunc
 	nodes   []*ptNode
 	leader  leaderTracker
 	timeout time.Duration
@@ -54,6 +60,7 @@ type ptCluster struct {
 
 func startPontoon(o clusterOpts) (_ cluster, err error) {
 	c := &ptCluster{timeout: o.timeout}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			c.close()
@@ -85,6 +92,7 @@ func startPontoon(o clusterOpts) (_ cluster, err error) {
 		conf := raftimpl.DefaultConfig()
 		conf.LocalID = raft.ServerID(id)
 		conf.Logger = logger.Named(id)
+		conf.LeaseReads = o.leaseReads
 		r, err := raftimpl.NewRaft(conf, n.fsm, store, store, snaps, trans)
 		if err != nil {
 			trans.Close()
@@ -140,9 +148,18 @@ func (c *ptCluster) apply(cmd []byte) error {
 	return nil
 }
 
-func (c *ptCluster) read(key []byte) error {
+func (c *ptCluster) read(path string, key []byte) error {
 	n := c.nodes[c.leader.get()]
-	if err := n.raft.VerifyLeader().Error(); err != nil {
+	var err error
+	switch path {
+	case "readindex":
+		_, err = n.raft.ReadIndex(c.ctx)
+	case "lease":
+		_, err = n.raft.LeaseRead(c.ctx)
+	default:
+		err = n.raft.VerifyLeader().Error()
+	}
+	if err != nil {
 		c.refresh()
 		return err
 	}
@@ -151,6 +168,7 @@ func (c *ptCluster) read(key []byte) error {
 }
 
 func (c *ptCluster) close() error {
+	c.cancel()
 	var fns []func() error
 	for _, n := range c.nodes {
 		fns = append(fns, func() error {

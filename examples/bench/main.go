@@ -54,6 +54,7 @@ type config struct {
 	logLevel     string
 	bootstrapOne bool
 	rounds       int
+	pontoonReads []string
 }
 
 // report is the whole output; -json prints it as is.
@@ -83,7 +84,7 @@ type reportConfig struct {
 
 type engineResult struct {
 	Engine         string       `json:"engine"`
-	ReadPath       string       `json:"read_path"`
+	ReadPaths      []readPath   `json:"read_paths"`
 	Err            string       `json:"error,omitempty"`
 	StartupSec     float64      `json:"startup_sec"`
 	Writes         []cellResult `json:"writes"`
@@ -109,7 +110,7 @@ func main() {
 		c                             config
 		jsonOut                       bool
 		engs, clients, sizes, readers string
-		from                          string
+		from, pontoonReads            string
 	)
 	flag.BoolVar(&jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
 	flag.BoolVar(&c.quick, "quick", false, "smoke run (~30 s): C ∈ {1,16}, 16 B, 2 s per cell, 16 readers")
@@ -130,6 +131,7 @@ func main() {
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Pontoon run to this file")
 	flag.StringVar(&c.memprofile, "memprofile", "", "write an allocation profile after the Pontoon run to this file")
 	flag.StringVar(&c.logLevel, "loglevel", "WARN", "log level of the engines' loggers (stderr)")
+	flag.StringVar(&pontoonReads, "pontoon-reads", "verify,readindex,lease", "Pontoon's read paths to measure: verify (VerifyLeader), readindex (ReadIndex), lease (LeaseRead, on a cluster of its own with LeaseReads=true)")
 	flag.StringVar(&from, "from", "", "print the text report of a saved -json output and exit")
 	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
@@ -160,6 +162,9 @@ func main() {
 		if !set["warmup"] {
 			c.warmup = 500 * time.Millisecond
 		}
+		if !set["pontoon-reads"] {
+			pontoonReads = "verify,lease"
+		}
 		if !set["probe-samples"] {
 			c.probeSamples = 50
 		}
@@ -172,6 +177,19 @@ func main() {
 	}
 	if c.readers, err = parseInts(readers, false); err != nil {
 		fatalf("-readers: %v", err)
+	}
+	for _, p := range strings.Split(pontoonReads, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		ok := false
+		for _, rp := range pontoonEngine.readPaths {
+			ok = ok || rp.Name == p
+		}
+		if !ok {
+			fatalf("-pontoon-reads: unknown read path %q (verify, readindex, lease)", p)
+		}
+		c.pontoonReads = append(c.pontoonReads, p)
 	}
 	for _, e := range strings.Split(engs, ",") {
 		e = strings.TrimSpace(e)
@@ -343,7 +361,12 @@ func sameDevice(a, b string) bool {
 // cluster down and waits for its goroutines to go. Any failure ends up in
 // the result, never in a panic or an early exit.
 func runEngine(ctx context.Context, eng engine, c config, dir string, progress io.Writer) (res engineResult) {
-	res = engineResult{Engine: eng.name, ReadPath: eng.readPath}
+	res = engineResult{Engine: eng.name}
+	for _, p := range eng.readPaths {
+		if eng.name != pontoonEngine.name || contains(c.pontoonReads, p.Name) {
+			res.ReadPaths = append(res.ReadPaths, p)
+		}
+	}
 	edir := filepath.Join(dir, eng.name)
 	os.RemoveAll(edir)
 	defer os.RemoveAll(edir)
@@ -403,15 +426,46 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 					logCell(progress, eng.name, r)
 				}
 			}
-			for _, n := range c.readers {
-				if ctx.Err() != nil || broken {
-					break
+			readCells := func(lease bool) {
+				for _, p := range res.ReadPaths {
+					for _, n := range c.readers {
+						if p.lease != lease || ctx.Err() != nil || broken {
+							continue
+						}
+						var r cellResult
+						r, broken = runCell(ctx, cl, cellSpec{kind: "read", readPath: p.Name, clients: n, size: c.sizes[0],
+							warmup: c.warmup, dur: c.dur, timeout: c.timeout})
+						res.Reads = append(res.Reads, r)
+						logCell(progress, eng.name, r)
+					}
 				}
-				var r cellResult
-				r, broken = runCell(ctx, cl, cellSpec{kind: "read", clients: n, size: c.sizes[0],
-					warmup: c.warmup, dur: c.dur, timeout: c.timeout})
-				res.Reads = append(res.Reads, r)
-				logCell(progress, eng.name, r)
+			}
+			readCells(false)
+			if needsLease(res.ReadPaths) && len(c.readers) > 0 && !broken && ctx.Err() == nil {
+				// Lease reads need a cluster started with them on: the
+				// writes above ran on the default configuration.
+				if err := cl.close(); err != nil && res.ShutdownErr == "" {
+					res.ShutdownErr = err.Error()
+				}
+				fmt.Fprintf(progress, "bench: %s: restarting the cluster with lease reads on\n", eng.name)
+				edir2 := filepath.Join(dir, eng.name+"-lease")
+				defer os.RemoveAll(edir2)
+				cl2, err := startSafely(eng, clusterOpts{dir: edir2, basePort: c.basePort, timeout: c.timeout, elect: c.elect,
+					logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, leaseReads: true})
+				if err != nil {
+					broken = true // nothing left to close
+					for _, p := range res.ReadPaths {
+						if p.lease {
+							for _, n := range c.readers {
+								res.Reads = append(res.Reads, cellResult{Kind: "read", ReadPath: p.Name, Clients: n, Size: c.sizes[0],
+									Err: "lease-read cluster: " + err.Error()})
+							}
+						}
+					}
+				} else {
+					cl = cl2
+					readCells(true)
+				}
 			}
 		}
 		if eng.name == pontoonEngine.name && c.memprofile != "" {
@@ -448,11 +502,11 @@ func startSafely(eng engine, o clusterOpts) (cl cluster, err error) {
 
 func logCell(w io.Writer, name string, r cellResult) {
 	if r.Err != "" {
-		fmt.Fprintf(w, "bench: %s: %s %dB C=%d: error: %s\n", name, r.Kind, r.Size, r.Clients, r.Err)
+		fmt.Fprintf(w, "bench: %s: %s%s %dB C=%d: error: %s\n", name, r.Kind, pathSuffix(r), r.Size, r.Clients, r.Err)
 		return
 	}
-	fmt.Fprintf(w, "bench: %s: %s %dB C=%d: %.0f ops/s p50 %.3f p99 %.3f p99.9 %.3f ms, %.2f cpu-s/10k, %.1f allocs/op, RSS %.0f MB (anon %.0f MB), %d errors\n",
-		name, r.Kind, r.Size, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.P999Ms, r.CPUSecPer10k, r.AllocsPerOp, r.PeakRSSMB, r.PeakAnonMB, r.Errors)
+	fmt.Fprintf(w, "bench: %s: %s%s %dB C=%d: %.0f ops/s p50 %.3f p99 %.3f p99.9 %.3f ms, %.2f cpu-s/10k, %.1f allocs/op, RSS %.0f MB (anon %.0f MB), %d errors\n",
+		name, r.Kind, pathSuffix(r), r.Size, r.Clients, r.OpsPerSec, r.P50Ms, r.P99Ms, r.P999Ms, r.CPUSecPer10k, r.AllocsPerOp, r.PeakRSSMB, r.PeakAnonMB, r.Errors)
 }
 
 // waitGoroutines waits until no more than baseline goroutines run, and
@@ -493,4 +547,22 @@ func printSaved(w io.Writer, path string) error {
 	}
 	printReport(w, &rep)
 	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func needsLease(paths []readPath) bool {
+	for _, p := range paths {
+		if p.lease {
+			return true
+		}
+	}
+	return false
 }

@@ -36,6 +36,7 @@ func TestTinyRun(t *testing.T) {
 		probeSamples: 5,
 		dir:          t.TempDir(),
 		logLevel:     "ERROR",
+		pontoonReads: []string{"verify", "readindex", "lease"},
 	}
 	var progress bytes.Buffer
 	rep, err := run(context.Background(), c, &progress)
@@ -69,8 +70,13 @@ func TestTinyRun(t *testing.T) {
 		if len(e.Writes) != 1 || e.Writes[0].Ops == 0 {
 			t.Errorf("writes: %+v", e.Writes)
 		}
-		if len(e.Reads) != 1 || e.Reads[0].Ops == 0 {
+		if len(e.Reads) != len(e.ReadPaths) || len(e.Reads) == 0 {
 			t.Errorf("reads: %+v", e.Reads)
+		}
+		for _, r := range e.Reads {
+			if r.Ops == 0 {
+				t.Errorf("read path %s: no reads: %+v", r.ReadPath, r)
+			}
 		}
 		if e.GoroutinesLeft != 0 {
 			t.Errorf("%d goroutines left after shutdown", e.GoroutinesLeft)

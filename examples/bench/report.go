@@ -214,34 +214,74 @@ func printWrites(w io.Writer, rep *report, cols columns) {
 }
 
 func printReads(w io.Writer, rep *report, cols columns) {
-	if len(rep.Config.Readers) == 0 {
+	if len(rep.Config.Readers) == 0 || len(cols.engines) == 0 {
 		return
 	}
-	var paths []string
+	// Rows: every path of the engine with the most (Pontoon); an engine
+	// without that path is shown with its first one (HashiCorp: VerifyLeader).
+	rows := cols.engines[0].ReadPaths
 	for _, e := range cols.engines {
-		paths = append(paths, e.Engine+": "+e.ReadPath)
+		if len(e.ReadPaths) > len(rows) {
+			rows = e.ReadPaths
+		}
 	}
-	fmt.Fprintf(w, "\nLinearizable reads (%s); latency in ms\n", strings.Join(paths, "; "))
+	fmt.Fprintf(w, "\nLinearizable reads; latency in ms. Read paths:\n")
+	for _, e := range cols.engines {
+		for _, p := range e.ReadPaths {
+			fmt.Fprintf(w, "  %s %s: %s\n", abbrev(e), p.Name, p.Label)
+		}
+	}
+	if cols.ratio {
+		fmt.Fprintf(w, "  (each Pontoon path is compared with HashiCorp's %s)\n", firstPath(cols.h))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	ms := []metric{{"reads/s", mOps.get, "%.0f"}, mP50, mP99, mP999, mCPU, mAllc}
-	fmt.Fprintln(tw, header(cols, []string{"C"}, ms))
+	fmt.Fprintln(tw, header(cols, []string{"path", "C"}, ms))
 	size := rep.Config.Sizes[0]
-	for _, n := range rep.Config.Readers {
-		fmt.Fprintln(tw, row(cols, []string{fmt.Sprint(n)}, ms, func(e *engineResult) (*cellResult, string) {
-			return cellStatus(e, e.Reads, size, n)
-		}))
+	for _, p := range rows {
+		for _, n := range rep.Config.Readers {
+			fmt.Fprintln(tw, row(cols, []string{p.Name, fmt.Sprint(n)}, ms, func(e *engineResult) (*cellResult, string) {
+				path := p.Name
+				if !hasPath(e, path) {
+					path = firstPath(e)
+				}
+				var cells []cellResult
+				for _, c := range e.Reads {
+					if c.ReadPath == path || c.ReadPath == "" {
+						cells = append(cells, c)
+					}
+				}
+				return cellStatus(e, cells, size, n)
+			}))
+		}
 	}
 	tw.Flush()
 	printCellErrors(w, cols, func(e *engineResult) []cellResult { return e.Reads })
+}
+
+func hasPath(e *engineResult, name string) bool {
+	for _, p := range e.ReadPaths {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func firstPath(e *engineResult) string {
+	if len(e.ReadPaths) == 0 {
+		return ""
+	}
+	return e.ReadPaths[0].Name
 }
 
 func printCellErrors(w io.Writer, cols columns, cells func(*engineResult) []cellResult) {
 	for _, e := range cols.engines {
 		for _, r := range cells(e) {
 			if r.Err != "" {
-				fmt.Fprintf(w, "  %s %s %s C=%d: error: %s\n", e.Engine, r.Kind, sizeName(r.Size), r.Clients, r.Err)
+				fmt.Fprintf(w, "  %s %s%s %s C=%d: error: %s\n", e.Engine, r.Kind, pathSuffix(r), sizeName(r.Size), r.Clients, r.Err)
 			} else if r.Errors > 0 {
-				fmt.Fprintf(w, "  %s %s %s C=%d: %d failed operations (first: %s)\n", e.Engine, r.Kind, sizeName(r.Size), r.Clients, r.Errors, r.FirstError)
+				fmt.Fprintf(w, "  %s %s%s %s C=%d: %d failed operations (first: %s)\n", e.Engine, r.Kind, pathSuffix(r), sizeName(r.Size), r.Clients, r.Errors, r.FirstError)
 			}
 		}
 	}
@@ -374,4 +414,11 @@ func evalGoals(rep *report) []goal {
 		}
 	}
 	return gs
+}
+
+func pathSuffix(r cellResult) string {
+	if r.ReadPath == "" {
+		return ""
+	}
+	return "(" + r.ReadPath + ")"
 }

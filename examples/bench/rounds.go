@@ -25,7 +25,7 @@ func combineRounds(rs []engineResult) engineResult {
 	if len(rs) == 1 {
 		return rs[0]
 	}
-	out := engineResult{Engine: rs[0].Engine, ReadPath: rs[0].ReadPath, Rounds: rs}
+	out := engineResult{Engine: rs[0].Engine, ReadPaths: rs[0].ReadPaths, Rounds: rs}
 	var startups []float64
 	var errs []error
 	for _, r := range rs {
@@ -62,14 +62,14 @@ func combineRounds(rs []engineResult) engineResult {
 
 func combineCells(rs []engineResult, pick func(engineResult) []cellResult) []cellResult {
 	type key struct {
-		kind          string
+		kind, path    string
 		size, clients int
 	}
 	var order []key
 	groups := map[key][]cellResult{}
 	for _, r := range rs {
 		for _, c := range pick(r) {
-			k := key{c.Kind, c.Size, c.Clients}
+			k := key{c.Kind, c.ReadPath, c.Size, c.Clients}
 			if _, ok := groups[k]; !ok {
 				order = append(order, k)
 			}
@@ -80,7 +80,7 @@ func combineCells(rs []engineResult, pick func(engineResult) []cellResult) []cel
 	for _, k := range order {
 		cells := groups[k]
 		var ok []cellResult
-		res := cellResult{Kind: k.kind, Size: k.size, Clients: k.clients}
+		res := cellResult{Kind: k.kind, ReadPath: k.path, Size: k.size, Clients: k.clients}
 		for _, c := range cells {
 			res.Errors += c.Errors
 			if res.FirstError == "" {

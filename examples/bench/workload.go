@@ -12,18 +12,20 @@ import (
 // cellSpec is one measurement: kind "write" (Apply) or "read"
 // (linearizable read), clients closed-loop clients, size value bytes.
 type cellSpec struct {
-	kind    string
-	clients int
-	size    int
-	warmup  time.Duration
-	dur     time.Duration
-	timeout time.Duration // how long a client may be stuck in one operation
+	kind     string
+	readPath string // for kind "read"
+	clients  int
+	size     int
+	warmup   time.Duration
+	dur      time.Duration
+	timeout  time.Duration // how long a client may be stuck in one operation
 }
 
 // cellResult is what one cell measured. Latencies are in milliseconds; CPU,
 // allocations and RSS cover the whole process (3 nodes plus the clients).
 type cellResult struct {
 	Kind         string  `json:"kind"`
+	ReadPath     string  `json:"read_path,omitempty"`
 	Clients      int     `json:"clients"`
 	Size         int     `json:"value_bytes"`
 	Seconds      float64 `json:"seconds"`
@@ -64,7 +66,7 @@ func clientKeys(client int) [][]byte {
 // runCell runs spec against cl. broken reports that clients were stuck and
 // the cluster had to be closed to free them; the cluster is then unusable.
 func runCell(ctx context.Context, cl cluster, spec cellSpec) (res cellResult, broken bool) {
-	res = cellResult{Kind: spec.kind, Clients: spec.clients, Size: spec.size}
+	res = cellResult{Kind: spec.kind, ReadPath: spec.readPath, Clients: spec.clients, Size: spec.size}
 	// Start each cell from a collected heap with free memory returned to
 	// the OS, so its peak VmRSS is its own.
 	debug.FreeOSMemory()
@@ -89,7 +91,7 @@ func runCell(ctx context.Context, cl cluster, spec cellSpec) (res cellResult, br
 				t0 := time.Now()
 				var err error
 				if spec.kind == "read" {
-					err = cl.read(key)
+					err = cl.read(spec.readPath, key)
 				} else {
 					// A fresh command per Apply: the engine keeps a
 					// reference to it (log cache, in-flight batches).
