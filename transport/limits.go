@@ -13,6 +13,12 @@ const (
 	// long round trip; 1 turns pipelining off.
 	DefaultMaxRPCsInFlight = 2
 
+	// DefaultServerReadAhead is how many requests of one connection the
+	// server hands to the engine before their replies are written when
+	// ServerReadAhead is 0. Pipelined AppendEntries that reach the engine
+	// together are persisted together (one fsync).
+	DefaultServerReadAhead = 16
+
 	// DefaultTimeoutScale is the snapshot size per multiple of Timeout an
 	// InstallSnapshot is given (hashicorp's value).
 	DefaultTimeoutScale = 256 * 1024
@@ -63,6 +69,7 @@ type limits struct {
 	idleTimeout      time.Duration
 	timeout          time.Duration
 	maxInboundConns  int
+	readAhead        int
 }
 
 func newLimits(c *NetworkTransportConfig) limits {
@@ -72,6 +79,10 @@ func newLimits(c *NetworkTransportConfig) limits {
 		idleTimeout:      c.IdleTimeout,
 		timeout:          c.Timeout,
 		maxInboundConns:  c.MaxInboundConns,
+		readAhead:        c.ServerReadAhead,
+	}
+	if l.readAhead <= 0 {
+		l.readAhead = DefaultServerReadAhead
 	}
 	if l.maxInboundConns <= 0 {
 		l.maxInboundConns = DefaultMaxInboundConns

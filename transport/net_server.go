@@ -59,7 +59,12 @@ func (n *NetworkTransport) listen() {
 	}
 }
 
-// serverConn is the state of one accepted connection.
+// serverConn is the state of one accepted connection. Two goroutines serve
+// it: the reader (serveConn) reads and decodes requests and hands them to the
+// engine, up to readAhead of them ahead of the replies; the writer
+// (writeReplies) writes the replies strictly in request order. The reader
+// owns sr, frame, body, frameHint, onFirst, started and dec; the writer owns
+// out and enc.
 type serverConn struct {
 	conn net.Conn
 	sr   *codec.StreamReader
@@ -75,15 +80,37 @@ type serverConn struct {
 	out     []byte // encoded reply, reused
 	enc     *msgpack.Encoder
 	dec     codec.BytesDecoder
-	respCh  chan RPCResponse // reused: one request at a time
+
+	// free holds the reply channels not in use: a request takes one before
+	// it is handed to the engine and the writer returns it after writing
+	// the reply, so at most cap(free) requests are outstanding.
+	free chan chan RPCResponse
+	// queue carries the outstanding requests, in order, to the writer.
+	queue chan pendingReply
+	// writerDone is closed when the writer exits (after a write error, or
+	// once queue is closed and drained).
+	writerDone chan struct{}
+	// writeErr is the writer's error, readable after writerDone.
+	writeErr error
+}
+
+// pendingReply is one request waiting for its reply to be written.
+type pendingReply struct {
+	respCh chan RPCResponse
+	// written, when not nil, is signalled once the reply is written: the
+	// reader waits for it before reading past an InstallSnapshot.
+	written chan struct{}
 }
 
 // errSnapshotNotDrained closes a connection whose InstallSnapshot data was
 // not fully read by the handler: the stream is no longer at a frame start.
 var errSnapshotNotDrained = errors.New("install snapshot: handler left data unread")
 
-// serveConn handles the requests of one connection in order until it fails,
-// idles out, or the transport closes.
+// serveConn handles the requests of one connection until it fails, idles
+// out, or the transport closes. Requests are decoded and handed to the
+// engine while earlier ones are still being handled (up to the read-ahead
+// bound), so an engine that drains its queue persists several pipelined
+// AppendEntries at once; replies go out in request order.
 func (n *NetworkTransport) serveConn(conn net.Conn) {
 	defer n.wg.Done()
 	defer func() {
@@ -105,37 +132,140 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 		}
 		_ = conn.SetDeadline(time.Time{})
 	}
+	depth := n.lim.readAhead
 	sc := &serverConn{
-		conn:   conn,
-		sr:     codec.NewStreamReader(conn),
-		respCh: make(chan RPCResponse, 1),
+		conn:       conn,
+		sr:         codec.NewStreamReader(conn),
+		free:       make(chan chan RPCResponse, depth),
+		queue:      make(chan pendingReply, depth),
+		writerDone: make(chan struct{}),
+	}
+	for i := 0; i < depth; i++ {
+		sc.free <- make(chan RPCResponse, 1)
 	}
 	// Once a request's first byte is in, the rest must arrive within Timeout.
 	sc.onFirst = func() {
 		sc.started = true
 		_ = conn.SetReadDeadline(time.Now().Add(n.lim.timeout))
 	}
+	go n.writeReplies(sc)
+	err := n.readRequests(sc)
+	close(sc.queue)
+	if err != nil {
+		// NB: closing the connection stops the writer too if it is
+		// blocked writing; replies still owed are dropped with it.
+		_ = conn.Close()
+	}
+	<-sc.writerDone
+	switch {
+	case sc.writeErr != nil:
+		n.logConnEnd(remote, sc.writeErr, "failed to handle incoming request")
+	case err != nil && sc.started:
+		n.logConnEnd(remote, err, "failed to read incoming request")
+	case err != nil && !errors.Is(err, errHandled):
+		n.logConnEnd(remote, err, "")
+	}
+}
+
+// errHandled marks a failure that readRequests has already logged.
+var errHandled = errors.New("handled")
+
+// readRequests is the reader's loop; it returns why it stopped.
+func (n *NetworkTransport) readRequests(sc *serverConn) error {
+	remote := sc.conn.RemoteAddr().String()
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
+		// Take a reply slot first: this is the read-ahead bound.
+		var respCh chan RPCResponse
+		select {
+		case respCh = <-sc.free:
+		case <-sc.writerDone:
+			return nil
+		case <-n.shutdownCh:
+			return nil
+		}
+		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
 		typ, err := n.readRequestFrame(sc)
 		if err != nil {
-			if sc.started {
-				n.logConnEnd(remote, err, "failed to read incoming request")
-			} else {
-				n.logConnEnd(remote, err, "")
-			}
-			return
+			return err
 		}
-		if err := n.handleRequest(sc, typ); err != nil {
+		if err := n.dispatchRequest(sc, typ, respCh); err != nil {
 			n.logConnEnd(remote, err, "failed to handle incoming request")
-			return
+			return errHandled
 		}
 		if cap(sc.frame) > maxRetainedScratch {
 			sc.frame = nil
 		}
+	}
+}
+
+// dispatchRequest decodes the request after its type byte, queues its reply
+// slot for the writer and hands it to the engine. An InstallSnapshot's
+// handler reads the data from the stream, so for one it returns only once
+// the reply is written. An error closes the connection.
+func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh chan RPCResponse) error {
+	rpc, snap, err := n.decodeRequest(sc, typ)
+	if err != nil {
+		return err
+	}
+	rpc.RespChan = respCh
+	pr := pendingReply{respCh: respCh}
+	if snap != nil {
+		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.snapshotTimeout(snap.N, n.TimeoutScale)))
+		pr.written = make(chan struct{})
+	}
+	// Never blocks: the queue has room for every reply slot.
+	sc.queue <- pr
+	req, isAE := rpc.Command.(*AppendEntriesRequest)
+	if fn := n.heartbeatFn.Load(); isAE && fn != nil && IsHeartbeat(req) {
+		(*fn)(rpc)
+	} else {
+		select {
+		case n.consumeCh <- rpc:
+		case <-n.shutdownCh:
+			return raft.ErrTransportShutdown
+		}
+	}
+	if snap != nil {
+		select {
+		case <-pr.written:
+		case <-sc.writerDone:
+			return nil // the reader stops at its next slot
+		case <-n.shutdownCh:
+			return raft.ErrTransportShutdown
+		}
+		if snap.N > 0 {
+			return fmt.Errorf("%w (%d bytes left)", errSnapshotNotDrained, snap.N)
+		}
+	}
+	return nil
+}
+
+// writeReplies is the writer: it waits for each queued request's reply, in
+// order, and writes it. It exits when the queue is closed and drained, on a
+// write error, or when the transport closes.
+func (n *NetworkTransport) writeReplies(sc *serverConn) {
+	defer close(sc.writerDone)
+	for pr := range sc.queue {
+		var resp RPCResponse
+		select {
+		case resp = <-pr.respCh:
+		case <-n.shutdownCh:
+			sc.writeErr = raft.ErrTransportShutdown
+			_ = sc.conn.Close()
+			return
+		}
+		if err := n.writeReply(sc, resp); err != nil {
+			sc.writeErr = err
+			_ = sc.conn.Close()
+			return
+		}
+		if pr.written != nil {
+			close(pr.written)
+		}
 		if cap(sc.out) > maxRetainedScratch {
 			sc.out = nil
 		}
+		sc.free <- pr.respCh // never blocks: it came from free
 	}
 }
 
@@ -153,41 +283,6 @@ func (n *NetworkTransport) logConnEnd(remote string, err error, msg string) {
 		msg = "failed to read incoming request"
 	}
 	n.logger.Error(msg, "remote-address", remote, "error", err)
-}
-
-// handleRequest reads the request after its type byte, dispatches it, waits
-// for the answer and writes the reply. An error closes the connection.
-func (n *NetworkTransport) handleRequest(sc *serverConn, typ uint8) error {
-	rpc, snap, err := n.decodeRequest(sc, typ)
-	if err != nil {
-		return err
-	}
-	if snap != nil {
-		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.snapshotTimeout(snap.N, n.TimeoutScale)))
-	}
-	req, isAE := rpc.Command.(*AppendEntriesRequest)
-	if fn := n.heartbeatFn.Load(); isAE && fn != nil && IsHeartbeat(req) {
-		(*fn)(rpc)
-	} else {
-		select {
-		case n.consumeCh <- rpc:
-		case <-n.shutdownCh:
-			return raft.ErrTransportShutdown
-		}
-	}
-	var resp RPCResponse
-	select {
-	case resp = <-sc.respCh:
-	case <-n.shutdownCh:
-		return raft.ErrTransportShutdown
-	}
-	if err := n.writeReply(sc, resp); err != nil {
-		return err
-	}
-	if snap != nil && snap.N > 0 {
-		return fmt.Errorf("%w (%d bytes left)", errSnapshotNotDrained, snap.N)
-	}
-	return nil
 }
 
 // readRequestFrame reads the next request, [type byte][msgpack object],
@@ -215,7 +310,7 @@ func (n *NetworkTransport) readRequestFrame(sc *serverConn) (uint8, error) {
 
 // decodeRequest decodes sc.body as a request of type typ (known valid).
 func (n *NetworkTransport) decodeRequest(sc *serverConn, typ uint8) (RPC, *io.LimitedReader, error) {
-	rpc := RPC{RespChan: sc.respCh}
+	var rpc RPC
 	var err error
 	switch typ {
 	case rpcAppendEntries:

@@ -78,6 +78,13 @@ type NetworkTransportConfig struct {
 	// further ones are closed as soon as they are accepted (logged). 0 means
 	// DefaultMaxInboundConns.
 	MaxInboundConns int
+
+	// ServerReadAhead bounds how many requests of one connection the server
+	// has handed to the engine and not yet answered: it reads and decodes
+	// a pipeline's next AppendEntries while earlier ones are being
+	// persisted, and writes the replies in request order. 0 means
+	// DefaultServerReadAhead; 1 serves one request at a time.
+	ServerReadAhead int
 }
 
 // NetworkTransport is a Transport over a StreamLayer whose frames are
@@ -95,9 +102,10 @@ type NetworkTransportConfig struct {
 //
 // Client side: connections are pooled per target; heartbeats use a pool of
 // their own so they never wait behind replication. Each RPC gets Timeout for
-// the whole exchange. Server side: one goroutine per accepted connection
-// handles its requests in order; requests go to Consumer, heartbeats to the
-// heartbeat handler.
+// the whole exchange. Server side: per accepted connection, a reader hands
+// requests to Consumer (heartbeats to the heartbeat handler), up to
+// ServerReadAhead ahead of their replies, and a writer writes the replies
+// in request order.
 //
 // Limits: a request or reply larger than MaxMessageSize, an AppendEntries
 // with more than MaxAppendEntries entries, an unknown type byte or malformed
