@@ -29,6 +29,8 @@ type logStorage struct {
 	// snap is the newest durable snapshot (zero if none): the log may start
 	// after it, and Term(snap.index) is answered from it.
 	snap snapshotInfo
+	// cache holds the newest stored entries.
+	cache entryCache
 }
 
 func newLogStorage(logs logstore.LogStore, stable logstore.StableStore, snap snapshotInfo) (*logStorage, error) {
@@ -155,6 +157,9 @@ func (s *logStorage) Term(i uint64) (uint64, error) {
 	if i < s.first || i > s.last {
 		return 0, core.ErrUnavailable
 	}
+	if e, ok := s.cache.get(i); ok {
+		return e.Term, nil
+	}
 	var l raft.Log
 	if err := s.logs.GetLog(i, &l); err != nil {
 		if errors.Is(err, raft.ErrLogNotFound) {
@@ -170,15 +175,18 @@ func (s *logStorage) Entries(lo, hi, maxBytes uint64) ([]*raft.Log, error) {
 	if lo < s.first || hi > s.last+1 || lo >= hi {
 		return nil, core.ErrUnavailable
 	}
-	out := make([]*raft.Log, 0, hi-lo)
+	out := make([]*raft.Log, 0, min(hi-lo, 1024))
 	var size uint64
 	for i := lo; i < hi; i++ {
-		l := new(raft.Log)
-		if err := s.logs.GetLog(i, l); err != nil {
-			if errors.Is(err, raft.ErrLogNotFound) {
-				return nil, core.ErrUnavailable
+		l, ok := s.cache.get(i)
+		if !ok {
+			l = new(raft.Log)
+			if err := s.logs.GetLog(i, l); err != nil {
+				if errors.Is(err, raft.ErrLogNotFound) {
+					return nil, core.ErrUnavailable
+				}
+				return nil, err
 			}
-			return nil, err
 		}
 		out = append(out, l)
 		size += uint64(len(l.Data))
@@ -197,6 +205,7 @@ func (s *logStorage) append(entries []*raft.Log) error {
 	}
 	first := entries[0].Index
 	if s.last != 0 && first <= s.last {
+		s.cache.truncateFrom(first)
 		if err := s.logs.DeleteRange(first, s.last); err != nil {
 			return fmt.Errorf("deleting conflicting logs %d-%d: %w", first, s.last, err)
 		}
@@ -206,8 +215,10 @@ func (s *logStorage) append(entries []*raft.Log) error {
 		}
 	}
 	if err := s.logs.StoreLogs(entries); err != nil {
+		s.cache.truncateFrom(first)
 		return fmt.Errorf("storing logs %d-%d: %w", first, entries[len(entries)-1].Index, err)
 	}
+	s.cache.add(entries)
 	if s.first == 0 {
 		s.first = first
 	}
@@ -250,6 +261,7 @@ func (s *logStorage) compact(snap snapshotInfo, trailing uint64) error {
 	if upTo < s.first {
 		return nil
 	}
+	s.cache.dropBefore(upTo + 1)
 	if err := s.logs.DeleteRange(s.first, upTo); err != nil {
 		return fmt.Errorf("compacting logs %d-%d: %w", s.first, upTo, err)
 	}
@@ -259,6 +271,7 @@ func (s *logStorage) compact(snap snapshotInfo, trailing uint64) error {
 
 // reset replaces the whole log by a snapshot: every stored entry goes.
 func (s *logStorage) reset(snap snapshotInfo) error {
+	s.cache.clear()
 	if s.first != 0 && s.last >= s.first {
 		if err := s.logs.DeleteRange(s.first, s.last); err != nil {
 			return fmt.Errorf("deleting logs %d-%d for snapshot %d: %w", s.first, s.last, snap.index, err)
