@@ -1,6 +1,7 @@
 package raftimpl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -562,7 +563,15 @@ func (d *driver) maybeShutdownOnRemove() {
 		return
 	}
 	d.r.logger.Info("no longer a voter in the committed configuration: shutting down")
-	go d.r.Shutdown()
+	// Let the apply loop resolve what committed (the removal among it)
+	// before stopping, for at most an election timeout.
+	r, through := d.r, d.r.commitIndex.Load()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), r.conf.ElectionTimeout)
+		r.waitApplied(ctx, through)
+		cancel()
+		r.Shutdown()
+	}()
 }
 
 // recoverFromStall runs when a write the watchdog reported as stalled has

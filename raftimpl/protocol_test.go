@@ -57,13 +57,21 @@ func testInstallSnapshotCatchesUpLaggingFollower(t *testing.T, mk clusterMaker) 
 	lag := c.followers(l)[0]
 	c.partition(lag)
 	want = append(want, applyN(t, l.raft, 20, 200)...)
-	if err := l.raft.Snapshot().Error(); err != nil {
-		t.Fatal(err)
+	// Every node but the lagging one snapshots and compacts, so whichever
+	// leads after the partition heals must send a snapshot.
+	for _, nd := range c.nodes {
+		if nd == lag {
+			continue
+		}
+		c.waitApplied(want, nd)
+		if err := nd.raft.Snapshot().Error(); err != nil {
+			t.Fatalf("snapshot on %s: %v", nd.id, err)
+		}
+		waitFor(t, 5*time.Second, string(nd.id)+" to compact its log", func() bool {
+			first, _ := nd.store.FirstIndex()
+			return first > 30
+		})
 	}
-	waitFor(t, 5*time.Second, "the leader to compact its log", func() bool {
-		first, _ := l.store.FirstIndex()
-		return first > 30
-	})
 	want = append(want, applyN(t, l.raft, 200, 210)...)
 	c.heal()
 	c.waitApplied(want, c.nodes...)
@@ -329,6 +337,8 @@ func testRecoverCluster(t *testing.T, mk clusterMaker) {
 	c := mk(t, 3)
 	l := c.leader()
 	want := applyN(t, l.raft, 0, 30)
+	// The survivor must hold every acknowledged entry: wait until all do.
+	c.waitApplied(want, c.nodes...)
 	for _, nd := range c.nodes {
 		c.stop(nd)
 	}
