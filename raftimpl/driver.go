@@ -149,7 +149,18 @@ func (d *driver) run() {
 		case m := <-r.peerRespCh:
 			d.step(m)
 			d.drainPeerResponses()
+			// Proposals waiting join this Ready: what the responses
+			// committed goes to the apply loop before the new entries'
+			// write (processReady), and the write is shared.
+			select {
+			case f := <-r.proposeCh:
+				d.proposeBatch(f)
+			default:
+			}
 		case f := <-r.proposeCh:
+			// Responses first: they may commit entries, which then reach
+			// the apply loop before this batch's write, not after it.
+			d.drainPeerResponses()
 			d.proposeBatch(f)
 		case req := <-r.readCh:
 			d.startRead(req)
@@ -292,6 +303,21 @@ func (d *driver) processReady() error {
 				d.send(rd.Messages[i])
 			}
 		}
+		committed := rd.CommittedEntries
+		if len(rd.Entries) > 0 && len(committed) > 0 && committed[0].Index < rd.Entries[0].Index {
+			// NB: committed entries that are not in this Ready's write
+			// were stored before it (committed entries are never
+			// replaced): the apply loop takes them now rather than after
+			// the write. Those in the write wait for it (step 5).
+			n := 0
+			for n < len(committed) && committed[n].Index < rd.Entries[0].Index {
+				n++
+			}
+			if !d.deliverCommitted(committed[:n]) {
+				return nil // shutting down
+			}
+			committed = committed[n:]
+		}
 		if len(rd.Entries) > 0 {
 			start := time.Now()
 			d.r.writeStarted.Store(start.UnixNano())
@@ -312,8 +338,8 @@ func (d *driver) processReady() error {
 		}
 		// Committed entries first: a leader that steps down in this same
 		// Ready (e.g. it removed itself) still resolves what committed.
-		if len(rd.CommittedEntries) > 0 {
-			if !d.deliverCommitted(rd.CommittedEntries) {
+		if len(committed) > 0 {
+			if !d.deliverCommitted(committed) {
 				return nil // shutting down
 			}
 		}
