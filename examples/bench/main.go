@@ -113,7 +113,7 @@ func main() {
 		from, pontoonReads            string
 	)
 	flag.BoolVar(&jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
-	flag.BoolVar(&c.quick, "quick", false, "smoke run (~30 s): C ∈ {1,16}, 16 B, 2 s per cell, 16 readers")
+	flag.BoolVar(&c.quick, "quick", false, "smoke run (~30-40 s): C ∈ {1,16}, 16 B, 2 s per cell, 16 readers, Pontoon reads verify and lease")
 	flag.DurationVar(&c.dur, "duration", 10*time.Second, "measured time per cell")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "warm-up before each cell")
 	flag.StringVar(&clients, "clients", "1,16,64,256", "closed-loop writer counts")
