@@ -326,7 +326,9 @@ func (d *driver) processReady() error {
 			if err != nil {
 				return err
 			}
-			d.r.metrics.MeasureSince([]string{"raft", "storeLogs"}, start)
+			if d.r.metricsOn {
+				d.r.metrics.MeasureSince([]string{"raft", "storeLogs"}, start)
+			}
 		}
 		if d.r.stalled.Load() {
 			d.recoverFromStall()

@@ -112,7 +112,9 @@ func (r *Raft) runFSM() {
 				it.future.respond(nil, it.log.Index, responses[i])
 			}
 		}
-		r.metrics.IncrCounter([]string{"raft", "fsm", "applied"}, float32(len(batch)))
+		if r.metricsOn {
+			r.metrics.IncrCounter([]string{"raft", "fsm", "applied"}, float32(len(batch)))
+		}
 	}
 }
 

@@ -134,13 +134,28 @@ func (f *opFuture) Error() error {
 		return f.err
 	default:
 	}
-	expired, stop := f.wait.expired()
-	defer stop()
+	// NB: a plain timer, not expired(): one allocation less per wait on
+	// the Apply path.
+	var ctxDone <-chan struct{}
+	var timeout <-chan time.Time
+	if f.wait.ctx != nil {
+		ctxDone = f.wait.ctx.Done()
+	} else if !f.wait.deadline.IsZero() {
+		t := time.NewTimer(time.Until(f.wait.deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	expired := false
 	select {
 	case <-f.done:
 	case <-f.stopped:
 		f.respond(raft.ErrRaftShutdown, 0, nil)
-	case <-expired:
+	case <-ctxDone:
+		expired = true
+	case <-timeout:
+		expired = true
+	}
+	if expired {
 		f.mu.Lock()
 		queued := f.queued
 		f.mu.Unlock()

@@ -184,8 +184,10 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 			r.logger.Debug("appendEntries failed", "peer", p.id, "error", err)
 			return resp, false
 		}
-		r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, start,
-			peerLabel(p.id))
+		if r.metricsOn {
+			r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, start,
+				peerLabel(p.id))
+		}
 		return p.appendResponse(m, &out), true
 	case core.MsgHeartbeat:
 		req := &transport.AppendEntriesRequest{RPCHeader: h, Term: m.Term, Leader: h.Addr}

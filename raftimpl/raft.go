@@ -22,6 +22,12 @@ type Raft struct {
 	conf      Config
 	logger    hclog.Logger
 	metrics   *metrics.Metrics
+	// metricsOn is false when Config.Metrics was nil: hot paths then skip
+	// the calls (go-metrics allocates per call, even into a black hole).
+	metricsOn bool
+	// hdr is the RPC header this node sends (header()); built once.
+	hdr     transport.RPCHeader
+	hdrOnce sync.Once
 	fsm       raft.FSM
 	logs      logstore.LogStore
 	stable    logstore.StableStore
@@ -145,6 +151,7 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		loopDone:       make(chan struct{}),
 	}
 	r.metrics = c.Metrics
+	r.metricsOn = r.metrics != nil
 	if r.metrics == nil {
 		r.metrics = blackholeMetrics()
 	}
@@ -265,20 +272,26 @@ func (r *Raft) BarrierContext(ctx context.Context) Future {
 }
 
 func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
-	r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
+	if r.metricsOn {
+		r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
+	}
 	f := &logFuture{opFuture: newOpFuture(w, r.loopDone), log: raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions}}
 	if r.isShutdown() {
 		return errorFuture{raft.ErrRaftShutdown}
 	}
-	expired, stop := w.expired()
-	defer stop()
-	select {
-	case <-expired:
+	if w.ctx != nil && w.ctx.Err() != nil {
 		// Already over (a cancelled context): fail rather than let select
 		// pick the queue at random.
 		return errorFuture{w.timeoutErr(false)}
+	}
+	// The queue usually has room: no timer then.
+	select {
+	case r.proposeCh <- f:
+		return f
 	default:
 	}
+	expired, stop := w.expired()
+	defer stop()
 	select {
 	case r.proposeCh <- f:
 		return f

@@ -266,8 +266,10 @@ func (s *pipelineSender) readReplies() {
 				lost()
 				return
 			}
-			p.r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"},
-				f.Start(), peerLabel(p.id))
+			if p.r.metricsOn {
+				p.r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"},
+					f.Start(), peerLabel(p.id))
+			}
 			if !p.deliver(p.appendResponse(m, f.Response())) {
 				return
 			}

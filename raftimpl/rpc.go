@@ -14,12 +14,16 @@ import (
 var errUnexpectedCommand = fmt.Errorf("unexpected command")
 
 // header returns the RPC header this node sends.
+// Its byte slices are shared by every message: they are never modified.
 func (r *Raft) header() transport.RPCHeader {
-	return transport.RPCHeader{
-		ProtocolVersion: r.conf.ProtocolVersion,
-		ID:              []byte(r.localID),
-		Addr:            r.trans.EncodePeer(r.localID, r.localAddr),
-	}
+	r.hdrOnce.Do(func() {
+		r.hdr = transport.RPCHeader{
+			ProtocolVersion: r.conf.ProtocolVersion,
+			ID:              []byte(r.localID),
+			Addr:            r.trans.EncodePeer(r.localID, r.localAddr),
+		}
+	})
+	return r.hdr
 }
 
 // senderID returns the ServerID of a request's sender, learning its address.
