@@ -115,33 +115,62 @@ func (p *peer) loop(ch chan core.Message) {
 	// while heartbeats to it fail (FailedHeartbeatObservation was sent).
 	lastContact := time.Now()
 	heartbeatFailing := false
+	// held is a message taken from ch behind heartbeats that were merged.
+	var held *core.Message
+	for {
+		var m core.Message
+		if held != nil {
+			m, held = *held, nil
+		} else {
+			select {
+			case m = <-ch:
+			case <-p.stopCh:
+				return
+			}
+		}
+		if m.Type == core.MsgHeartbeat {
+			m, held = p.latestHeartbeat(ch, m)
+		}
+		resp, ok := p.call(m)
+		if ok {
+			failures = 0
+			lastContact = time.Now()
+			if heartbeatFailing && m.Type == core.MsgHeartbeat {
+				heartbeatFailing = false
+				p.r.observe(ResumedHeartbeatObservation{PeerID: p.id})
+			}
+		} else {
+			failures++
+			resp = core.Message{Type: core.MsgUnreachable, From: p.id, To: p.r.localID}
+			if !heartbeatFailing && m.Type == core.MsgHeartbeat {
+				heartbeatFailing = true
+				p.r.observe(FailedHeartbeatObservation{PeerID: p.id, LastContact: lastContact})
+			}
+		}
+		if resp.Type != 0 && !p.deliver(resp) {
+			return
+		}
+		if failures > 0 && !p.backoff(failures) {
+			return
+		}
+	}
+}
+
+// latestHeartbeat skips the heartbeats queued behind m and returns the
+// newest: its answer acknowledges every earlier round too (the core counts
+// a follower's highest acknowledged round), so reads queued while a
+// heartbeat was in flight wait for one round trip, not one per round. A
+// queued message of another type stops the scan and is returned as next.
+func (p *peer) latestHeartbeat(ch chan core.Message, m core.Message) (latest core.Message, next *core.Message) {
 	for {
 		select {
-		case m := <-ch:
-			resp, ok := p.call(m)
-			if ok {
-				failures = 0
-				lastContact = time.Now()
-				if heartbeatFailing && m.Type == core.MsgHeartbeat {
-					heartbeatFailing = false
-					p.r.observe(ResumedHeartbeatObservation{PeerID: p.id})
-				}
-			} else {
-				failures++
-				resp = core.Message{Type: core.MsgUnreachable, From: p.id, To: p.r.localID}
-				if !heartbeatFailing && m.Type == core.MsgHeartbeat {
-					heartbeatFailing = true
-					p.r.observe(FailedHeartbeatObservation{PeerID: p.id, LastContact: lastContact})
-				}
+		case n := <-ch:
+			if n.Type != core.MsgHeartbeat {
+				return m, &n
 			}
-			if resp.Type != 0 && !p.deliver(resp) {
-				return
-			}
-			if failures > 0 && !p.backoff(failures) {
-				return
-			}
-		case <-p.stopCh:
-			return
+			m = n
+		default:
+			return m, nil
 		}
 	}
 }

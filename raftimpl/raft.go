@@ -19,15 +19,15 @@ import (
 // Raft is one node of a Raft cluster. Its methods are safe for concurrent
 // use.
 type Raft struct {
-	conf      Config
-	logger    hclog.Logger
-	metrics   *metrics.Metrics
+	conf    Config
+	logger  hclog.Logger
+	metrics *metrics.Metrics
 	// metricsOn is false when Config.Metrics was nil: hot paths then skip
 	// the calls (go-metrics allocates per call, even into a black hole).
 	metricsOn bool
 	// hdr is the RPC header this node sends (header()); built once.
-	hdr     transport.RPCHeader
-	hdrOnce sync.Once
+	hdr       transport.RPCHeader
+	hdrOnce   sync.Once
 	fsm       raft.FSM
 	logs      logstore.LogStore
 	stable    logstore.StableStore
