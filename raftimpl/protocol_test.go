@@ -76,6 +76,13 @@ func testInstallSnapshotCatchesUpLaggingFollower(t *testing.T, mk clusterMaker) 
 	c.heal()
 	c.waitApplied(want, c.nodes...)
 	if lag.raft.lastSnapshotIndex.Load() == 0 {
+		// Diagnostics for the next reader: where every log starts and ends.
+		for _, nd := range c.nodes {
+			first, _ := nd.store.FirstIndex()
+			last, _ := nd.store.LastIndex()
+			t.Logf("%s (lag=%v): state %v term %d log [%d, %d] snapshot %d", nd.id, nd == lag,
+				nd.raft.State(), nd.raft.CurrentTerm(), first, last, nd.raft.lastSnapshotIndex.Load())
+		}
 		t.Fatal("the lagging follower caught up without installing a snapshot")
 	}
 	// Replication continues normally after the install.
