@@ -82,20 +82,11 @@ func (r *Raft) RemoveServer(id raft.ServerID, prevIndex uint64, timeout time.Dur
 }
 
 func (r *Raft) changeConfiguration(change ConfigurationChange, w waiter) IndexFuture {
-	if r.isShutdown() {
-		return errorFuture{raft.ErrRaftShutdown}
-	}
 	f := newOpFuture(w, r.loopDone)
-	expired, stop := w.expired()
-	defer stop()
-	select {
-	case r.confCh <- confChangeReq{change: change, future: f}:
-		return f
-	case <-expired:
-		return errorFuture{w.timeoutErr(false)}
-	case <-r.shutdownCh:
-		return errorFuture{raft.ErrRaftShutdown}
+	if err := enqueue(r, r.confCh, confChangeReq{change: change, future: f}, w); err != nil {
+		return errorFuture{err}
 	}
+	return f
 }
 
 func toCoreChange(c ConfigurationChange) core.ConfChange {

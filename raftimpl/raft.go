@@ -276,29 +276,39 @@ func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 		r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
 	}
 	f := &logFuture{opFuture: newOpFuture(w, r.loopDone), log: raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions}}
+	if err := enqueue(r, r.proposeCh, f, w); err != nil {
+		return errorFuture{err}
+	}
+	return f
+}
+
+// enqueue hands req to the driver loop through ch, waiting no longer than w
+// allows. An error means req was not queued: raft.ErrRaftShutdown, or w's
+// timeout error.
+func enqueue[T any](r *Raft, ch chan<- T, req T, w waiter) error {
 	if r.isShutdown() {
-		return errorFuture{raft.ErrRaftShutdown}
+		return raft.ErrRaftShutdown
 	}
 	if w.ctx != nil && w.ctx.Err() != nil {
 		// Already over (a cancelled context): fail rather than let select
 		// pick the queue at random.
-		return errorFuture{w.timeoutErr(false)}
+		return w.timeoutErr(false)
 	}
 	// The queue usually has room: no timer then.
 	select {
-	case r.proposeCh <- f:
-		return f
+	case ch <- req:
+		return nil
 	default:
 	}
 	expired, stop := w.expired()
 	defer stop()
 	select {
-	case r.proposeCh <- f:
-		return f
+	case ch <- req:
+		return nil
 	case <-expired:
-		return errorFuture{w.timeoutErr(false)}
+		return w.timeoutErr(false)
 	case <-r.shutdownCh:
-		return errorFuture{raft.ErrRaftShutdown}
+		return raft.ErrRaftShutdown
 	}
 }
 
@@ -316,20 +326,11 @@ func (r *Raft) VerifyLeaderContext(ctx context.Context) Future {
 
 func (r *Raft) verify(w waiter) Future {
 	r.metrics.IncrCounter([]string{"raft", "verify_leader"}, 1)
-	if r.isShutdown() {
-		return errorFuture{raft.ErrRaftShutdown}
-	}
 	f := newOpFuture(w, r.loopDone)
-	expired, stop := w.expired()
-	defer stop()
-	select {
-	case r.readCh <- readReq{kind: readVerify, future: f}:
-		return f
-	case <-expired:
-		return errorFuture{w.timeoutErr(false)}
-	case <-r.shutdownCh:
-		return errorFuture{raft.ErrRaftShutdown}
+	if err := enqueue(r, r.readCh, readReq{kind: readVerify, future: f}, w); err != nil {
+		return errorFuture{err}
 	}
+	return f
 }
 
 // State returns the node's role.

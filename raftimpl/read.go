@@ -69,16 +69,10 @@ func (r *Raft) linearizableRead(ctx context.Context, kind readKind) (uint64, err
 }
 
 func (r *Raft) readOnce(ctx context.Context, kind readKind) (uint64, error) {
-	if r.isShutdown() {
-		return 0, raft.ErrRaftShutdown
-	}
-	f := newOpFuture(contextWaiter(ctx), r.loopDone)
-	select {
-	case r.readCh <- readReq{kind: kind, future: f}:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-r.shutdownCh:
-		return 0, raft.ErrRaftShutdown
+	w := contextWaiter(ctx)
+	f := newOpFuture(w, r.loopDone)
+	if err := enqueue(r, r.readCh, readReq{kind: kind, future: f}, w); err != nil {
+		return 0, err
 	}
 	if err := f.Error(); err != nil {
 		return 0, err

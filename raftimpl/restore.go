@@ -32,14 +32,8 @@ func (r *Raft) Restore(meta *raft.SnapshotMeta, reader io.Reader, timeout time.D
 	r.metrics.IncrCounter([]string{"raft", "restore"}, 1)
 	w := timeoutWaiter(timeout)
 	f := newOpFuture(w, r.loopDone)
-	expired, stop := w.expired()
-	defer stop()
-	select {
-	case r.restoreCh <- userRestoreReq{meta: meta, reader: reader, future: f}:
-	case <-expired:
-		return w.timeoutErr(false)
-	case <-r.shutdownCh:
-		return raft.ErrRaftShutdown
+	if err := enqueue(r, r.restoreCh, userRestoreReq{meta: meta, reader: reader, future: f}, w); err != nil {
+		return err
 	}
 	return f.Error()
 }

@@ -46,16 +46,11 @@ func (r *Raft) transfer(id raft.ServerID, address raft.ServerAddress) Future {
 }
 
 func (r *Raft) transferWith(id raft.ServerID, w waiter) Future {
-	if r.isShutdown() {
-		return errorFuture{raft.ErrRaftShutdown}
-	}
 	f := newOpFuture(w, r.loopDone)
-	select {
-	case r.transferCh <- transferReq{id: id, future: f}:
-		return f
-	case <-r.shutdownCh:
-		return errorFuture{raft.ErrRaftShutdown}
+	if err := enqueue(r, r.transferCh, transferReq{id: id, future: f}, w); err != nil {
+		return errorFuture{err}
 	}
+	return f
 }
 
 // startTransfer runs on the loop.
