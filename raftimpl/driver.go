@@ -55,9 +55,6 @@ type driver struct {
 	// published; published is false until the first publish.
 	pubLatestIdx, pubCommittedIdx uint64
 	published                     bool
-	// restoredThrough is the index the FSM was restored to from a snapshot
-	// at start; committed entries at or below it are not applied again.
-	restoredThrough uint64
 }
 
 // pendingRPC is a request from a peer awaiting the core's answer.
@@ -84,9 +81,6 @@ func newDriver(r *Raft, snap snapshotInfo) (*driver, error) {
 	}
 	_, hasPreVote := r.trans.(transport.WithPreVote)
 	d.preVote = hasPreVote && !r.conf.PreVoteDisabled
-	if !r.conf.NoSnapshotRestoreOnStart {
-		d.restoredThrough = snap.index
-	}
 	if err := d.newCore(); err != nil {
 		return nil, err
 	}
@@ -371,13 +365,9 @@ func (d *driver) processReady() error {
 // loop. It blocks while the apply loop is behind (backpressure), but never
 // past shutdown.
 func (d *driver) deliverCommitted(entries []*raft.Log) bool {
+	// NB: the core starts with its applied index at the snapshot the FSM
+	// was restored from, so no entry it covers comes here again.
 	d.r.commitIndex.Store(entries[len(entries)-1].Index)
-	for len(entries) > 0 && entries[0].Index <= d.restoredThrough {
-		entries = entries[1:]
-	}
-	if len(entries) == 0 {
-		return true
-	}
 	batch := make([]commitItem, len(entries))
 	for i, e := range entries {
 		batch[i].log = e
@@ -442,18 +432,29 @@ func stateMetricName(s raft.RaftState) string {
 
 // leadershipLost fails every operation waiting on this node's leadership.
 func (d *driver) leadershipLost() {
-	for idx, f := range d.pending {
-		f.respond(raft.ErrLeadershipLost, 0, nil)
-		delete(d.pending, idx)
-	}
+	d.failOps(raft.ErrLeadershipLost, raft.ErrNotLeader)
+}
+
+// failOps fails every operation the loop holds: proposals awaiting commit
+// with pendingErr, reads and queued membership changes with otherErr.
+func (d *driver) failOps(pendingErr, otherErr error) {
+	d.failPending(pendingErr)
 	for id, f := range d.verifies {
-		f.respond(raft.ErrNotLeader, 0, nil)
+		f.respond(otherErr, 0, nil)
 		delete(d.verifies, id)
 	}
 	for _, req := range d.confQueue {
-		req.future.respond(raft.ErrNotLeader, 0, nil)
+		req.future.respond(otherErr, 0, nil)
 	}
 	d.confQueue = nil
+}
+
+// failPending fails every proposal awaiting commit with err.
+func (d *driver) failPending(err error) {
+	for idx, f := range d.pending {
+		f.respond(err, 0, nil)
+		delete(d.pending, idx)
+	}
 }
 
 func (d *driver) notifyLeader(isLeader bool) {
@@ -519,20 +520,10 @@ func (d *driver) stop() {
 	for _, p := range d.peers {
 		p.stop()
 	}
-	for idx, f := range d.pending {
-		f.respond(raft.ErrRaftShutdown, 0, nil)
-		delete(d.pending, idx)
-	}
-	for id, f := range d.verifies {
-		f.respond(raft.ErrRaftShutdown, 0, nil)
-		delete(d.verifies, id)
-	}
+	d.failOps(raft.ErrRaftShutdown, raft.ErrRaftShutdown)
 	for id, p := range d.rpcs {
 		p.rpc.Respond(nil, raft.ErrRaftShutdown)
 		delete(d.rpcs, id)
-	}
-	for _, req := range d.confQueue {
-		req.future.respond(raft.ErrRaftShutdown, 0, nil)
 	}
 	if d.transfer != nil {
 		d.transfer.respond(raft.ErrRaftShutdown, 0, nil)

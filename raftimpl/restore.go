@@ -82,10 +82,7 @@ func (d *driver) userRestore(req userRestoreReq) {
 		return
 	}
 	// Everything in flight is superseded by the snapshot.
-	for idx, f := range d.pending {
-		f.respond(raft.ErrAbortedByRestore, 0, nil)
-		delete(d.pending, idx)
-	}
+	d.failPending(raft.ErrAbortedByRestore)
 	if err := d.storage.reset(info); err != nil {
 		req.future.respond(fmt.Errorf("restore: %w", err), 0, nil)
 		return
