@@ -49,6 +49,19 @@ type driver struct {
 	// learned from request headers.
 	addrs map[raft.ServerID]raft.ServerAddress
 
+	// writer writes the leader's log while the loop goes on (writer.go);
+	// writesInFlight and entriesInFlight count what it was handed and has
+	// not reported done, and persisted holds completed writes not yet
+	// reported to the core (reports wait for the end of a Ready).
+	writer                          *logWriter
+	writesInFlight, entriesInFlight int
+	persisted                       []*raft.Log
+	// held are responses that acknowledge entries as durable, waiting for
+	// the writes handed out before them (by sequence number: writesSent
+	// counts batches handed to the writer, writesDone those completed).
+	held                   []heldResponse
+	writesSent, writesDone uint64
+
 	soft    core.SoftState
 	preVote bool
 	// pubLatestIdx and pubCommittedIdx are the configuration indexes last
@@ -128,12 +141,46 @@ func (d *driver) run() {
 	d.ticker = time.NewTicker(r.conf.tickInterval())
 	defer d.ticker.Stop()
 	consumer := r.trans.Consumer()
+	d.writer = newLogWriter(r.logs, &r.writeStarted)
 
 	for {
+		// Proposals wait while the disk is far behind.
+		proposeCh := r.proposeCh
+		if d.entriesInFlight >= maxEntriesInFlight || d.writesInFlight >= maxWritesInFlight {
+			proposeCh = nil
+		}
 		select {
 		case <-d.ticker.C:
+			if r.stalled.Load() && d.writesInFlight > 0 {
+				// The watchdog saw the writer stall: wait for it, like a
+				// loop stuck in its own write, so heartbeats stop and the
+				// others elect a leader with a working disk.
+				if err := d.flushWrites(); err != nil {
+					r.logger.Error("stopping: failed to persist log", "error", err)
+					go r.Shutdown()
+					return
+				}
+				d.reportPersisted()
+			}
 			d.core.Tick()
 			d.expireRPCs()
+		case res := <-d.writer.done:
+			err := d.finishWrite(res)
+			for more := err == nil; more; {
+				select {
+				case res := <-d.writer.done:
+					err = d.finishWrite(res)
+					more = err == nil
+				default:
+					more = false
+				}
+			}
+			if err != nil {
+				r.logger.Error("stopping: failed to persist log", "error", err)
+				go r.Shutdown()
+				return
+			}
+			d.reportPersisted()
 		case rpc := <-consumer:
 			d.handleRPC(rpc)
 			d.drainRPCs(consumer)
@@ -147,11 +194,11 @@ func (d *driver) run() {
 			// committed goes to the apply loop before the new entries'
 			// write (processReady), and the write is shared.
 			select {
-			case f := <-r.proposeCh:
+			case f := <-proposeCh:
 				d.proposeBatch(f)
 			default:
 			}
-		case f := <-r.proposeCh:
+		case f := <-proposeCh:
 			// Responses first: they may commit entries, which then reach
 			// the apply loop before this batch's write, not after it.
 			d.drainPeerResponses()
@@ -275,6 +322,19 @@ func (d *driver) proposeBatch(first *logFuture) {
 func (d *driver) processReady() error {
 	for d.core.HasReady() {
 		rd := d.core.Ready()
+		if d.core.CanAdvanceAsync(rd) {
+			if !d.readyAsync(rd) {
+				return nil // shutting down
+			}
+			continue
+		}
+		// Done in place, after the writes in flight.
+		if err := d.flushWrites(); err != nil {
+			if errors.Is(err, raft.ErrRaftShutdown) {
+				return nil
+			}
+			return err
+		}
 		d.r.writeStarted.Store(time.Now().UnixNano())
 		if rd.HardState != nil {
 			var voteAddr []byte
@@ -339,26 +399,122 @@ func (d *driver) processReady() error {
 				return nil // shutting down
 			}
 		}
-		if rd.SoftState != nil {
-			d.changeSoftState(*rd.SoftState)
-		}
-		if rd.Transfer != nil {
-			d.finishTransfer(rd.Transfer.OK)
-		}
-		for _, rs := range rd.ReadStates {
-			if f, ok := d.verifies[rs.ID]; ok {
-				delete(d.verifies, rs.ID)
-				if rs.OK {
-					f.respond(nil, rs.Index, nil)
-				} else {
-					f.respond(raft.ErrNotLeader, 0, nil)
-				}
-			}
-		}
+		d.finishReady(rd)
 		d.core.Advance(rd)
+		d.reportPersisted()
 		d.publish()
 	}
 	return nil
+}
+
+// readyAsync does a leader's Ready that at most appends to the log: the
+// messages go out, what committed goes to the apply loop and the entries to
+// the log writer, all without waiting for the disk (core.AdvanceAsync). It
+// reports false when shutting down.
+func (d *driver) readyAsync(rd core.Ready) bool {
+	if len(rd.Entries) > 0 {
+		d.writesInFlight++
+		d.writesSent++
+		d.entriesInFlight += len(rd.Entries)
+		// Never blocks: the loop keeps writesInFlight below the capacity.
+		d.writer.reqs <- rd.Entries
+	}
+	for i := range rd.Messages {
+		m := &rd.Messages[i]
+		switch {
+		case !m.IsResponse():
+			d.send(*m)
+		case d.writesInFlight > 0 && (m.Type == core.MsgAppResp || m.Type == core.MsgSnapResp):
+			// It acknowledges entries as durable: it waits for the
+			// writes handed out so far (this Ready's included).
+			d.held = append(d.held, heldResponse{m: *m, after: d.writesSent})
+		default:
+			d.respond(*m)
+		}
+	}
+	if len(rd.CommittedEntries) > 0 && !d.deliverCommitted(rd.CommittedEntries) {
+		return false
+	}
+	d.finishReady(rd)
+	d.core.AdvanceAsync(rd)
+	d.publish()
+	return true
+}
+
+// finishWrite records a completed write of the log writer; the core hears
+// of it at the next reportPersisted.
+func (d *driver) finishWrite(res writeResult) error {
+	d.writesInFlight -= res.batches
+	d.writesDone += uint64(res.batches)
+	d.entriesInFlight -= len(res.entries)
+	if res.err != nil {
+		return res.err
+	}
+	d.storage.appended(res.entries)
+	d.persisted = append(d.persisted, res.entries[len(res.entries)-1])
+	i := 0
+	for ; i < len(d.held) && d.held[i].after <= d.writesDone; i++ {
+		d.respond(d.held[i].m)
+	}
+	d.held = append(d.held[:0], d.held[i:]...)
+	if d.r.metricsOn {
+		d.r.metrics.AddSample([]string{"raft", "storeLogs"}, float32(res.took.Seconds()*1000))
+	}
+	if d.r.stalled.Load() {
+		d.recoverFromStall()
+	}
+	return nil
+}
+
+// heldResponse is a response waiting for the log writes up to number after.
+type heldResponse struct {
+	m     core.Message
+	after uint64
+}
+
+// flushWrites waits for every write in flight to complete.
+func (d *driver) flushWrites() error {
+	for d.writesInFlight > 0 {
+		select {
+		case res := <-d.writer.done:
+			if err := d.finishWrite(res); err != nil {
+				return err
+			}
+		case <-d.r.shutdownCh:
+			return raft.ErrRaftShutdown
+		}
+	}
+	return nil
+}
+
+// reportPersisted tells the core which entries completed writes made
+// durable (outside a Ready: it may commit and send).
+func (d *driver) reportPersisted() {
+	for _, e := range d.persisted {
+		d.core.EntriesPersisted(e.Index, e.Term)
+	}
+	d.persisted = d.persisted[:0]
+}
+
+// finishReady publishes a Ready's role change and answers its transfer and
+// reads (steps after the writes and committed entries).
+func (d *driver) finishReady(rd core.Ready) {
+	if rd.SoftState != nil {
+		d.changeSoftState(*rd.SoftState)
+	}
+	if rd.Transfer != nil {
+		d.finishTransfer(rd.Transfer.OK)
+	}
+	for _, rs := range rd.ReadStates {
+		if f, ok := d.verifies[rs.ID]; ok {
+			delete(d.verifies, rs.ID)
+			if rs.OK {
+				f.respond(nil, rs.Index, nil)
+			} else {
+				f.respond(raft.ErrNotLeader, 0, nil)
+			}
+		}
+	}
 }
 
 // deliverCommitted hands committed entries with their futures to the apply
@@ -520,6 +676,9 @@ func (d *driver) stop() {
 	for _, p := range d.peers {
 		p.stop()
 	}
+	if d.writer != nil {
+		d.writer.stop()
+	}
 	d.failOps(raft.ErrRaftShutdown, raft.ErrRaftShutdown)
 	for id, p := range d.rpcs {
 		p.rpc.Respond(nil, raft.ErrRaftShutdown)
@@ -547,6 +706,13 @@ func (d *driver) stop() {
 // (keeping TrailingLogs entries for followers slightly behind) and tells the
 // core.
 func (d *driver) snapshotTaken(info snapshotInfo) {
+	// The snapshot may cover entries still being written (a leader applies
+	// what the followers committed): compaction waits for the writes.
+	if err := d.flushWrites(); err != nil {
+		d.r.logger.Error("log compaction skipped", "error", err)
+		return
+	}
+	d.reportPersisted()
 	start := time.Now()
 	if err := d.storage.compact(info, d.r.reloadable().TrailingLogs); err != nil {
 		d.r.logger.Error("log compaction failed", "error", err)

@@ -51,6 +51,12 @@ func (d *driver) userRestore(req userRestoreReq) {
 		req.future.respond(raft.ErrLeadershipTransferInProgress, 0, nil)
 		return
 	}
+	// The log writes in flight finish before the log is replaced.
+	if err := d.flushWrites(); err != nil {
+		req.future.respond(fmt.Errorf("restore: %w", err), 0, nil)
+		return
+	}
+	d.reportPersisted()
 	// Nothing may be written unless the core will take the snapshot.
 	if err := d.core.CanRestore(); err != nil {
 		req.future.respond(fmt.Errorf("restore: %w", err), 0, nil)

@@ -218,12 +218,17 @@ func (s *logStorage) append(entries []*raft.Log) error {
 		s.cache.truncateFrom(first)
 		return fmt.Errorf("storing logs %d-%d: %w", first, entries[len(entries)-1].Index, err)
 	}
+	s.appended(entries)
+	return nil
+}
+
+// appended records entries the log writer stored: they continue the log.
+func (s *logStorage) appended(entries []*raft.Log) {
 	s.cache.add(entries)
 	if s.first == 0 {
-		s.first = first
+		s.first = entries[0].Index
 	}
 	s.last = entries[len(entries)-1].Index
-	return nil
 }
 
 // setHardState persists term and vote. voteAddr is the encoded address of

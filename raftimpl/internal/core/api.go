@@ -32,6 +32,16 @@ import (
 //	        6. c.Advance(rd)
 //	    }
 //
+// Asynchronous writes: when c.CanAdvanceAsync(rd) (a leader or follower
+// whose Ready changes no hard state, installs no snapshot and only appends),
+// the driver may instead hand rd.Entries to a writer and go on at once: send
+// every message but the MsgAppResp and MsgSnapResp (those wait until every
+// write handed out so far completed, in order), apply rd.CommittedEntries,
+// and call c.AdvanceAsync(rd). When a write completes, the driver makes its
+// entries visible through Storage and calls c.EntriesPersisted(last index,
+// last term), outside a Ready/Advance pair. A Ready done in place (Advance)
+// is written only after every write in flight completed.
+//
 // A Ready with Snapshot set (a follower installing a leader's snapshot) adds
 // a step between 1 and 2: restore the FSM from the snapshot rd.Snapshot names
 // (already durable in the driver's SnapshotStore) and replace the stored log

@@ -37,12 +37,21 @@
 //  6. Advance(rd): the core then counts rd.Entries as durable (the leader's
 //     own match index moves) and rd.CommittedEntries as handed off.
 //
+// A Ready that only appends (CanAdvanceAsync) may be acknowledged with
+// AdvanceAsync instead: its entries are written while the core goes on, and
+// EntriesPersisted reports the write done. Responses that acknowledge
+// entries (MsgAppResp, MsgSnapResp) wait for the writes; the leader counts
+// itself towards commit only for reported entries, so a commit still means
+// a majority holds the entry durably, and the leader may commit through its
+// followers while its own write is in flight (the thesis, §10.2.1).
+//
 // # The log
 //
 // Entries not yet durable are held by the core in an unstable tail and read
 // from memory; older ones are read through Storage. Every Ready carries the
-// whole unstable tail, so after Advance the tail is empty and Storage holds
-// the complete log.
+// part of the tail not yet handed out, so after Advance the tail is empty
+// and Storage holds the complete log; after AdvanceAsync the tail keeps the
+// entries in flight until EntriesPersisted.
 //
 // # Protocol
 //

@@ -52,7 +52,7 @@ func newRaftLog(storage Storage) (*raftLog, error) {
 	if first == 0 {
 		first = last + 1
 	}
-	l := &raftLog{storage: storage, unstable: unstable{offset: last + 1}, snap: snap, first: first}
+	l := &raftLog{storage: storage, unstable: newUnstable(last + 1), snap: snap, first: first}
 	// NB: the snapshot and the entries below the first stored index are
 	// committed, and the driver has restored the FSM from the snapshot.
 	l.committed = max(snap.Index, first-1)
@@ -65,7 +65,7 @@ func newRaftLog(storage Storage) (*raftLog, error) {
 func (l *raftLog) restore(info SnapshotInfo) {
 	l.snap = info
 	l.first = info.Index + 1
-	l.unstable = unstable{offset: info.Index + 1}
+	l.unstable = newUnstable(info.Index + 1)
 	l.committed = info.Index
 	l.applied = info.Index
 }

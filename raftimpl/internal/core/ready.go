@@ -11,7 +11,7 @@ func (c *Core) hardState() HardState { return HardState{Term: c.term, Vote: c.vo
 func (c *Core) HasReady() bool {
 	return c.softState() != c.prevSoft ||
 		c.hardState() != c.prevHard ||
-		len(c.log.unstable.entries) > 0 ||
+		len(c.log.unstable.toWrite()) > 0 ||
 		len(c.msgs) > 0 ||
 		len(c.readStates) > 0 ||
 		c.log.pendingSnap != nil ||
@@ -29,8 +29,8 @@ func (c *Core) Ready() Ready {
 	if hs := c.hardState(); hs != c.prevHard {
 		rd.HardState = &hs
 	}
-	if n := len(c.log.unstable.entries); n > 0 {
-		rd.Entries = append(rd.Entries, c.log.unstable.entries...)
+	if w := c.log.unstable.toWrite(); len(w) > 0 {
+		rd.Entries = append(rd.Entries, w...)
 	}
 	rd.Messages, c.msgs = c.msgs, nil
 	rd.CommittedEntries = c.log.nextCommitted(maxCommittedBytesPerReady)
@@ -46,8 +46,62 @@ func (c *Core) Ready() Ready {
 
 // Advance acknowledges rd: its hard state and Entries are durable (and
 // visible through Storage), its messages handed to the transport and its
-// CommittedEntries to the apply loop.
+// CommittedEntries to the apply loop. Entries handed out earlier with
+// AdvanceAsync count as durable too when rd.Entries is not empty: the driver
+// wrote rd.Entries after those writes completed.
 func (c *Core) Advance(rd Ready) {
+	c.advance(rd)
+	c.log.unstable.rewrite = false
+	if n := len(rd.Entries); n > 0 {
+		last := rd.Entries[n-1]
+		c.log.unstable.handedOut(last.Index)
+		if c.log.unstable.stableTo(last.Index, last.Term) {
+			c.selfStable()
+		}
+	}
+}
+
+// CanAdvanceAsync reports whether rd may be acknowledged with AdvanceAsync:
+// this node leads or follows, rd changes no hard state, installs no
+// snapshot and at most appends to the log. Other Readys are done in place,
+// after the writes in flight.
+func (c *Core) CanAdvanceAsync(rd Ready) bool {
+	return (c.role == roleLeader || c.role == roleFollower) &&
+		rd.HardState == nil && rd.Snapshot == nil && !c.log.unstable.rewrite &&
+		(len(rd.Entries) == 0 || rd.Entries[0].Index == c.log.unstable.inProgress)
+}
+
+// AdvanceAsync acknowledges rd like Advance, except that rd.Entries are not
+// yet durable: the driver is writing them (after every write it was handed
+// before) while the core goes on, and reports completion with
+// EntriesPersisted. Only for a Ready for which CanAdvanceAsync holds. The
+// driver sends rd's MsgAppResp and MsgSnapResp (which acknowledge entries
+// as durable) only once every write handed out so far completed, in order;
+// the other messages go at once. A leader counts itself towards commit only
+// for entries reported durable. Committed entries may be applied before
+// this node's own write completes: a majority holds them.
+func (c *Core) AdvanceAsync(rd Ready) {
+	c.advance(rd)
+	if n := len(rd.Entries); n > 0 {
+		c.log.unstable.handedOut(rd.Entries[n-1].Index)
+	}
+}
+
+// EntriesPersisted reports that the entries handed out through index (whose
+// term is term) are durable and visible through Storage. A report about
+// entries replaced since (another term at index) is ignored. It may be
+// called at any time but between Ready and Advance.
+func (c *Core) EntriesPersisted(index, term uint64) {
+	if index >= c.log.unstable.inProgress {
+		return // never handed out: cannot have been written
+	}
+	if c.log.unstable.stableTo(index, term) {
+		c.selfStable()
+	}
+}
+
+// advance is what Advance and AdvanceAsync share: everything but Entries.
+func (c *Core) advance(rd Ready) {
 	if rd.SoftState != nil {
 		c.prevSoft = *rd.SoftState
 	}
@@ -63,15 +117,17 @@ func (c *Core) Advance(rd Ready) {
 			c.log.applied = last
 		}
 	}
-	if n := len(rd.Entries); n > 0 {
-		last := rd.Entries[n-1]
-		c.log.unstable.stableTo(last.Index, last.Term)
-		if c.role == roleLeader {
-			if self := c.prs[c.id]; self != nil && self.MaybeUpdate(c.log.stableIndex()) {
-				if c.maybeCommit() {
-					c.bcastAppend()
-				}
-			}
+}
+
+// selfStable moves a leader's own match index to its durable index, which
+// may commit entries.
+func (c *Core) selfStable() {
+	if c.role != roleLeader {
+		return
+	}
+	if self := c.prs[c.id]; self != nil && self.MaybeUpdate(c.log.stableIndex()) {
+		if c.maybeCommit() {
+			c.bcastAppend()
 		}
 	}
 }

@@ -27,6 +27,9 @@ type protoParams struct {
 	// everyone (while no other partition runs): a new leader is elected
 	// while the old one still believes it leads, until check-quorum.
 	isolate float64
+	// asyncWrites has the leader acknowledge appends with AdvanceAsync and
+	// complete the writes later (sim_async_test.go).
+	asyncWrites bool
 }
 
 func drawProtoParams(p *simParams, rng interface {
@@ -42,6 +45,7 @@ func drawProtoParams(p *simParams, rng interface {
 		stepDown:   []float64{0, 0.003}[rng.Intn(2)],
 		isolate:    []float64{0, 0.01, 0.03}[rng.Intn(3)],
 	}
+	p.proto.asyncWrites = rng.Intn(3) != 0
 	p.cfg.LeaseReads = rng.Intn(2) == 0
 	p.cfg.LeaseDriftTicks = rng.Intn(3)
 	if rng.Intn(3) == 0 {
@@ -130,6 +134,11 @@ func (s *sim) protoFaults() {
 // takeSnapshot has n snapshot its FSM at a random applied index and compact
 // its log, keeping a few trailing entries, as the driver does.
 func (s *sim) takeSnapshot(n *simNode) {
+	// The driver lets its log writes finish before it snapshots.
+	s.completeWrites(n, len(n.writing))
+	if n.core == nil {
+		return // crashed meanwhile
+	}
 	st := n.store
 	if n.lastApplied <= st.snap.Index {
 		return
@@ -243,6 +252,10 @@ func (s *sim) transferLeadership(l *simNode) {
 // restoreLocal plays the user's Restore on the leader: a snapshot of the
 // current state made at a new index.
 func (s *sim) restoreLocal(l *simNode) {
+	s.completeWrites(l, len(l.writing))
+	if l.core == nil || l.core.role != roleLeader {
+		return // crashed or deposed meanwhile
+	}
 	c := l.core
 	if err := c.CanRestore(); err != nil {
 		return

@@ -50,7 +50,7 @@ func TestSimulator(t *testing.T) {
 	var mu sync.Mutex
 	var firstErr error
 	var firstSeed int64 = -1
-	var ticks atomic.Int64
+	var ticks, asyncWrites, lostWrites atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Add(1)
@@ -64,6 +64,8 @@ func TestSimulator(t *testing.T) {
 				s := newSim(seed, false)
 				err := s.run()
 				ticks.Add(int64(s.now))
+				asyncWrites.Add(int64(s.stats.asyncWrites))
+				lostWrites.Add(int64(s.stats.lostWrites))
 				if err != nil {
 					if *simAll {
 						t.Logf("seed=%d: %v", seed, err)
@@ -88,7 +90,11 @@ func TestSimulator(t *testing.T) {
 			firstSeed, firstErr, firstSeed, err, s.tail(*simTrace))
 	}
 	el := time.Since(start)
-	t.Logf("%d seeded runs (3- and 5-node), %d ticks, in %v: %.0f runs/s", n, ticks.Load(), el.Round(time.Millisecond), float64(n)/el.Seconds())
+	t.Logf("%d seeded runs (3- and 5-node), %d ticks, in %v: %.0f runs/s; %d asynchronous log writes, %d lost in crashes",
+		n, ticks.Load(), el.Round(time.Millisecond), float64(n)/el.Seconds(), asyncWrites.Load(), lostWrites.Load())
+	if n >= 100 && (asyncWrites.Load() == 0 || lostWrites.Load() == 0) {
+		t.Errorf("the runs did not exercise asynchronous log writes and their loss in crashes")
+	}
 }
 
 // simParams are drawn from the seed.
@@ -126,6 +132,14 @@ type simNode struct {
 	// received is a snapshot received (durable in the snapshot store) and
 	// not yet installed.
 	received *SnapshotInfo
+	// writing holds the log writes handed out with AdvanceAsync and not
+	// yet completed, oldest first (lost in a crash).
+	writing [][]*raft.Log
+	// held are responses acknowledging entries, waiting for the writes in
+	// flight when they were made (write sequence numbers: submitted and
+	// completed so far).
+	held                   []heldMsg
+	wSubmitted, wCompleted int
 }
 
 type inflight struct {
@@ -174,7 +188,7 @@ type sim struct {
 	// single broken link (sim_protocol_test.go).
 	isolated bool
 	cut      [2]raft.ServerID
-	stats    struct{ msgs, drops, crashes, elections, reads, confChanges int }
+	stats    struct{ msgs, drops, crashes, elections, reads, confChanges, asyncWrites, lostWrites int }
 
 	tracing bool
 	trace   []string
@@ -250,8 +264,8 @@ func (s *sim) tail(n int) string {
 }
 
 func (s *sim) summary() string {
-	return fmt.Sprintf("params=%+v ticks=%d msgs=%d drops=%d crashes=%d elections=%d proposals=%d reads=%d (lease fast path %d) conf-changes=%d committed=%d",
-		s.p, s.now, s.stats.msgs, s.stats.drops, s.stats.crashes, s.stats.elections, s.proposals, s.stats.reads, s.leaseHits, s.stats.confChanges, s.maxCommit)
+	return fmt.Sprintf("params=%+v ticks=%d msgs=%d drops=%d crashes=%d elections=%d proposals=%d reads=%d (lease fast path %d) conf-changes=%d async-writes=%d (lost %d) committed=%d",
+		s.p, s.now, s.stats.msgs, s.stats.drops, s.stats.crashes, s.stats.elections, s.proposals, s.stats.reads, s.leaseHits, s.stats.confChanges, s.stats.asyncWrites, s.stats.lostWrites, s.maxCommit)
 }
 
 func (s *sim) failf(format string, args ...any) {
@@ -282,6 +296,13 @@ func (s *sim) start(n *simNode) {
 func (s *sim) crash(n *simNode, where string) {
 	s.tracef("%s CRASH %s", n.id, where)
 	n.core = nil
+	s.stats.lostWrites += len(n.writing)
+	n.writing = nil
+	n.wCompleted = n.wSubmitted
+	for _, h := range n.held {
+		s.lostRPC(h.m)
+	}
+	n.held = nil
 	s.stats.crashes++
 }
 
@@ -400,6 +421,9 @@ func (s *sim) faults() {
 
 func (s *sim) tick() {
 	for _, n := range s.nodes {
+		if n.core != nil && len(n.writing) > 0 && s.rng.Intn(3) == 0 {
+			s.completeWrites(n, 1+s.rng.Intn(len(n.writing)))
+		}
 		if n.core != nil {
 			n.core.Tick()
 			s.handleReady(n)
@@ -619,6 +643,12 @@ func (s *sim) handleReady(n *simNode) {
 		c := n.core
 		rd := c.Ready()
 		s.checkReady(n, rd)
+		if s.p.proto.asyncWrites && c.CanAdvanceAsync(rd) && s.rng.Intn(5) != 0 {
+			s.handleReadyAsync(n, rd)
+			continue
+		}
+		// A Ready done in place is written after the writes in flight.
+		flushed := s.flushWrites(n, len(n.writing))
 		crashAt := -1
 		if s.rng.Float64() < s.p.crash {
 			crashAt = 1 + s.rng.Intn(4)
@@ -664,6 +694,7 @@ func (s *sim) handleReady(n *simNode) {
 		s.apply(n, rd)
 		// 6. Advance.
 		c.Advance(rd)
+		s.reportWrites(n, flushed)
 		s.checkCore(n)
 	}
 	if n.core != nil && s.err == nil {
@@ -717,7 +748,7 @@ func (s *sim) checkDurable(n *simNode, m Message) {
 
 func (s *sim) apply(n *simNode, rd Ready) {
 	for _, e := range rd.CommittedEntries {
-		if e.Index > uint64(len(n.store.ents)) || n.store.ents[e.Index-1] == nil || n.store.ents[e.Index-1].Term != e.Term {
+		if !s.storedOrWriting(n, e) {
 			s.failf("%s applies %d/%d, which is not stored", n.id, e.Index, e.Term)
 			return
 		}

@@ -1,0 +1,103 @@
+package raftimpl
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/logstore"
+)
+
+// maxWritesInFlight bounds the log writes handed to the writer and not yet
+// reported done (each is one Ready's entries; the writer merges what is
+// queued into one StoreLogs call).
+const maxWritesInFlight = 64
+
+// maxEntriesInFlight bounds the entries being written: past it the driver
+// stops taking proposals until writes complete (backpressure from the disk).
+const maxEntriesInFlight = 8192
+
+// logWriter writes a leader's log on its own goroutine, so the driver's
+// loop goes on stepping acknowledgements, proposals and heartbeats while the
+// disk works: the leader writes its log in parallel with replicating it, and
+// the proposals that arrive during one write go together into the next.
+//
+// The loop hands batches with submit and learns of their completion on done,
+// in order. The writer touches nothing but the LogStore (which hashicorp's
+// contract makes safe for concurrent use) and writeStarted.
+type logWriter struct {
+	logs logstore.LogStore
+	// reqs carries batches to write, in log order; each continues the one
+	// before it (appends only: a leader never rewrites its log).
+	reqs chan []*raft.Log
+	// done carries one result per StoreLogs call, in order. Its capacity
+	// exceeds the number of batches in flight, so the writer never blocks
+	// on it.
+	done chan writeResult
+	// writeStarted is the Raft's stamp for the stall watchdog.
+	writeStarted *atomic.Int64
+	exited       chan struct{}
+}
+
+// writeResult reports one StoreLogs call: the entries it wrote (one or more
+// batches, merged), how long it took, and its error.
+type writeResult struct {
+	entries []*raft.Log
+	batches int
+	took    time.Duration
+	err     error
+}
+
+func newLogWriter(logs logstore.LogStore, writeStarted *atomic.Int64) *logWriter {
+	w := &logWriter{
+		logs:         logs,
+		reqs:         make(chan []*raft.Log, maxWritesInFlight),
+		done:         make(chan writeResult, maxWritesInFlight+1),
+		writeStarted: writeStarted,
+		exited:       make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+// run writes batches until reqs is closed. After a failed write it writes
+// nothing more (a later batch would leave a gap) and fails what follows.
+func (w *logWriter) run() {
+	defer close(w.exited)
+	var failed error
+	for batch := range w.reqs {
+		merged, n := batch, 1
+		for more := true; more && n < maxWritesInFlight; {
+			select {
+			case b, ok := <-w.reqs:
+				if !ok {
+					more = false
+					break
+				}
+				merged = append(merged[:len(merged):len(merged)], b...)
+				n++
+			default:
+				more = false
+			}
+		}
+		res := writeResult{entries: merged, batches: n, err: failed}
+		if failed == nil {
+			start := time.Now()
+			w.writeStarted.Store(start.UnixNano())
+			if err := w.logs.StoreLogs(merged); err != nil {
+				res.err = fmt.Errorf("storing logs %d-%d: %w", merged[0].Index, merged[len(merged)-1].Index, err)
+				failed = res.err
+			}
+			w.writeStarted.Store(0)
+			res.took = time.Since(start)
+		}
+		w.done <- res
+	}
+}
+
+// stop lets the writer finish what it was handed and waits for it.
+func (w *logWriter) stop() {
+	close(w.reqs)
+	<-w.exited
+}
