@@ -77,7 +77,7 @@ type serverConn struct {
 	// onFirst runs when a request's first byte arrives; started records it.
 	onFirst func()
 	started bool
-	out     []byte // encoded reply, reused
+	out     []byte // encoded replies of one Write, reused
 	enc     *msgpack.Encoder
 	dec     codec.BytesDecoder
 
@@ -240,33 +240,130 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	return nil
 }
 
+// maxCoalescedReplies bounds the bytes of replies the writer gathers into
+// one Write. Replies are small (an AppendEntriesResponse is under 100
+// bytes), so this only stops a run of unusually large ones from growing the
+// buffer past what the retained-scratch bound would then drop.
+const maxCoalescedReplies = 64 << 10
+
 // writeReplies is the writer: it waits for each queued request's reply, in
-// order, and writes it. It exits when the queue is closed and drained, on a
-// write error, or when the transport closes.
+// order, and writes it. Replies that are already available behind it (the
+// engine often answers several pipelined AppendEntries at once, after one
+// fsync) go out in the same Write; the writer never waits for a reply that
+// is not ready just to batch it. It exits when the queue is closed and
+// drained, on a write error, or when the transport closes.
 func (n *NetworkTransport) writeReplies(sc *serverConn) {
 	defer close(sc.writerDone)
-	for pr := range sc.queue {
-		var resp RPCResponse
-		select {
-		case resp = <-pr.respCh:
-		case <-n.shutdownCh:
-			sc.writeErr = raft.ErrTransportShutdown
-			_ = sc.conn.Close()
+	var (
+		batch []pendingReply // replies in sc.out, in order; reused
+		head  pendingReply   // taken from the queue but not yet answered
+		held  bool
+	)
+	for {
+		if !held {
+			var ok bool
+			if head, ok = <-sc.queue; !ok {
+				return
+			}
+		}
+		resp, err := n.awaitReply(head)
+		if err != nil {
+			n.failWriter(sc, err)
 			return
 		}
-		if err := n.writeReply(sc, resp); err != nil {
-			sc.writeErr = err
-			_ = sc.conn.Close()
-			return
+		batch = append(batch[:0], head)
+		b, encErr := n.appendReply(sc.out[:0], sc, resp)
+		if encErr == nil {
+			b, batch, head, held, encErr = n.gatherReady(sc, b, batch)
+		} else {
+			b, batch = b[:0], batch[:0] // nothing whole to write
 		}
-		if pr.written != nil {
-			close(pr.written)
+		sc.out = b
+		if len(b) > 0 {
+			if err := n.writeOut(sc, b); err != nil {
+				n.failWriter(sc, err)
+				return
+			}
+		}
+		sc.releaseWritten(batch)
+		if encErr != nil {
+			n.failWriter(sc, encErr)
+			return
 		}
 		if cap(sc.out) > maxRetainedScratch {
 			sc.out = nil
 		}
-		sc.free <- pr.respCh // never blocks: it came from free
 	}
+}
+
+// awaitReply waits for pr's reply, or the transport's shutdown.
+func (n *NetworkTransport) awaitReply(pr pendingReply) (RPCResponse, error) {
+	// NB: a one-case select with default is a plain non-blocking receive;
+	// the two-case select below costs a full selectgo, so it is taken only
+	// when the reply is not there yet.
+	select {
+	case resp := <-pr.respCh:
+		return resp, nil
+	default:
+	}
+	select {
+	case resp := <-pr.respCh:
+		return resp, nil
+	case <-n.shutdownCh:
+		return RPCResponse{}, raft.ErrTransportShutdown
+	}
+}
+
+// gatherReady appends to b, after the replies already in it, every queued
+// reply that is available now, in order, up to maxCoalescedReplies bytes.
+// It stops at the first request still waiting for its reply and returns it
+// as the next head (held true). If a reply fails to encode, b and batch end
+// before it and the error is returned; that reply is dropped with the
+// connection.
+func (n *NetworkTransport) gatherReady(sc *serverConn, b []byte, batch []pendingReply) ([]byte, []pendingReply, pendingReply, bool, error) {
+	for len(b) < maxCoalescedReplies {
+		var pr pendingReply
+		var ok bool
+		select {
+		case pr, ok = <-sc.queue:
+		default:
+		}
+		if !ok {
+			return b, batch, pendingReply{}, false, nil // nothing queued, or closed
+		}
+		var resp RPCResponse
+		select {
+		case resp = <-pr.respCh:
+		default:
+			return b, batch, pr, true, nil
+		}
+		mark := len(b)
+		var err error
+		if b, err = n.appendReply(b, sc, resp); err != nil {
+			return b[:mark], batch, pendingReply{}, false, err
+		}
+		batch = append(batch, pr)
+	}
+	return b, batch, pendingReply{}, false, nil
+}
+
+// releaseWritten signals the written replies' waiters and returns their
+// slots, so the reader may run that much further ahead again.
+func (sc *serverConn) releaseWritten(batch []pendingReply) {
+	for i, pr := range batch {
+		if pr.written != nil {
+			close(pr.written)
+		}
+		sc.free <- pr.respCh // never blocks: it came from free
+		batch[i] = pendingReply{}
+	}
+}
+
+// failWriter records why the writer stops and closes the connection, which
+// also stops the reader.
+func (n *NetworkTransport) failWriter(sc *serverConn, err error) {
+	sc.writeErr = err
+	_ = sc.conn.Close()
 }
 
 // logConnEnd logs why a server connection ends: quietly for EOF, idle
@@ -375,23 +472,24 @@ func decodeGeneric(sc *serverConn, req interface{}) error {
 	return nil
 }
 
-// writeReply writes [error string][response] and flushes it.
-func (n *NetworkTransport) writeReply(sc *serverConn, resp RPCResponse) error {
+// appendReply appends resp's encoding, [error string][response], to b.
+func (n *NetworkTransport) appendReply(b []byte, sc *serverConn, resp RPCResponse) ([]byte, error) {
 	var errText string
 	if resp.Error != nil {
 		errText = resp.Error.Error()
 	}
-	b := appendString(sc.out[:0], errText)
-	var err error
-	if ae, ok := resp.Response.(*AppendEntriesResponse); ok && ae != nil && !n.newTimeFormat {
-		b = appendAppendEntriesResponse(b, ae)
-	} else if resp.Response == nil {
-		b = append(b, 0xc0)
-	} else if b, err = encodeGeneric(b, &sc.enc, n.newTimeFormat, resp.Response); err != nil {
-		sc.out = b
-		return err
+	b = appendString(b, errText)
+	switch ae, ok := resp.Response.(*AppendEntriesResponse); {
+	case ok && ae != nil && !n.newTimeFormat:
+		return appendAppendEntriesResponse(b, ae), nil
+	case resp.Response == nil:
+		return append(b, 0xc0), nil
 	}
-	sc.out = b
+	return encodeGeneric(b, &sc.enc, n.newTimeFormat, resp.Response)
+}
+
+// writeOut writes encoded replies in one Write, under the write deadline.
+func (n *NetworkTransport) writeOut(sc *serverConn, b []byte) error {
 	_ = sc.conn.SetWriteDeadline(time.Now().Add(n.lim.timeout))
 	if _, err := sc.conn.Write(b); err != nil {
 		return fmt.Errorf("write reply: %w", err)
