@@ -130,7 +130,7 @@ func TestNetReadyReplyNotHeldBack(t *testing.T) {
 // unencodable fails go-msgpack encoding.
 type unencodable struct{}
 
-func (unencodable) CodecEncodeSelf(*msgpack.Encoder) { panic(errors.New("cannot encode")) }
+func (unencodable) CodecEncodeSelf(*msgpack.Encoder)  { panic(errors.New("cannot encode")) }
 func (*unencodable) CodecDecodeSelf(*msgpack.Decoder) {}
 
 // TestNetReplyEncodeErrorKeepsEarlierReplies makes the middle one of three

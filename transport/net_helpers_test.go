@@ -138,17 +138,22 @@ func serveBatches(t testing.TB, tr *NetworkTransport, handle func(rpc RPC)) {
 // layers (each one a syscall on TCP, unless it would block).
 type ioStats struct {
 	reads, writes atomic.Int64
+	cpuStart      time.Duration
 }
 
 func (s *ioStats) reset() {
 	s.reads.Store(0)
 	s.writes.Store(0)
+	s.cpuStart = processCPU()
 }
 
-// report adds reads/op and writes/op to a benchmark's results.
+// report adds reads/op, writes/op and cpu-ns/op (the process's user and
+// system time since reset: on a shared machine a steadier measure of work
+// than wall time) to a benchmark's results.
 func (s *ioStats) report(b *testing.B) {
 	b.ReportMetric(float64(s.reads.Load())/float64(b.N), "reads/op")
 	b.ReportMetric(float64(s.writes.Load())/float64(b.N), "writes/op")
+	b.ReportMetric(float64(processCPU()-s.cpuStart)/float64(b.N), "cpu-ns/op")
 }
 
 // ioCountingStream is a TCP stream layer whose connections count their I/O

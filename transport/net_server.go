@@ -175,12 +175,8 @@ func (n *NetworkTransport) readRequests(sc *serverConn) error {
 	remote := sc.conn.RemoteAddr().String()
 	for {
 		// Take a reply slot first: this is the read-ahead bound.
-		var respCh chan RPCResponse
-		select {
-		case respCh = <-sc.free:
-		case <-sc.writerDone:
-			return nil
-		case <-n.shutdownCh:
+		respCh, ok := n.takeSlot(sc)
+		if !ok {
 			return nil
 		}
 		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
@@ -196,6 +192,25 @@ func (n *NetworkTransport) readRequests(sc *serverConn) error {
 			sc.frame = nil
 		}
 	}
+}
+
+// takeSlot takes a free reply slot, waiting while the read-ahead bound is
+// reached; false if the writer or the transport stopped meanwhile.
+func (n *NetworkTransport) takeSlot(sc *serverConn) (chan RPCResponse, bool) {
+	// NB: a slot is usually free; the non-blocking receive spares the
+	// three-case select (selectgo locks every channel it names).
+	select {
+	case respCh := <-sc.free:
+		return respCh, true
+	default:
+	}
+	select {
+	case respCh := <-sc.free:
+		return respCh, true
+	case <-sc.writerDone:
+	case <-n.shutdownCh:
+	}
+	return nil, false
 }
 
 // dispatchRequest decodes the request after its type byte, queues its reply
@@ -215,15 +230,8 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	}
 	// Never blocks: the queue has room for every reply slot.
 	sc.queue <- pr
-	req, isAE := rpc.Command.(*AppendEntriesRequest)
-	if fn := n.heartbeatFn.Load(); isAE && fn != nil && IsHeartbeat(req) {
-		(*fn)(rpc)
-	} else {
-		select {
-		case n.consumeCh <- rpc:
-		case <-n.shutdownCh:
-			return raft.ErrTransportShutdown
-		}
+	if err := n.handOff(rpc); err != nil {
+		return err
 	}
 	if snap != nil {
 		select {
@@ -246,6 +254,29 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 // buffer past what the retained-scratch bound would then drop.
 const maxCoalescedReplies = 64 << 10
 
+// handOff gives rpc to the heartbeat handler if it is a heartbeat and one
+// is set, else to the engine through Consumer.
+func (n *NetworkTransport) handOff(rpc RPC) error {
+	req, isAE := rpc.Command.(*AppendEntriesRequest)
+	if fn := n.heartbeatFn.Load(); isAE && fn != nil && IsHeartbeat(req) {
+		(*fn)(rpc)
+		return nil
+	}
+	// NB: the engine is usually already waiting on Consumer; the
+	// non-blocking send then spares a two-case select.
+	select {
+	case n.consumeCh <- rpc:
+		return nil
+	default:
+	}
+	select {
+	case n.consumeCh <- rpc:
+		return nil
+	case <-n.shutdownCh:
+		return raft.ErrTransportShutdown
+	}
+}
+
 // writeReplies is the writer: it waits for each queued request's reply, in
 // order, and writes it. Replies that are already available behind it (the
 // engine often answers several pipelined AppendEntries at once, after one
@@ -255,9 +286,9 @@ const maxCoalescedReplies = 64 << 10
 func (n *NetworkTransport) writeReplies(sc *serverConn) {
 	defer close(sc.writerDone)
 	var (
-		batch []pendingReply // replies in sc.out, in order; reused
-		head  pendingReply   // taken from the queue but not yet answered
-		held  bool
+		batch []pendingReply // the replies of one Write, in order; reused
+		head  pendingReply   // next in order: taken from the queue, not yet written
+		held  bool           // head is set
 	)
 	for {
 		if !held {
@@ -271,29 +302,75 @@ func (n *NetworkTransport) writeReplies(sc *serverConn) {
 			n.failWriter(sc, err)
 			return
 		}
-		batch = append(batch[:0], head)
-		b, encErr := n.appendReply(sc.out[:0], sc, resp)
-		if encErr == nil {
-			b, batch, head, held, encErr = n.gatherReady(sc, b, batch)
-		} else {
-			b, batch = b[:0], batch[:0] // nothing whole to write
+		var encErr error
+		batch, head, held, encErr = n.encodeReady(sc, batch[:0], head, resp)
+		if err := n.flushReplies(sc, batch); err != nil {
+			n.failWriter(sc, err)
+			return
 		}
-		sc.out = b
-		if len(b) > 0 {
-			if err := n.writeOut(sc, b); err != nil {
-				n.failWriter(sc, err)
-				return
-			}
-		}
-		sc.releaseWritten(batch)
 		if encErr != nil {
 			n.failWriter(sc, encErr)
 			return
 		}
-		if cap(sc.out) > maxRetainedScratch {
-			sc.out = nil
+	}
+}
+
+// encodeReady encodes into sc.out the reply resp to head and, behind it,
+// every queued reply that is available now, in order, up to
+// maxCoalescedReplies bytes. It stops at the first request still waiting
+// for its reply and returns it as the next head (held true). batch returns
+// the requests whose replies sc.out holds whole: if a reply fails to
+// encode, sc.out and batch end before it and the error is returned (that
+// reply is lost with the connection, which the caller closes).
+func (n *NetworkTransport) encodeReady(sc *serverConn, batch []pendingReply, head pendingReply, resp RPCResponse) (_ []pendingReply, next pendingReply, held bool, err error) {
+	b := sc.out[:0]
+	defer func() { sc.out = b }()
+	for {
+		mark := len(b)
+		if b, err = n.appendReply(b, sc, resp); err != nil {
+			b = b[:mark]
+			return batch, pendingReply{}, false, err
+		}
+		batch = append(batch, head)
+		if len(b) >= maxCoalescedReplies {
+			return batch, pendingReply{}, false, nil
+		}
+		var ok bool
+		select {
+		case head, ok = <-sc.queue:
+		default:
+		}
+		if !ok {
+			return batch, pendingReply{}, false, nil // nothing queued, or closed
+		}
+		select {
+		case resp = <-head.respCh:
+		default:
+			return batch, head, true, nil
 		}
 	}
+}
+
+// flushReplies writes the encoded replies of batch in one Write, then
+// signals their waiters and returns their slots, so the reader may run that
+// much further ahead again.
+func (n *NetworkTransport) flushReplies(sc *serverConn, batch []pendingReply) error {
+	if len(sc.out) > 0 {
+		if err := n.writeOut(sc, sc.out); err != nil {
+			return err
+		}
+	}
+	for i, pr := range batch {
+		if pr.written != nil {
+			close(pr.written)
+		}
+		sc.free <- pr.respCh // never blocks: it came from free
+		batch[i] = pendingReply{}
+	}
+	if cap(sc.out) > maxRetainedScratch {
+		sc.out = nil
+	}
+	return nil
 }
 
 // awaitReply waits for pr's reply, or the transport's shutdown.
@@ -311,51 +388,6 @@ func (n *NetworkTransport) awaitReply(pr pendingReply) (RPCResponse, error) {
 		return resp, nil
 	case <-n.shutdownCh:
 		return RPCResponse{}, raft.ErrTransportShutdown
-	}
-}
-
-// gatherReady appends to b, after the replies already in it, every queued
-// reply that is available now, in order, up to maxCoalescedReplies bytes.
-// It stops at the first request still waiting for its reply and returns it
-// as the next head (held true). If a reply fails to encode, b and batch end
-// before it and the error is returned; that reply is dropped with the
-// connection.
-func (n *NetworkTransport) gatherReady(sc *serverConn, b []byte, batch []pendingReply) ([]byte, []pendingReply, pendingReply, bool, error) {
-	for len(b) < maxCoalescedReplies {
-		var pr pendingReply
-		var ok bool
-		select {
-		case pr, ok = <-sc.queue:
-		default:
-		}
-		if !ok {
-			return b, batch, pendingReply{}, false, nil // nothing queued, or closed
-		}
-		var resp RPCResponse
-		select {
-		case resp = <-pr.respCh:
-		default:
-			return b, batch, pr, true, nil
-		}
-		mark := len(b)
-		var err error
-		if b, err = n.appendReply(b, sc, resp); err != nil {
-			return b[:mark], batch, pendingReply{}, false, err
-		}
-		batch = append(batch, pr)
-	}
-	return b, batch, pendingReply{}, false, nil
-}
-
-// releaseWritten signals the written replies' waiters and returns their
-// slots, so the reader may run that much further ahead again.
-func (sc *serverConn) releaseWritten(batch []pendingReply) {
-	for i, pr := range batch {
-		if pr.written != nil {
-			close(pr.written)
-		}
-		sc.free <- pr.respCh // never blocks: it came from free
-		batch[i] = pendingReply{}
 	}
 }
 
