@@ -248,12 +248,6 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	return nil
 }
 
-// maxCoalescedReplies bounds the bytes of replies the writer gathers into
-// one Write. Replies are small (an AppendEntriesResponse is under 100
-// bytes), so this only stops a run of unusually large ones from growing the
-// buffer past what the retained-scratch bound would then drop.
-const maxCoalescedReplies = 64 << 10
-
 // handOff gives rpc to the heartbeat handler if it is a heartbeat and one
 // is set, else to the engine through Consumer.
 func (n *NetworkTransport) handOff(rpc RPC) error {
@@ -276,6 +270,12 @@ func (n *NetworkTransport) handOff(rpc RPC) error {
 		return raft.ErrTransportShutdown
 	}
 }
+
+// maxCoalescedReplies bounds the bytes of replies the writer gathers into
+// one Write. Replies are small (an AppendEntriesResponse is under 100
+// bytes), so this only stops a run of unusually large ones from growing the
+// buffer past what the retained-scratch bound would then drop.
+const maxCoalescedReplies = 64 << 10
 
 // writeReplies is the writer: it waits for each queued request's reply, in
 // order, and writes it. Replies that are already available behind it (the
