@@ -2,7 +2,9 @@ package transport
 
 import (
 	"bytes"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,4 +111,106 @@ func sampleLogs(n, size int) []*raft.Log {
 		}
 	}
 	return out
+}
+
+// serveBatches answers RPCs like an engine that persists in batches: it
+// waits for one RPC, takes every other one already waiting, then handles
+// them all in order.
+func serveBatches(t testing.TB, tr *NetworkTransport, handle func(rpc RPC)) {
+	t.Helper()
+	serve(t, tr, func(first RPC) {
+		batch := []RPC{first}
+		for more := true; more; {
+			select {
+			case rpc := <-tr.Consumer():
+				batch = append(batch, rpc)
+			default:
+				more = false
+			}
+		}
+		for _, rpc := range batch {
+			handle(rpc)
+		}
+	})
+}
+
+// ioStats counts the Read and Write calls on connections of ioCountingStream
+// layers (each one a syscall on TCP, unless it would block).
+type ioStats struct {
+	reads, writes atomic.Int64
+	cpuStart      time.Duration
+}
+
+func (s *ioStats) reset() {
+	s.reads.Store(0)
+	s.writes.Store(0)
+	s.cpuStart = processCPU()
+}
+
+// report adds reads/op, writes/op and cpu-ns/op (the process's user and
+// system time since reset: on a shared machine a steadier measure of work
+// than wall time) to a benchmark's results.
+func (s *ioStats) report(b *testing.B) {
+	b.ReportMetric(float64(s.reads.Load())/float64(b.N), "reads/op")
+	b.ReportMetric(float64(s.writes.Load())/float64(b.N), "writes/op")
+	b.ReportMetric(float64(processCPU()-s.cpuStart)/float64(b.N), "cpu-ns/op")
+}
+
+// ioCountingStream is a TCP stream layer whose connections count their I/O
+// calls in stats.
+type ioCountingStream struct {
+	*TCPStreamLayer
+	stats *ioStats
+}
+
+func (s *ioCountingStream) Accept() (net.Conn, error) {
+	c, err := s.TCPStreamLayer.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &ioCountingConn{Conn: c, stats: s.stats}, nil
+}
+
+func (s *ioCountingStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	c, err := s.TCPStreamLayer.Dial(address, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &ioCountingConn{Conn: c, stats: s.stats}, nil
+}
+
+type ioCountingConn struct {
+	net.Conn
+	stats *ioStats
+}
+
+func (c *ioCountingConn) Read(p []byte) (int, error) {
+	c.stats.reads.Add(1)
+	return c.Conn.Read(p)
+}
+
+func (c *ioCountingConn) Write(p []byte) (int, error) {
+	c.stats.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// newCountingTransport is newTestTransport over a ioCountingStream.
+func newCountingTransport(t testing.TB, stats *ioStats, cfg func(*NetworkTransportConfig)) *NetworkTransport {
+	t.Helper()
+	tcp, err := NewTCPStreamLayer("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatalf("NewTCPStreamLayer: %v", err)
+	}
+	c := &NetworkTransportConfig{
+		Stream:  &ioCountingStream{TCPStreamLayer: tcp, stats: stats},
+		MaxPool: 3,
+		Timeout: 5 * time.Second,
+		Logger:  hclog.NewNullLogger(),
+	}
+	if cfg != nil {
+		cfg(c)
+	}
+	tr := NewNetworkTransportWithConfig(c)
+	t.Cleanup(func() { _ = tr.Close() })
+	return tr
 }

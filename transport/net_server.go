@@ -77,7 +77,7 @@ type serverConn struct {
 	// onFirst runs when a request's first byte arrives; started records it.
 	onFirst func()
 	started bool
-	out     []byte // encoded reply, reused
+	out     []byte // encoded replies of one Write, reused
 	enc     *msgpack.Encoder
 	dec     codec.BytesDecoder
 
@@ -175,12 +175,8 @@ func (n *NetworkTransport) readRequests(sc *serverConn) error {
 	remote := sc.conn.RemoteAddr().String()
 	for {
 		// Take a reply slot first: this is the read-ahead bound.
-		var respCh chan RPCResponse
-		select {
-		case respCh = <-sc.free:
-		case <-sc.writerDone:
-			return nil
-		case <-n.shutdownCh:
+		respCh, ok := n.takeSlot(sc)
+		if !ok {
 			return nil
 		}
 		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
@@ -196,6 +192,25 @@ func (n *NetworkTransport) readRequests(sc *serverConn) error {
 			sc.frame = nil
 		}
 	}
+}
+
+// takeSlot takes a free reply slot, waiting while the read-ahead bound is
+// reached; false if the writer or the transport stopped meanwhile.
+func (n *NetworkTransport) takeSlot(sc *serverConn) (chan RPCResponse, bool) {
+	// NB: a slot is usually free; the non-blocking receive spares the
+	// three-case select (selectgo locks every channel it names).
+	select {
+	case respCh := <-sc.free:
+		return respCh, true
+	default:
+	}
+	select {
+	case respCh := <-sc.free:
+		return respCh, true
+	case <-sc.writerDone:
+	case <-n.shutdownCh:
+	}
+	return nil, false
 }
 
 // dispatchRequest decodes the request after its type byte, queues its reply
@@ -215,15 +230,8 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	}
 	// Never blocks: the queue has room for every reply slot.
 	sc.queue <- pr
-	req, isAE := rpc.Command.(*AppendEntriesRequest)
-	if fn := n.heartbeatFn.Load(); isAE && fn != nil && IsHeartbeat(req) {
-		(*fn)(rpc)
-	} else {
-		select {
-		case n.consumeCh <- rpc:
-		case <-n.shutdownCh:
-			return raft.ErrTransportShutdown
-		}
+	if err := n.handOff(rpc); err != nil {
+		return err
 	}
 	if snap != nil {
 		select {
@@ -240,33 +248,154 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	return nil
 }
 
+// handOff gives rpc to the heartbeat handler if it is a heartbeat and one
+// is set, else to the engine through Consumer.
+func (n *NetworkTransport) handOff(rpc RPC) error {
+	req, isAE := rpc.Command.(*AppendEntriesRequest)
+	if fn := n.heartbeatFn.Load(); isAE && fn != nil && IsHeartbeat(req) {
+		(*fn)(rpc)
+		return nil
+	}
+	// NB: the engine is usually already waiting on Consumer; the
+	// non-blocking send then spares a two-case select.
+	select {
+	case n.consumeCh <- rpc:
+		return nil
+	default:
+	}
+	select {
+	case n.consumeCh <- rpc:
+		return nil
+	case <-n.shutdownCh:
+		return raft.ErrTransportShutdown
+	}
+}
+
+// maxCoalescedReplies bounds the bytes of replies the writer gathers into
+// one Write. Replies are small (an AppendEntriesResponse is under 100
+// bytes), so this only stops a run of unusually large ones from growing the
+// buffer past what the retained-scratch bound would then drop.
+const maxCoalescedReplies = 64 << 10
+
 // writeReplies is the writer: it waits for each queued request's reply, in
-// order, and writes it. It exits when the queue is closed and drained, on a
-// write error, or when the transport closes.
+// order, and writes it. Replies that are already available behind it (the
+// engine often answers several pipelined AppendEntries at once, after one
+// fsync) go out in the same Write; the writer never waits for a reply that
+// is not ready just to batch it. It exits when the queue is closed and
+// drained, on a write error, or when the transport closes.
 func (n *NetworkTransport) writeReplies(sc *serverConn) {
 	defer close(sc.writerDone)
-	for pr := range sc.queue {
-		var resp RPCResponse
+	var (
+		batch []pendingReply // the replies of one Write, in order; reused
+		head  pendingReply   // next in order: taken from the queue, not yet written
+		held  bool           // head is set
+	)
+	for {
+		if !held {
+			var ok bool
+			if head, ok = <-sc.queue; !ok {
+				return
+			}
+		}
+		resp, err := n.awaitReply(head)
+		if err != nil {
+			n.failWriter(sc, err)
+			return
+		}
+		var encErr error
+		batch, head, held, encErr = n.encodeReady(sc, batch[:0], head, resp)
+		if err := n.flushReplies(sc, batch); err != nil {
+			n.failWriter(sc, err)
+			return
+		}
+		if encErr != nil {
+			n.failWriter(sc, encErr)
+			return
+		}
+	}
+}
+
+// encodeReady encodes into sc.out the reply resp to head and, behind it,
+// every queued reply that is available now, in order, up to
+// maxCoalescedReplies bytes. It stops at the first request still waiting
+// for its reply and returns it as the next head (held true). batch returns
+// the requests whose replies sc.out holds whole: if a reply fails to
+// encode, sc.out and batch end before it and the error is returned (that
+// reply is lost with the connection, which the caller closes).
+func (n *NetworkTransport) encodeReady(sc *serverConn, batch []pendingReply, head pendingReply, resp RPCResponse) (_ []pendingReply, next pendingReply, held bool, err error) {
+	b := sc.out[:0]
+	defer func() { sc.out = b }()
+	for {
+		mark := len(b)
+		if b, err = n.appendReply(b, sc, resp); err != nil {
+			b = b[:mark]
+			return batch, pendingReply{}, false, err
+		}
+		batch = append(batch, head)
+		if len(b) >= maxCoalescedReplies {
+			return batch, pendingReply{}, false, nil
+		}
+		var ok bool
 		select {
-		case resp = <-pr.respCh:
-		case <-n.shutdownCh:
-			sc.writeErr = raft.ErrTransportShutdown
-			_ = sc.conn.Close()
-			return
+		case head, ok = <-sc.queue:
+		default:
 		}
-		if err := n.writeReply(sc, resp); err != nil {
-			sc.writeErr = err
-			_ = sc.conn.Close()
-			return
+		if !ok {
+			return batch, pendingReply{}, false, nil // nothing queued, or closed
 		}
+		select {
+		case resp = <-head.respCh:
+		default:
+			return batch, head, true, nil
+		}
+	}
+}
+
+// flushReplies writes the encoded replies of batch in one Write, then
+// signals their waiters and returns their slots, so the reader may run that
+// much further ahead again.
+func (n *NetworkTransport) flushReplies(sc *serverConn, batch []pendingReply) error {
+	if len(sc.out) > 0 {
+		if err := n.writeOut(sc, sc.out); err != nil {
+			return err
+		}
+	}
+	for i, pr := range batch {
 		if pr.written != nil {
 			close(pr.written)
 		}
-		if cap(sc.out) > maxRetainedScratch {
-			sc.out = nil
-		}
 		sc.free <- pr.respCh // never blocks: it came from free
+		batch[i] = pendingReply{}
 	}
+	if cap(sc.out) > maxRetainedScratch {
+		sc.out = nil
+	}
+	return nil
+}
+
+// awaitReply waits for pr's reply, or the transport's shutdown.
+func (n *NetworkTransport) awaitReply(pr pendingReply) (RPCResponse, error) {
+	// NB: a one-case select with default is a plain non-blocking receive;
+	// the two-case select below costs a full selectgo, so it is taken only
+	// when the reply is not there yet.
+	select {
+	case resp := <-pr.respCh:
+		return resp, nil
+	default:
+	}
+	select {
+	case resp := <-pr.respCh:
+		return resp, nil
+	case <-n.shutdownCh:
+		return RPCResponse{}, raft.ErrTransportShutdown
+	}
+}
+
+// failWriter records why the writer stops and closes the connection, which
+// also stops the reader.
+func (n *NetworkTransport) failWriter(sc *serverConn, err error) {
+	sc.writeErr = err
+	_ = sc.conn.Close()
 }
 
 // logConnEnd logs why a server connection ends: quietly for EOF, idle
@@ -375,23 +504,24 @@ func decodeGeneric(sc *serverConn, req interface{}) error {
 	return nil
 }
 
-// writeReply writes [error string][response] and flushes it.
-func (n *NetworkTransport) writeReply(sc *serverConn, resp RPCResponse) error {
+// appendReply appends resp's encoding, [error string][response], to b.
+func (n *NetworkTransport) appendReply(b []byte, sc *serverConn, resp RPCResponse) ([]byte, error) {
 	var errText string
 	if resp.Error != nil {
 		errText = resp.Error.Error()
 	}
-	b := appendString(sc.out[:0], errText)
-	var err error
-	if ae, ok := resp.Response.(*AppendEntriesResponse); ok && ae != nil && !n.newTimeFormat {
-		b = appendAppendEntriesResponse(b, ae)
-	} else if resp.Response == nil {
-		b = append(b, 0xc0)
-	} else if b, err = encodeGeneric(b, &sc.enc, n.newTimeFormat, resp.Response); err != nil {
-		sc.out = b
-		return err
+	b = appendString(b, errText)
+	switch ae, ok := resp.Response.(*AppendEntriesResponse); {
+	case ok && ae != nil && !n.newTimeFormat:
+		return appendAppendEntriesResponse(b, ae), nil
+	case resp.Response == nil:
+		return append(b, 0xc0), nil
 	}
-	sc.out = b
+	return encodeGeneric(b, &sc.enc, n.newTimeFormat, resp.Response)
+}
+
+// writeOut writes encoded replies in one Write, under the write deadline.
+func (n *NetworkTransport) writeOut(sc *serverConn, b []byte) error {
 	_ = sc.conn.SetWriteDeadline(time.Now().Add(n.lim.timeout))
 	if _, err := sc.conn.Write(b); err != nil {
 		return fmt.Errorf("write reply: %w", err)

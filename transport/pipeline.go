@@ -49,9 +49,7 @@ func newNetPipeline(t *NetworkTransport, c *clientConn, maxInFlight int) *netPip
 // AppendEntries implements AppendPipeline. It blocks while MaxRPCsInFlight
 // requests are outstanding.
 func (p *netPipeline) AppendEntries(args *AppendEntriesRequest, resp *AppendEntriesResponse) (AppendFuture, error) {
-	select {
-	case p.slots <- struct{}{}:
-	case <-p.shutdownCh:
+	if !p.takeSlot() {
 		return nil, raft.ErrPipelineShutdown
 	}
 	f := &appendFuture{start: time.Now(), args: args, resp: resp}
@@ -74,6 +72,25 @@ func (p *netPipeline) AppendEntries(args *AppendEntriesRequest, resp *AppendEntr
 		return nil, err
 	}
 	return f, nil
+}
+
+// takeSlot takes an in-flight slot, waiting while MaxRPCsInFlight requests
+// are outstanding; false if the pipeline closed meanwhile.
+func (p *netPipeline) takeSlot() bool {
+	// NB: the non-blocking send spares a two-case select when a slot is
+	// free, the usual case. A closed pipeline is still caught: the writer
+	// sees drained, or the write fails on the closed connection.
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	case <-p.shutdownCh:
+		return false
+	}
 }
 
 // Consumer implements AppendPipeline.
@@ -105,10 +122,8 @@ func (p *netPipeline) decodeLoop() {
 	defer close(p.readerDone)
 	defer p.drain()
 	for {
-		var f *appendFuture
-		select {
-		case f = <-p.inflight:
-		case <-p.shutdownCh:
+		f, ok := p.nextInflight()
+		if !ok {
 			return
 		}
 		_ = p.c.conn.SetReadDeadline(time.Now().Add(p.t.lim.timeout))
@@ -130,9 +145,35 @@ func (p *netPipeline) decodeLoop() {
 	}
 }
 
+// nextInflight returns the oldest request awaiting its reply, waiting for
+// one to be sent; false if the pipeline closed meanwhile.
+func (p *netPipeline) nextInflight() (*appendFuture, bool) {
+	// NB: with requests in flight the next one is already queued; the
+	// non-blocking receive spares a two-case select.
+	select {
+	case f := <-p.inflight:
+		return f, true
+	default:
+	}
+	select {
+	case f := <-p.inflight:
+		return f, true
+	case <-p.shutdownCh:
+		return nil, false
+	}
+}
+
 // deliver hands f to Consumer and frees its slot; false if the pipeline
 // closed first.
 func (p *netPipeline) deliver(f *appendFuture) bool {
+	// NB: doneCh is buffered, so unless the consumer lags it takes f at
+	// once, without a two-case select.
+	select {
+	case p.doneCh <- f:
+		<-p.slots
+		return true
+	default:
+	}
 	select {
 	case p.doneCh <- f:
 		<-p.slots
