@@ -164,6 +164,7 @@ func (d *driver) run() {
 			}
 			d.core.Tick()
 			d.expireRPCs()
+			d.writer.spaced.Store(d.core.FollowersFormQuorum())
 		case res := <-d.writer.done:
 			err := d.finishWrite(res)
 			for more := err == nil; more; {
@@ -555,6 +556,7 @@ func (d *driver) changeSoftState(ss core.SoftState) {
 		r.logger.Info("entering state", "state", ss.Role, "term", d.core.Status().Term)
 		r.observe(ss.Role)
 		if old.Role == raft.Leader {
+			d.writer.spaced.Store(false)
 			d.leadershipLost()
 			d.notifyLeader(false)
 			d.maybeShutdownOnRemove()

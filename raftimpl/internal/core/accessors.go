@@ -1,5 +1,7 @@
 package core
 
+import "github.com/pontoon-raft/raft/raftimpl/internal/quorum"
+
 // Cheap accessors for the driver's hot path: Status copies configurations
 // and progress, which the driver needs only when they change.
 
@@ -16,4 +18,21 @@ func (c *Core) LastTerm() uint64 {
 // configurations; Status has the configurations themselves.
 func (c *Core) ConfigurationIndexes() (latest, committed uint64) {
 	return c.conf.latestIndex(), c.conf.committedIndex
+}
+
+// FollowersFormQuorum reports whether this leader's followers alone form a
+// quorum of voters that are replicating and answered recently: commits then
+// do not wait for the leader's own log writes, which the driver may then
+// batch more (false when not leader).
+func (c *Core) FollowersFormQuorum() bool {
+	if c.role != roleLeader {
+		return false
+	}
+	n := 0
+	for _, id := range c.conf.voters {
+		if pr := c.prs[id]; id != c.id && pr != nil && pr.State == trackerReplicate && pr.RecentActive {
+			n++
+		}
+	}
+	return len(c.conf.voters) > 0 && n >= quorum.Majority(len(c.conf.voters))
 }

@@ -1,6 +1,10 @@
 package core
 
-import raft "github.com/pontoon-raft/raft"
+import (
+	"testing"
+
+	raft "github.com/pontoon-raft/raft"
+)
 
 // The simulator's asynchronous log writes: a leader's Ready that only
 // appends is acknowledged with AdvanceAsync, its entries join n.writing, and
@@ -106,4 +110,62 @@ func (s *sim) storedOrWriting(n *simNode, e *raft.Log) bool {
 		}
 	}
 	return false
+}
+
+// A leader learns whether its followers alone form a quorum (the driver
+// then spaces its own log writes): yes with every follower answering, no
+// once one of two is gone, until it answers again.
+func TestFollowersFormQuorum(t *testing.T) {
+	s := newSim(0, false)
+	s.p.loss, s.p.dup, s.p.crash, s.p.partition, s.p.confChange = 0, 0, 0, 0, 0
+	s.p.proto = protoParams{}
+	if s.p.voters != 3 {
+		t.Fatalf("seed 0 draws %d voters, want 3", s.p.voters)
+	}
+	for _, n := range s.nodes {
+		s.start(n)
+	}
+	run := func(ticks int) {
+		for i := 0; i < ticks && s.err == nil; i++ {
+			s.now++
+			s.tick()
+			s.deliver()
+		}
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+	}
+	run(60)
+	l := s.leader()
+	if l == nil {
+		t.Fatal("no leader")
+	}
+	if !l.core.FollowersFormQuorum() {
+		t.Fatal("FollowersFormQuorum false with every follower answering")
+	}
+	var gone *simNode
+	for _, n := range s.nodes {
+		if n != l && n.idx < s.p.voters {
+			gone = n
+			break
+		}
+	}
+	s.crash(gone, "test")
+	run(3 * s.p.cfg.LeaseTick)
+	if s.leader() != l {
+		t.Fatal("leadership changed")
+	}
+	if l.core.FollowersFormQuorum() {
+		t.Fatal("FollowersFormQuorum true with one of two followers down")
+	}
+	s.start(gone)
+	run(3 * s.p.cfg.LeaseTick)
+	if !l.core.FollowersFormQuorum() {
+		t.Fatal("FollowersFormQuorum false after the follower came back")
+	}
+	for _, n := range s.nodes {
+		if n != l && n.core != nil && n.core.FollowersFormQuorum() {
+			t.Fatalf("follower %s reports FollowersFormQuorum", n.id)
+		}
+	}
 }
