@@ -61,6 +61,9 @@ type driver struct {
 	// counts batches handed to the writer, writesDone those completed).
 	held                   []heldResponse
 	writesSent, writesDone uint64
+	// stallEnded is set when a write completes after the watchdog reported
+	// it stalled; reportPersisted then steps the core down.
+	stallEnded bool
 
 	soft    core.SoftState
 	preVote bool
@@ -140,14 +143,15 @@ func (d *driver) run() {
 	defer d.stop()
 	d.ticker = time.NewTicker(r.conf.tickInterval())
 	defer d.ticker.Stop()
-	consumer := r.trans.Consumer()
+	trans := r.trans.Consumer()
 	d.writer = newLogWriter(r.logs, &r.writeStarted)
 
 	for {
-		// Proposals wait while the disk is far behind.
-		proposeCh := r.proposeCh
+		// Proposals (and, on a follower, AppendEntries) wait while the disk
+		// is far behind.
+		proposeCh, consumer, rpcCh := r.proposeCh, trans, r.rpcCh
 		if d.entriesInFlight >= maxEntriesInFlight || d.writesInFlight >= maxWritesInFlight {
-			proposeCh = nil
+			proposeCh, consumer, rpcCh = nil, nil, nil
 		}
 		select {
 		case <-d.ticker.C:
@@ -185,7 +189,7 @@ func (d *driver) run() {
 		case rpc := <-consumer:
 			d.handleRPC(rpc)
 			d.drainRPCs(consumer)
-		case rpc := <-r.rpcCh:
+		case rpc := <-rpcCh:
 			d.handleRPC(rpc)
 			d.drainRPCs(consumer)
 		case m := <-r.peerRespCh:
@@ -386,7 +390,7 @@ func (d *driver) processReady() error {
 			}
 		}
 		if d.r.stalled.Load() {
-			d.recoverFromStall()
+			d.stallEnded = true // acted on after Advance (reportPersisted)
 		}
 		for i := range rd.Messages {
 			if rd.Messages[i].IsResponse() {
@@ -417,7 +421,9 @@ func (d *driver) readyAsync(rd core.Ready) bool {
 		d.writesInFlight++
 		d.writesSent++
 		d.entriesInFlight += len(rd.Entries)
-		// Never blocks: the loop keeps writesInFlight below the capacity.
+		// Never blocks: the loop takes no new work once writesInFlight
+		// reaches maxWritesInFlight, and one iteration adds a few writes
+		// at most (the channel has room for them).
 		d.writer.reqs <- rd.Entries
 	}
 	for i := range rd.Messages {
@@ -462,7 +468,7 @@ func (d *driver) finishWrite(res writeResult) error {
 		d.r.metrics.AddSample([]string{"raft", "storeLogs"}, float32(res.took.Seconds()*1000))
 	}
 	if d.r.stalled.Load() {
-		d.recoverFromStall()
+		d.stallEnded = true // acted on outside a Ready (reportPersisted)
 	}
 	return nil
 }
@@ -495,6 +501,10 @@ func (d *driver) reportPersisted() {
 		d.core.EntriesPersisted(e.Index, e.Term)
 	}
 	d.persisted = d.persisted[:0]
+	if d.stallEnded {
+		d.stallEnded = false
+		d.recoverFromStall()
+	}
 }
 
 // finishReady publishes a Ready's role change and answers its transfer and

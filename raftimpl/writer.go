@@ -14,6 +14,12 @@ import (
 // queued into one StoreLogs call).
 const maxWritesInFlight = 64
 
+// writeQueueLen is the capacity of the writer's channels: room for every
+// write the loop may have in flight (it stops taking work at
+// maxWritesInFlight, and one loop iteration adds a few at most), so neither
+// side ever blocks on the other.
+const writeQueueLen = 2 * maxWritesInFlight
+
 // leaderWriteInterval spaces a leader's log writes while its followers
 // alone form a quorum: commits do not wait for the leader's own write then,
 // and fewer, larger leader transactions leave the disk (shared with the
@@ -38,9 +44,8 @@ type logWriter struct {
 	// reqs carries batches to write, in log order; each continues the one
 	// before it (appends only: a leader never rewrites its log).
 	reqs chan []*raft.Log
-	// done carries one result per StoreLogs call, in order. Its capacity
-	// exceeds the number of batches in flight, so the writer never blocks
-	// on it.
+	// done carries one result per StoreLogs call, in order (see
+	// writeQueueLen for why neither channel fills).
 	done chan writeResult
 	// writeStarted is the Raft's stamp for the stall watchdog.
 	writeStarted *atomic.Int64
@@ -63,8 +68,8 @@ type writeResult struct {
 func newLogWriter(logs logstore.LogStore, writeStarted *atomic.Int64) *logWriter {
 	w := &logWriter{
 		logs:         logs,
-		reqs:         make(chan []*raft.Log, maxWritesInFlight),
-		done:         make(chan writeResult, maxWritesInFlight+1),
+		reqs:         make(chan []*raft.Log, writeQueueLen),
+		done:         make(chan writeResult, writeQueueLen),
 		writeStarted: writeStarted,
 		exited:       make(chan struct{}),
 	}
