@@ -12,7 +12,7 @@ import (
 // maxWritesInFlight bounds the log writes handed to the writer and not yet
 // reported done (each is one Ready's entries; the writer merges what is
 // queued into one StoreLogs call).
-const maxWritesInFlight = 64
+const maxWritesInFlight = 1024
 
 // writeQueueLen is the capacity of the writer's channels: room for every
 // write the loop may have in flight (it stops taking work at
