@@ -60,29 +60,7 @@ func BenchmarkNetPipeline(b *testing.B) {
 			}
 			defer p.Close()
 			req := &AppendEntriesRequest{RPCHeader: header("n1", "a"), Term: 1, PrevLogEntry: 1, Entries: benchEntries(size)}
-			done := make(chan error, 1)
-			b.ReportAllocs()
-			stats.reset()
-			b.ResetTimer()
-			go func() {
-				for i := 0; i < b.N; i++ {
-					if err := (<-p.Consumer()).Error(); err != nil {
-						done <- err
-						return
-					}
-				}
-				done <- nil
-			}()
-			for i := 0; i < b.N; i++ {
-				if _, err := p.AppendEntries(req, &AppendEntriesResponse{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			stats.report(b)
+			runPipeline(b, p, req, stats)
 		})
 	}
 }
@@ -105,6 +83,12 @@ func BenchmarkNetPipelineBatched(b *testing.B) {
 	}
 	defer p.Close()
 	req := &AppendEntriesRequest{RPCHeader: header("n1", "a"), Term: 1, PrevLogEntry: 1, Entries: benchEntries(16)}
+	runPipeline(b, p, req, stats)
+}
+
+// runPipeline sends req b.N times on p while another goroutine collects the
+// replies, and reports the I/O and CPU counts.
+func runPipeline(b *testing.B, p AppendPipeline, req *AppendEntriesRequest, stats *ioStats) {
 	done := make(chan error, 1)
 	b.ReportAllocs()
 	stats.reset()
