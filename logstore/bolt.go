@@ -268,6 +268,14 @@ func (s *BoltStore) IsMonotonic() bool { return true }
 // Stats returns bbolt's statistics.
 func (s *BoltStore) Stats() bbolt.Stats { return s.db.Stats() }
 
+// FreePages returns how many pages of the file are free or pending (freed
+// by a commit still visible to a reader). bbolt writes this list on every
+// commit, so its length is part of every write's cost.
+func (s *BoltStore) FreePages() int {
+	st := s.db.Stats()
+	return st.FreePageN + st.PendingPageN
+}
+
 // Sync fsyncs the file. It is needed only with Options.NoSync.
 func (s *BoltStore) Sync() error {
 	if err := s.db.Sync(); err != nil {

@@ -69,6 +69,15 @@ func (c *LogCache) IsMonotonic() bool {
 	return false
 }
 
+// FreePages reports the wrapped store's FreePages (0 if it has none): the
+// engine paces log compaction by it.
+func (c *LogCache) FreePages() int {
+	if fp, ok := c.store.(interface{ FreePages() int }); ok {
+		return fp.FreePages()
+	}
+	return 0
+}
+
 // GetLog implements LogStore.
 func (c *LogCache) GetLog(index uint64, log *raft.Log) error {
 	c.mu.RLock()

@@ -111,6 +111,7 @@ func (d *driver) bootstrap(c raft.Configuration) error {
 	if err != nil {
 		return err
 	}
+	storage.compactor = d.storage.compactor // the loop's, stopped with it
 	d.storage = storage
 	return d.newCore()
 }

@@ -14,11 +14,17 @@
 //   - persists the term and vote (StableStore keys CurrentTerm, LastVoteTerm,
 //     LastVoteCand, as hashicorp/raft) before sending anything that depends
 //     on them;
-//   - sends the leader's AppendEntries while it writes the same entries to
-//     its own LogStore (the Raft thesis, §10.2.1), and sends responses only
-//     after the state they acknowledge is durable;
+//   - writes log entries on a writer goroutine (writer.go) while the loop
+//     goes on: the leader sends AppendEntries while it writes the same
+//     entries (the Raft thesis, §10.2.1) and commits through its followers
+//     if they are faster; a follower keeps answering heartbeats and reads
+//     while its disk works, and sends an acknowledgement only after the
+//     entries it acknowledges are durable;
 //   - batches: every proposal waiting when the loop comes round goes into one
-//     Propose call and one StoreLogs transaction;
+//     Propose call, and the writer merges every batch queued behind the one
+//     it writes into one StoreLogs transaction;
+//   - deletes compacted log entries in bounded chunks on its own goroutine
+//     (compactor.go), paced by the store's free pages;
 //   - hands committed entries to the apply loop (fsm.go), a separate
 //     goroutine that calls FSM.Apply or BatchingFSM.ApplyBatch in order and
 //     resolves each entry's future with the FSM's response.

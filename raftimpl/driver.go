@@ -145,6 +145,7 @@ func (d *driver) run() {
 	defer d.ticker.Stop()
 	trans := r.trans.Consumer()
 	d.writer = newLogWriter(r.logs, &r.writeStarted)
+	d.storage.compactor = newCompactor(r.logs, r.logger)
 
 	for {
 		// Proposals (and, on a follower, AppendEntries) wait while the disk
@@ -690,6 +691,9 @@ func (d *driver) stop() {
 	}
 	if d.writer != nil {
 		d.writer.stop()
+	}
+	if d.storage.compactor != nil {
+		d.storage.compactor.stop()
 	}
 	d.failOps(raft.ErrRaftShutdown, raft.ErrRaftShutdown)
 	for id, p := range d.rpcs {

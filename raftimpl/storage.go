@@ -31,6 +31,9 @@ type logStorage struct {
 	snap snapshotInfo
 	// cache holds the newest stored entries.
 	cache entryCache
+	// compactor, when set, deletes compacted entries in the background:
+	// entries below first may then still be stored for a while.
+	compactor *compactor
 }
 
 func newLogStorage(logs logstore.LogStore, stable logstore.StableStore, snap snapshotInfo) (*logStorage, error) {
@@ -267,7 +270,10 @@ func (s *logStorage) compact(snap snapshotInfo, trailing uint64) error {
 		return nil
 	}
 	s.cache.dropBefore(upTo + 1)
-	if err := s.logs.DeleteRange(s.first, upTo); err != nil {
+	if s.compactor != nil {
+		// Deleted in chunks off the loop; nothing reads below first.
+		s.compactor.deleteRange(s.first, upTo)
+	} else if err := s.logs.DeleteRange(s.first, upTo); err != nil {
 		return fmt.Errorf("compacting logs %d-%d: %w", s.first, upTo, err)
 	}
 	s.first = upTo + 1

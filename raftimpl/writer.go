@@ -50,6 +50,8 @@ type logWriter struct {
 	// writeStarted is the Raft's stamp for the stall watchdog.
 	writeStarted *atomic.Int64
 	exited       chan struct{}
+	// queued is the writer goroutine's scratch for takeQueued.
+	queued [][]*raft.Log
 	// spaced is set by the driver while this node leads and its followers
 	// form a quorum without it: writes then start leaderWriteInterval
 	// apart, merging what queued meanwhile.
@@ -89,20 +91,7 @@ func (w *logWriter) run() {
 				time.Sleep(wait)
 			}
 		}
-		merged, n := batch, 1
-		for more := true; more && n < maxWritesInFlight; {
-			select {
-			case b, ok := <-w.reqs:
-				if !ok {
-					more = false
-					break
-				}
-				merged = append(merged[:len(merged):len(merged)], b...)
-				n++
-			default:
-				more = false
-			}
-		}
+		merged, n := w.takeQueued(batch)
 		res := writeResult{entries: merged, batches: n, err: failed}
 		if failed == nil {
 			start := time.Now()
@@ -117,6 +106,37 @@ func (w *logWriter) run() {
 		}
 		w.done <- res
 	}
+}
+
+// takeQueued returns first merged with the batches already queued behind
+// it (one allocation, whatever their number), and how many batches that is.
+func (w *logWriter) takeQueued(first []*raft.Log) ([]*raft.Log, int) {
+	w.queued = append(w.queued[:0], first)
+	total := len(first)
+	for more := true; more && len(w.queued) < maxWritesInFlight; {
+		select {
+		case b, ok := <-w.reqs:
+			if !ok {
+				more = false
+				break
+			}
+			w.queued = append(w.queued, b)
+			total += len(b)
+		default:
+			more = false
+		}
+	}
+	n := len(w.queued)
+	if n == 1 {
+		w.queued[0] = nil
+		return first, 1
+	}
+	merged := make([]*raft.Log, 0, total)
+	for i, b := range w.queued {
+		merged = append(merged, b...)
+		w.queued[i] = nil
+	}
+	return merged, n
 }
 
 // stop lets the writer finish what it was handed and waits for it.
