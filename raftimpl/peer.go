@@ -104,6 +104,15 @@ func (d *driver) send(m core.Message) {
 	select {
 	case ch <- m:
 	default:
+		if m.Type == core.MsgHeartbeat {
+			// The queue is full of older rounds. Reads waiting on this
+			// round are confirmed by any later round's answer, and a
+			// later round goes out at the next read or heartbeat tick.
+			// Not worth a warning: under many concurrent reads this
+			// happens thousands of times a second.
+			d.r.logger.Trace("peer queue full, dropping heartbeat", "peer", m.To)
+			return
+		}
 		d.r.logger.Warn("peer queue full, dropping message", "peer", m.To, "type", m.Type)
 	}
 }
