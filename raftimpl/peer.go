@@ -22,8 +22,17 @@ type peer struct {
 	id   raft.ServerID
 	addr raft.ServerAddress
 
-	appCh  chan core.Message
-	ctlCh  chan core.Message
+	appCh chan core.Message
+	ctlCh chan core.Message
+	// hb is the newest heartbeat not yet sent (nil if none), guarded by
+	// hbMu; hbCh (capacity 1) wakes the control sender for it. A newer
+	// round replaces an unsent one: its answer acknowledges every earlier
+	// round too (the core counts a follower's highest acknowledged round),
+	// so reads wait for one round trip however many rounds they started,
+	// and no heartbeat queue can fill.
+	hbMu   sync.Mutex
+	hb     *core.Message
+	hbCh   chan struct{}
 	stopCh chan struct{}
 	wg     sync.WaitGroup
 }
@@ -35,6 +44,7 @@ func newPeer(r *Raft, s raft.Server) *peer {
 		addr:   s.Address,
 		appCh:  make(chan core.Message, peerQueue),
 		ctlCh:  make(chan core.Message, peerQueue),
+		hbCh:   make(chan struct{}, 1),
 		stopCh: make(chan struct{}),
 	}
 	p.wg.Add(2)
@@ -97,6 +107,10 @@ func (d *driver) send(m core.Message) {
 		p = newPeer(d.r, raft.Server{ID: m.To, Address: addr})
 		d.peers[m.To] = p
 	}
+	if m.Type == core.MsgHeartbeat {
+		p.setHeartbeat(m)
+		return
+	}
 	ch := p.ctlCh
 	if m.Type == core.MsgApp || m.Type == core.MsgSnap {
 		ch = p.appCh
@@ -104,17 +118,31 @@ func (d *driver) send(m core.Message) {
 	select {
 	case ch <- m:
 	default:
-		if m.Type == core.MsgHeartbeat {
-			// The queue is full of older rounds. Reads waiting on this
-			// round are confirmed by any later round's answer, and a
-			// later round goes out at the next read or heartbeat tick.
-			// Not worth a warning: under many concurrent reads this
-			// happens thousands of times a second.
-			d.r.logger.Trace("peer queue full, dropping heartbeat", "peer", m.To)
-			return
-		}
 		d.r.logger.Warn("peer queue full, dropping message", "peer", m.To, "type", m.Type)
 	}
+}
+
+// setHeartbeat makes m the heartbeat to send next, replacing an unsent one.
+func (p *peer) setHeartbeat(m core.Message) {
+	p.hbMu.Lock()
+	p.hb = &m
+	p.hbMu.Unlock()
+	select {
+	case p.hbCh <- struct{}{}:
+	default:
+	}
+}
+
+// takeHeartbeat returns the heartbeat to send, if any.
+func (p *peer) takeHeartbeat() (core.Message, bool) {
+	p.hbMu.Lock()
+	defer p.hbMu.Unlock()
+	if p.hb == nil {
+		return core.Message{}, false
+	}
+	m := *p.hb
+	p.hb = nil
+	return m, true
 }
 
 func (p *peer) loop(ch chan core.Message) {
@@ -124,21 +152,17 @@ func (p *peer) loop(ch chan core.Message) {
 	// while heartbeats to it fail (FailedHeartbeatObservation was sent).
 	lastContact := time.Now()
 	heartbeatFailing := false
-	// held is a message taken from ch behind heartbeats that were merged.
-	var held *core.Message
 	for {
 		var m core.Message
-		if held != nil {
-			m, held = *held, nil
-		} else {
-			select {
-			case m = <-ch:
-			case <-p.stopCh:
-				return
+		select {
+		case m = <-ch:
+		case <-p.hbCh:
+			var ok bool
+			if m, ok = p.takeHeartbeat(); !ok {
+				continue
 			}
-		}
-		if m.Type == core.MsgHeartbeat {
-			m, held = p.latestHeartbeat(ch, m)
+		case <-p.stopCh:
+			return
 		}
 		resp, ok := p.call(m)
 		if ok {
@@ -161,25 +185,6 @@ func (p *peer) loop(ch chan core.Message) {
 		}
 		if failures > 0 && !p.backoff(failures) {
 			return
-		}
-	}
-}
-
-// latestHeartbeat skips the heartbeats queued behind m and returns the
-// newest: its answer acknowledges every earlier round too (the core counts
-// a follower's highest acknowledged round), so reads queued while a
-// heartbeat was in flight wait for one round trip, not one per round. A
-// queued message of another type stops the scan and is returned as next.
-func (p *peer) latestHeartbeat(ch chan core.Message, m core.Message) (latest core.Message, next *core.Message) {
-	for {
-		select {
-		case n := <-ch:
-			if n.Type != core.MsgHeartbeat {
-				return m, &n
-			}
-			m = n
-		default:
-			return m, nil
 		}
 	}
 }
