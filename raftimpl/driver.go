@@ -49,18 +49,18 @@ type driver struct {
 	// learned from request headers.
 	addrs map[raft.ServerID]raft.ServerAddress
 
-	// writer writes the leader's log while the loop goes on (writer.go);
-	// writesInFlight and entriesInFlight count what it was handed and has
-	// not reported done, and persisted holds completed writes not yet
-	// reported to the core (reports wait for the end of a Ready).
-	writer                          *logWriter
-	writesInFlight, entriesInFlight int
-	persisted                       []*raft.Log
-	// held are responses that acknowledge entries as durable, waiting for
-	// the writes handed out before them (by sequence number: writesSent
-	// counts batches handed to the writer, writesDone those completed).
-	held                   []heldResponse
+	// writer writes log entries while the loop goes on (writer.go,
+	// driver_writes.go). writesSent counts the batches handed to it and
+	// writesDone those it reported done; entriesInFlight counts the
+	// entries between the two. persisted holds completed writes not yet
+	// reported to the core (reports wait for the end of a Ready), and held
+	// the responses that acknowledge entries, each waiting for the writes
+	// sent before it.
+	writer                 *logWriter
 	writesSent, writesDone uint64
+	entriesInFlight        int
+	persisted              []*raft.Log
+	held                   []heldResponse
 	// stallEnded is set when a write completes after the watchdog reported
 	// it stalled; reportPersisted then steps the core down.
 	stallEnded bool
@@ -151,18 +151,17 @@ func (d *driver) run() {
 		// Proposals (and, on a follower, AppendEntries) wait while the disk
 		// is far behind.
 		proposeCh, consumer, rpcCh := r.proposeCh, trans, r.rpcCh
-		if d.entriesInFlight >= maxEntriesInFlight || d.writesInFlight >= maxWritesInFlight {
+		if d.entriesInFlight >= maxEntriesInFlight || d.writesInFlight() >= maxWritesInFlight {
 			proposeCh, consumer, rpcCh = nil, nil, nil
 		}
 		select {
 		case <-d.ticker.C:
-			if r.stalled.Load() && d.writesInFlight > 0 {
+			if r.stalled.Load() && d.writesInFlight() > 0 {
 				// The watchdog saw the writer stall: wait for it, like a
 				// loop stuck in its own write, so heartbeats stop and the
 				// others elect a leader with a working disk.
 				if err := d.flushWrites(); err != nil {
-					r.logger.Error("stopping: failed to persist log", "error", err)
-					go r.Shutdown()
+					d.persistFailed(err)
 					return
 				}
 				d.reportPersisted()
@@ -171,19 +170,8 @@ func (d *driver) run() {
 			d.expireRPCs()
 			d.writer.spaced.Store(d.core.FollowersFormQuorum())
 		case res := <-d.writer.done:
-			err := d.finishWrite(res)
-			for more := err == nil; more; {
-				select {
-				case res := <-d.writer.done:
-					err = d.finishWrite(res)
-					more = err == nil
-				default:
-					more = false
-				}
-			}
-			if err != nil {
-				r.logger.Error("stopping: failed to persist log", "error", err)
-				go r.Shutdown()
+			if err := d.finishWrites(res); err != nil {
+				d.persistFailed(err)
 				return
 			}
 			d.reportPersisted()
@@ -246,8 +234,7 @@ func (d *driver) run() {
 			d.proposeConfChanges()
 		}
 		if err := d.processReady(); err != nil {
-			r.logger.Error("stopping: failed to persist state", "error", err)
-			go r.Shutdown()
+			d.persistFailed(err)
 			return
 		}
 		d.releaseReceive()
@@ -411,101 +398,6 @@ func (d *driver) processReady() error {
 		d.publish()
 	}
 	return nil
-}
-
-// readyAsync does a leader's Ready that at most appends to the log: the
-// messages go out, what committed goes to the apply loop and the entries to
-// the log writer, all without waiting for the disk (core.AdvanceAsync). It
-// reports false when shutting down.
-func (d *driver) readyAsync(rd core.Ready) bool {
-	if len(rd.Entries) > 0 {
-		d.writesInFlight++
-		d.writesSent++
-		d.entriesInFlight += len(rd.Entries)
-		// Never blocks: the loop takes no new work once writesInFlight
-		// reaches maxWritesInFlight, and one iteration adds a few writes
-		// at most (the channel has room for them).
-		d.writer.reqs <- rd.Entries
-	}
-	for i := range rd.Messages {
-		m := &rd.Messages[i]
-		switch {
-		case !m.IsResponse():
-			d.send(*m)
-		case d.writesInFlight > 0 && (m.Type == core.MsgAppResp || m.Type == core.MsgSnapResp):
-			// It acknowledges entries as durable: it waits for the
-			// writes handed out so far (this Ready's included).
-			d.held = append(d.held, heldResponse{m: *m, after: d.writesSent})
-		default:
-			d.respond(*m)
-		}
-	}
-	if len(rd.CommittedEntries) > 0 && !d.deliverCommitted(rd.CommittedEntries) {
-		return false
-	}
-	d.finishReady(rd)
-	d.core.AdvanceAsync(rd)
-	d.publish()
-	return true
-}
-
-// finishWrite records a completed write of the log writer; the core hears
-// of it at the next reportPersisted.
-func (d *driver) finishWrite(res writeResult) error {
-	d.writesInFlight -= res.batches
-	d.writesDone += uint64(res.batches)
-	d.entriesInFlight -= len(res.entries)
-	if res.err != nil {
-		return res.err
-	}
-	d.storage.appended(res.entries)
-	d.persisted = append(d.persisted, res.entries[len(res.entries)-1])
-	i := 0
-	for ; i < len(d.held) && d.held[i].after <= d.writesDone; i++ {
-		d.respond(d.held[i].m)
-	}
-	d.held = append(d.held[:0], d.held[i:]...)
-	if d.r.metricsOn {
-		d.r.metrics.AddSample([]string{"raft", "storeLogs"}, float32(res.took.Seconds()*1000))
-	}
-	if d.r.stalled.Load() {
-		d.stallEnded = true // acted on outside a Ready (reportPersisted)
-	}
-	return nil
-}
-
-// heldResponse is a response waiting for the log writes up to number after.
-type heldResponse struct {
-	m     core.Message
-	after uint64
-}
-
-// flushWrites waits for every write in flight to complete.
-func (d *driver) flushWrites() error {
-	for d.writesInFlight > 0 {
-		select {
-		case res := <-d.writer.done:
-			if err := d.finishWrite(res); err != nil {
-				return err
-			}
-		case <-d.r.shutdownCh:
-			return raft.ErrRaftShutdown
-		}
-	}
-	return nil
-}
-
-// reportPersisted tells the core which entries completed writes made
-// durable (outside a Ready: it may commit and send).
-func (d *driver) reportPersisted() {
-	for _, e := range d.persisted {
-		d.core.EntriesPersisted(e.Index, e.Term)
-	}
-	d.persisted = d.persisted[:0]
-	if d.stallEnded {
-		d.stallEnded = false
-		d.recoverFromStall()
-	}
 }
 
 // finishReady publishes a Ready's role change and answers its transfer and
@@ -773,18 +665,6 @@ func (d *driver) maybeShutdownOnRemove() {
 		cancel()
 		r.Shutdown()
 	}()
-}
-
-// recoverFromStall runs when a write the watchdog reported as stalled has
-// completed: operations waiting on this leadership fail (the cluster has
-// most likely moved on), and the published state is the core's again; the
-// core steps down as soon as it hears of the newer term.
-func (d *driver) recoverFromStall() {
-	d.r.stalled.Store(false)
-	d.core.StepDown()
-	d.leadershipLost()
-	d.r.state.Store(uint32(d.soft.Role))
-	d.r.logger.Warn("store write completed after a stall", "role", d.soft.Role)
 }
 
 // setLeaderCh publishes v on LeaderCh, replacing an unread value: the
