@@ -66,6 +66,24 @@ func (w waiter) expired() (<-chan struct{}, func()) {
 	return ch, func() { t.Stop() }
 }
 
+// timerPool holds stopped timers for Error's waits. Since Go 1.23 a timer
+// that was stopped or reset delivers no stale value, so a pooled timer is as
+// good as a new one.
+var timerPool sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timerPool.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timerPool.Put(t)
+}
+
 // timeoutErr is the error of a wait that ran out; queued says whether the
 // operation had been enqueued (and so may still take effect).
 func (w waiter) timeoutErr(queued bool) error {
@@ -134,15 +152,15 @@ func (f *opFuture) Error() error {
 		return f.err
 	default:
 	}
-	// NB: a plain timer, not expired(): one allocation less per wait on
-	// the Apply path.
+	// NB: a pooled timer, not expired(): no allocation per wait on the
+	// Apply path.
 	var ctxDone <-chan struct{}
 	var timeout <-chan time.Time
 	if f.wait.ctx != nil {
 		ctxDone = f.wait.ctx.Done()
 	} else if !f.wait.deadline.IsZero() {
-		t := time.NewTimer(time.Until(f.wait.deadline))
-		defer t.Stop()
+		t := getTimer(time.Until(f.wait.deadline))
+		defer putTimer(t)
 		timeout = t.C
 	}
 	expired := false
@@ -188,6 +206,17 @@ func (f *opFuture) Response() interface{} {
 type logFuture struct {
 	*opFuture
 	log raft.Log
+}
+
+// newLogFuture returns a logFuture with its own opFuture, both in one
+// allocation (one Apply is one of these).
+func newLogFuture(w waiter, stopped <-chan struct{}, log raft.Log) *logFuture {
+	both := &struct {
+		op opFuture
+		lf logFuture
+	}{op: opFuture{wait: w, stopped: stopped, done: make(chan struct{})}, lf: logFuture{log: log}}
+	both.lf.opFuture = &both.op
+	return &both.lf
 }
 
 // errorFuture is a future that failed before it was queued.

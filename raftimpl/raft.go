@@ -275,7 +275,7 @@ func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 	if r.metricsOn {
 		r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
 	}
-	f := &logFuture{opFuture: newOpFuture(w, r.loopDone), log: raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions}}
+	f := newLogFuture(w, r.loopDone, raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions})
 	if err := enqueue(r, r.proposeCh, f, w); err != nil {
 		return errorFuture{err}
 	}

@@ -23,11 +23,15 @@ func (c *Core) HasReady() bool {
 // order). The driver must call Advance(rd) before any other method.
 func (c *Core) Ready() Ready {
 	var rd Ready
+	// NB: new() inside the branches: taking the address of a variable
+	// declared in the if statement allocates on every call.
 	if ss := c.softState(); ss != c.prevSoft {
-		rd.SoftState = &ss
+		rd.SoftState = new(SoftState)
+		*rd.SoftState = ss
 	}
 	if hs := c.hardState(); hs != c.prevHard {
-		rd.HardState = &hs
+		rd.HardState = new(HardState)
+		*rd.HardState = hs
 	}
 	if w := c.log.unstable.toWrite(); len(w) > 0 {
 		rd.Entries = append(rd.Entries, w...)
