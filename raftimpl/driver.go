@@ -150,84 +150,11 @@ func (d *driver) run() {
 	for {
 		// Proposals (and, on a follower, AppendEntries) wait while the disk
 		// is far behind.
-		proposeCh, consumer, rpcCh := r.proposeCh, trans, r.rpcCh
+		hot := hotChans{propose: r.proposeCh, consumer: trans, rpc: r.rpcCh}
 		if d.entriesInFlight >= maxEntriesInFlight || d.writesInFlight() >= maxWritesInFlight {
-			proposeCh, consumer, rpcCh = nil, nil, nil
+			hot.propose, hot.consumer, hot.rpc = nil, nil, nil
 		}
-		select {
-		case <-d.ticker.C:
-			if r.stalled.Load() && d.writesInFlight() > 0 {
-				// The watchdog saw the writer stall: wait for it, like a
-				// loop stuck in its own write, so heartbeats stop and the
-				// others elect a leader with a working disk.
-				if err := d.flushWrites(); err != nil {
-					d.persistFailed(err)
-					return
-				}
-				d.reportPersisted()
-			}
-			d.core.Tick()
-			d.expireRPCs()
-			d.writer.spaced.Store(d.core.FollowersFormQuorum())
-		case res := <-d.writer.done:
-			if err := d.finishWrites(res); err != nil {
-				d.persistFailed(err)
-				return
-			}
-			d.reportPersisted()
-		case rpc := <-consumer:
-			d.handleRPC(rpc)
-			d.drainRPCs(consumer)
-		case rpc := <-rpcCh:
-			d.handleRPC(rpc)
-			d.drainRPCs(consumer)
-		case m := <-r.peerRespCh:
-			d.step(m)
-			d.drainPeerResponses()
-			// Proposals waiting join this Ready: what the responses
-			// committed goes to the apply loop before the new entries'
-			// write (processReady), and the write is shared.
-			select {
-			case f := <-proposeCh:
-				d.proposeBatch(f)
-			default:
-			}
-		case f := <-proposeCh:
-			// Responses first: they may commit entries, which then reach
-			// the apply loop before this batch's write, not after it.
-			d.drainPeerResponses()
-			d.proposeBatch(f)
-		case req := <-r.readCh:
-			d.startRead(req)
-			// Reads queued together share one heartbeat round.
-			for more := true; more; {
-				select {
-				case req := <-r.readCh:
-					d.startRead(req)
-				default:
-					more = false
-				}
-			}
-		case req := <-r.confCh:
-			d.confQueue = append(d.confQueue, req)
-		case req := <-r.transferCh:
-			d.startTransfer(req)
-		case req := <-r.restoreCh:
-			d.userRestore(req)
-		case rc := <-r.reloadCh:
-			// The tick stays HeartbeatTimeout/10 of the start-up value; the
-			// timeouts are re-expressed in it.
-			c := &d.r.conf
-			if err := d.core.SetTimeouts(c.ticks(rc.HeartbeatTimeout, 2), c.ticks(c.LeaderLeaseTimeout, 1)); err != nil {
-				r.logger.Warn("reloaded timeouts not applied", "error", err)
-			}
-		case ev := <-r.snapshotRecvCh:
-			d.snapshotReceived(ev)
-		case req := <-r.bootstrapCh:
-			req.respond(d.bootstrap(req.configuration))
-		case info := <-r.snapshotDoneCh:
-			d.snapshotTaken(info)
-		case <-r.shutdownCh:
+		if stop := d.waitEvent(hot); stop {
 			return
 		}
 		if len(d.confQueue) > 0 {

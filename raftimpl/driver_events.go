@@ -1,0 +1,119 @@
+package raftimpl
+
+import (
+	"github.com/pontoon-raft/raft/raftimpl/internal/core"
+	"github.com/pontoon-raft/raft/transport"
+)
+
+// hotChans are the inputs the loop stops reading under backpressure: while
+// the disk is far behind they are nil, so proposals and AppendEntries wait.
+type hotChans struct {
+	propose  <-chan *logFuture
+	consumer <-chan transport.RPC
+	rpc      <-chan transport.RPC
+}
+
+// waitEvent blocks until any input has an event, handles it and reports
+// whether the loop must stop.
+func (d *driver) waitEvent(hot hotChans) (stop bool) {
+	r := d.r
+	select {
+	case <-d.ticker.C:
+		return d.onTick()
+	case res := <-d.writer.done:
+		return d.onWriteDone(res)
+	case rpc := <-hot.consumer:
+		d.handleRPC(rpc)
+		d.drainRPCs(hot.consumer)
+	case rpc := <-hot.rpc:
+		d.handleRPC(rpc)
+		d.drainRPCs(hot.consumer)
+	case m := <-r.peerRespCh:
+		d.onPeerResponse(m, hot.propose)
+	case f := <-hot.propose:
+		d.onPropose(f)
+	case req := <-r.readCh:
+		d.startRead(req)
+		// Reads queued together share one heartbeat round.
+		for more := true; more; {
+			select {
+			case req := <-r.readCh:
+				d.startRead(req)
+			default:
+				more = false
+			}
+		}
+	case req := <-r.confCh:
+		d.confQueue = append(d.confQueue, req)
+	case req := <-r.transferCh:
+		d.startTransfer(req)
+	case req := <-r.restoreCh:
+		d.userRestore(req)
+	case rc := <-r.reloadCh:
+		// The tick stays HeartbeatTimeout/10 of the start-up value; the
+		// timeouts are re-expressed in it.
+		c := &d.r.conf
+		if err := d.core.SetTimeouts(c.ticks(rc.HeartbeatTimeout, 2), c.ticks(c.LeaderLeaseTimeout, 1)); err != nil {
+			r.logger.Warn("reloaded timeouts not applied", "error", err)
+		}
+	case ev := <-r.snapshotRecvCh:
+		d.snapshotReceived(ev)
+	case req := <-r.bootstrapCh:
+		req.respond(d.bootstrap(req.configuration))
+	case info := <-r.snapshotDoneCh:
+		d.snapshotTaken(info)
+	case <-r.shutdownCh:
+		return true
+	}
+	return false
+}
+
+// onTick advances the core's clock.
+func (d *driver) onTick() (stop bool) {
+	if d.r.stalled.Load() && d.writesInFlight() > 0 {
+		// The watchdog saw the writer stall: wait for it, like a loop stuck
+		// in its own write, so heartbeats stop and the others elect a
+		// leader with a working disk.
+		if err := d.flushWrites(); err != nil {
+			d.persistFailed(err)
+			return true
+		}
+		d.reportPersisted()
+	}
+	d.core.Tick()
+	d.expireRPCs()
+	d.writer.spaced.Store(d.core.FollowersFormQuorum())
+	return false
+}
+
+// onWriteDone takes a completed log write.
+func (d *driver) onWriteDone(res writeResult) (stop bool) {
+	if err := d.finishWrites(res); err != nil {
+		d.persistFailed(err)
+		return true
+	}
+	d.reportPersisted()
+	return false
+}
+
+// onPeerResponse steps m and every response already waiting.
+func (d *driver) onPeerResponse(m core.Message, propose <-chan *logFuture) {
+	d.step(m)
+	d.drainPeerResponses()
+	// Proposals waiting join this Ready: what the responses committed goes
+	// to the apply loop before the new entries' write (processReady), and
+	// the write is shared.
+	select {
+	case f := <-propose:
+		d.proposeBatch(f)
+	default:
+	}
+}
+
+// onPropose takes f and the proposals queued behind it.
+func (d *driver) onPropose(f *logFuture) {
+	// Responses first: they may commit entries, which then reach the apply
+	// loop before this batch's write, not after it.
+	d.drainPeerResponses()
+	d.proposeBatch(f)
+}
