@@ -491,6 +491,9 @@ func (s *BoltStore) commitPending(lo uint64, ents [][]byte) error {
 	s.pmu.Lock()
 	if n := len(s.pmu.ents); n > 0 && s.pmu.lo <= hi {
 		drop := min(hi-s.pmu.lo+1, uint64(n))
+		// Let the dropped entries' buffers go before the array is
+		// reallocated.
+		clear(s.pmu.ents[:drop])
 		s.pmu.ents = s.pmu.ents[drop:]
 		s.pmu.lo += drop
 		if len(s.pmu.ents) == 0 {
