@@ -162,7 +162,12 @@ func (s *BoltStore) replayJournal(paths [2]string) (lo uint64, ents [][]byte, ge
 		path string
 		sc   journalScan
 	}
+	last, err := s.boltLast()
+	if err != nil {
+		return 0, nil, gens, false, err
+	}
 	var files []file
+	headerless := map[string][]byte{}
 	for i, p := range paths {
 		b, err := os.ReadFile(p)
 		if os.IsNotExist(err) {
@@ -177,11 +182,31 @@ func (s *BoltStore) replayJournal(paths [2]string) (lo uint64, ents [][]byte, ge
 			return 0, nil, gens, true, fmt.Errorf("log store %s: journal %s: %w", s.path, p, err)
 		}
 		if !sc.valid {
-			s.logger.Warn("journal file has no valid header; ignored", "file", p)
+			headerless[p] = b
 			continue
 		}
 		gens[i] = sc.gen
 		files = append(files, file{p, sc})
+	}
+	// A file without a valid header holds nothing valid: a crash tore its
+	// header while it was being activated, and everything in it was in
+	// bbolt by then. A damaged header would hide acknowledged entries,
+	// though; the generations are consecutive, so look for records of the
+	// neighbouring generations of the other file that bbolt lacks.
+	for p, b := range headerless {
+		for _, f := range files {
+			for g := f.sc.gen - min(f.sc.gen, 2); g <= f.sc.gen+2; g++ {
+				if g == f.sc.gen || g == 0 {
+					continue
+				}
+				sc, err := scanRecords(b, g)
+				if n := len(sc.recs); err != nil || n > 0 && sc.recs[n-1].last() > last {
+					return 0, nil, gens, true, fmt.Errorf("%w: log store %s: journal %s: the header is damaged, and the file holds records of generation %d beyond the log",
+						raft.ErrCorrupt, s.path, p, g)
+				}
+			}
+		}
+		s.logger.Warn("journal file has no valid header; ignored", "file", p)
 	}
 	slices.SortStableFunc(files, func(a, b file) int {
 		switch {
@@ -192,10 +217,6 @@ func (s *BoltStore) replayJournal(paths [2]string) (lo uint64, ents [][]byte, ge
 		}
 		return 0
 	})
-	last, err := s.boltLast()
-	if err != nil {
-		return 0, nil, gens, found, err
-	}
 	for _, f := range files {
 		for _, r := range f.sc.recs {
 			if len(ents) == 0 {

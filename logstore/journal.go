@@ -259,6 +259,12 @@ func scanJournal(b []byte) (journalScan, error) {
 	if !ok {
 		return journalScan{}, nil
 	}
+	return scanRecords(b, gen)
+}
+
+// scanRecords is scanJournal for a file of generation gen, whatever its
+// header says.
+func scanRecords(b []byte, gen uint64) (journalScan, error) {
 	sc := journalScan{gen: gen, valid: true, end: journalDataStart}
 	off := int64(journalDataStart)
 	for {

@@ -505,3 +505,57 @@ func BenchmarkStoreLogs(b *testing.B) {
 		}
 	}
 }
+
+// TestJournalDamagedHeader: a file whose header does not validate is
+// ignored if what it holds is in bbolt (a crash tore the header while the
+// file was being activated), and refused if it holds entries bbolt lacks.
+func TestJournalDamagedHeader(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	s := openOpts(t, logstore.Options{Path: filepath.Join(t.TempDir(), "raft.db"), JournalSize: 8 << 10})
+	defer s.Close()
+	last := appendBatches(t, s, 1, 40, rng) // several rotations
+	active, _ := logstore.JournalTail(s)
+	cp := crashCopy(t, s)
+	rel := strings.TrimPrefix(active, s.Path())
+	other := map[string]string{".journal.0": ".journal.1", ".journal.1": ".journal.0"}[rel]
+
+	damage := func(path string) {
+		b, err := os.ReadFile(path)
+		mustNoErr(t, err)
+		b[20] ^= 0x10 // in the generation
+		mustNoErr(t, os.WriteFile(path, b, 0o600))
+	}
+	// The inactive file was checkpointed before the active one took over.
+	cp2 := filepath.Join(t.TempDir(), "raft.db")
+	for _, f := range journalFiles("") {
+		b, err := os.ReadFile(cp + f)
+		mustNoErr(t, err)
+		mustNoErr(t, os.WriteFile(cp2+f, b, 0o600))
+	}
+	damage(cp2 + other)
+	c := openOpts(t, logstore.Options{Path: cp2})
+	requireLogs(t, c, 1, last)
+	mustNoErr(t, c.Close())
+
+	damage(cp + rel)
+	requireCorruptJournal(t, cp, cp+rel)
+}
+
+// TestJournalSizeChange: reopening with another JournalSize replays the
+// old files and recreates them at the new size.
+func TestJournalSizeChange(t *testing.T) {
+	s := openOpts(t, logstore.Options{Path: filepath.Join(t.TempDir(), "raft.db")})
+	defer s.Close()
+	last := appendBatches(t, s, 1, 30, rand.New(rand.NewSource(12)))
+	cp := crashCopy(t, s)
+	c := openOpts(t, logstore.Options{Path: cp, JournalSize: 64 << 10})
+	defer c.Close()
+	requireLogs(t, c, 1, last)
+	for _, f := range journalFiles(cp)[1:] {
+		st, err := os.Stat(f)
+		mustNoErr(t, err)
+		if st.Size() != 64<<10 {
+			t.Fatalf("%s is %d bytes, want %d", f, st.Size(), 64<<10)
+		}
+	}
+}
