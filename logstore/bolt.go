@@ -108,6 +108,11 @@ type Options struct {
 // bolt_journal.go), every other write as one fsynced bbolt transaction.
 // BoltStore is safe for concurrent use. It reports IsMonotonic() == true;
 // see IsMonotonic.
+//
+// If a journal write or fdatasync fails, the end of the journal is
+// unknown, so every later StoreLogs and DeleteRange fails (with an error
+// wrapping the first failure) while reads keep working; Close still writes
+// the acknowledged entries into bbolt. Reopen the store to write again.
 type BoltStore struct {
 	// path names the file in errors. Immutable.
 	path string
