@@ -559,3 +559,105 @@ func TestJournalSizeChange(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalModelCrash runs seeded random writes (appends, overwrites,
+// gaps, suffix and prefix deletes, deleting everything, batches larger
+// than a journal file) against a small journal, and at random moments
+// opens a crash copy and compares it with a model: after a crash the store
+// holds exactly what was acknowledged.
+func TestJournalModelCrash(t *testing.T) {
+	seeds := 20
+	if testing.Short() {
+		seeds = 4
+	}
+	for seed := int64(0); seed < int64(seeds); seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(seed))
+			s := openOpts(t, logstore.Options{Path: filepath.Join(t.TempDir(), "raft.db"), JournalSize: logstore.MinJournalSize, NoSync: true})
+			defer s.Close()
+			model := map[uint64]*raft.Log{}
+			bounds := func() (uint64, uint64) {
+				var lo, hi uint64
+				for i := range model {
+					if lo == 0 || i < lo {
+						lo = i
+					}
+					hi = max(hi, i)
+				}
+				return lo, hi
+			}
+			term := uint64(1)
+			store := func(first uint64, n, size int) {
+				var batch []*raft.Log
+				for i := 0; i < n; i++ {
+					l := storetest.MakeLog(first+uint64(i), size)
+					l.Term = term
+					batch = append(batch, l)
+				}
+				mustNoErr(t, s.StoreLogs(batch))
+				for _, l := range batch {
+					model[l.Index] = l
+				}
+			}
+			for op := 0; op < 300; op++ {
+				_, hi := bounds()
+				switch r := rng.Intn(100); {
+				case r < 60: // append
+					store(hi+1, 1+rng.Intn(6), rng.Intn(200))
+				case r < 65: // a batch larger than a journal file
+					store(hi+1, 10, 600)
+				case r < 72 && hi > 3: // overwrite some of the tail
+					term++
+					store(hi-uint64(rng.Intn(3)), 1+rng.Intn(5), rng.Intn(100))
+				case r < 80 && hi > 3: // suffix truncation
+					from := hi - uint64(rng.Intn(int(min(hi, 20))))
+					mustNoErr(t, s.DeleteRange(from, hi))
+					for i := from; i <= hi; i++ {
+						delete(model, i)
+					}
+				case r < 88: // prefix compaction
+					lo, hi := bounds()
+					if hi > lo+5 {
+						to := lo + uint64(rng.Intn(int(hi-lo-3)))
+						mustNoErr(t, s.DeleteRange(lo, to))
+						for i := lo; i <= to; i++ {
+							delete(model, i)
+						}
+					}
+				case r < 90: // everything, and the log restarts further on (a snapshot)
+					mustNoErr(t, s.DeleteRange(0, hi+1))
+					clear(model)
+					store(hi+50, 1+rng.Intn(3), 10)
+				case r < 92: // a gap
+					store(hi+2+uint64(rng.Intn(3)), 1+rng.Intn(3), 10)
+				default:
+					cp := crashCopy(t, s)
+					c := openOpts(t, logstore.Options{Path: cp, JournalSize: logstore.MinJournalSize, NoSync: true})
+					lo, hi := bounds()
+					f, err1 := c.FirstIndex()
+					l, err2 := c.LastIndex()
+					mustNoErr(t, errors.Join(err1, err2))
+					if f != lo || l != hi {
+						t.Fatalf("op %d: crash copy holds [%d, %d], want [%d, %d]", op, f, l, lo, hi)
+					}
+					for i := lo; i <= hi && lo != 0; i++ {
+						var got raft.Log
+						err := c.GetLog(i, &got)
+						want, ok := model[i]
+						switch {
+						case !ok && !errors.Is(err, raft.ErrLogNotFound):
+							t.Fatalf("op %d: entry %d should be missing: %v", op, i, err)
+						case ok && err != nil:
+							t.Fatalf("op %d: entry %d: %v", op, i, err)
+						case ok:
+							if d := storetest.LogDiff(want, &got); d != nil {
+								t.Fatalf("op %d: %v", op, d)
+							}
+						}
+					}
+					mustNoErr(t, c.Close())
+				}
+			}
+		})
+	}
+}
