@@ -72,6 +72,27 @@ type Options struct {
 	// Logger receives warnings; nil means a logger named "boltstore" on
 	// stderr.
 	Logger hclog.Logger
+
+	// NoJournal turns the journal off: every write is a bbolt transaction
+	// (two fsyncs and its page writes), and the bbolt file is complete and
+	// readable by raft-boltdb/v2 at every instant, including right after a
+	// crash. Use it for a data directory that another program must be able
+	// to read without opening it through BoltStore first. An existing
+	// journal left by a crash is still replayed at open, then removed.
+	//
+	// With the journal (the default), StoreLogs writes a batch as one
+	// record in a preallocated file next to the store, with one write and
+	// one fdatasync, and the bbolt file is brought up to date in the
+	// background. After a crash, the newest acknowledged entries may be in
+	// the journal only; New replays them into bbolt. After Close the
+	// journal files are gone and the directory is exactly raft-boltdb's.
+	NoJournal bool
+
+	// JournalSize is the size in bytes of each of the two journal files;
+	// 0 means DefaultJournalSize (2 MiB), smaller values than
+	// MinJournalSize are raised to it. A batch larger than a journal file
+	// is written to bbolt directly.
+	JournalSize int64
 }
 
 // BoltStore is the default LogStore and StableStore: a bbolt file with the
@@ -82,9 +103,16 @@ type Options struct {
 // encoding of the raft.Log (see logcodec.go); bucket "conf" maps a raw key to
 // a raw value, with SetUint64 values as 8-byte big-endian.
 //
-// Every write is one bbolt transaction and is fsynced before it returns
-// (unless Options.NoSync). BoltStore is safe for concurrent use. It reports
-// IsMonotonic() == true; see IsMonotonic.
+// Every write is durable before it returns (unless Options.NoSync): an
+// appending StoreLogs as one fdatasynced journal record (see
+// bolt_journal.go), every other write as one fsynced bbolt transaction.
+// BoltStore is safe for concurrent use. It reports IsMonotonic() == true;
+// see IsMonotonic.
+//
+// If a journal write or fdatasync fails, the end of the journal is
+// unknown, so every later StoreLogs and DeleteRange fails (with an error
+// wrapping the first failure) while reads keep working; Close still writes
+// the acknowledged entries into bbolt. Reopen the store to write again.
 type BoltStore struct {
 	// path names the file in errors. Immutable.
 	path string
@@ -93,16 +121,40 @@ type BoltStore struct {
 	db     *bbolt.DB
 	logger hclog.Logger
 
-	// wmu serializes StoreLogs so the encode buffers can be reused. bbolt
-	// serializes write transactions anyway, so this costs no concurrency.
+	// wmu serializes StoreLogs and DeleteRange, so the encode buffers can
+	// be reused and the journal has one writer. bbolt serializes write
+	// transactions anyway, so this costs little concurrency; the
+	// checkpointer does not take it.
 	wmu struct {
 		sync.Mutex
 		// vals holds the encoded values of the batch being written, ends
 		// the end offset of each in vals, keys the 8-byte keys back to
-		// back. bbolt references them until the transaction ends.
+		// back, valv the values as slices of vals. bbolt references them
+		// until the transaction ends.
 		vals []byte
 		ends []int
 		keys []byte
+		valv [][]byte
+	}
+
+	// j is the journal; nil with Options.NoJournal or a read-only store.
+	// Its fields are guarded by wmu.
+	j *journal
+
+	// pmu guards the pending entries: entries acknowledged through the
+	// journal and not yet known to be in bbolt.
+	//
+	// Invariants: ents[i] is the encoding (appendLog) of entry lo+i, and
+	// is never modified; the indexes are contiguous; when ents is not
+	// empty, lo is bbolt's last index + 1 or less (a checkpoint that has
+	// committed but not yet dropped its entries leaves them in both), and
+	// every index of ents is greater than every index in bbolt not also in
+	// ents. Entries are added only by StoreLogs (wmu held) and dropped only
+	// after the bbolt transaction holding them committed.
+	pmu struct {
+		sync.RWMutex
+		lo   uint64
+		ents [][]byte
 	}
 
 	closeOnce sync.Once
@@ -165,6 +217,10 @@ func New(opts Options) (_ *BoltStore, err error) {
 		check = s.verifyAll
 	}
 	if err := check(); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	if err := s.openJournal(opts, mode, bopts.ReadOnly); err != nil {
 		_ = s.db.Close()
 		return nil, err
 	}
@@ -276,21 +332,48 @@ func (s *BoltStore) FreePages() int {
 	return st.FreePageN + st.PendingPageN
 }
 
-// Sync fsyncs the file. It is needed only with Options.NoSync.
+// Sync fsyncs the file and the active journal file. It is needed only with
+// Options.NoSync.
 func (s *BoltStore) Sync() error {
+	if s.j != nil {
+		s.wmu.Lock()
+		err := s.j.syncActive()
+		s.wmu.Unlock()
+		if err != nil {
+			return fmt.Errorf("log store %s: sync: %w", s.path, err)
+		}
+	}
 	if err := s.db.Sync(); err != nil {
 		return fmt.Errorf("log store %s: sync: %w", s.path, err)
 	}
 	return nil
 }
 
-// Close closes the file. It waits for running transactions. Later calls
-// return the first call's result; every other method fails after Close.
+// Close closes the file. It waits for running transactions and for the
+// checkpointer, writes every pending entry into bbolt and removes the
+// journal files, so a cleanly closed data directory holds the bbolt file
+// only, as raft-boltdb's. If that checkpoint fails, the journal files are
+// kept (the next open replays them) and Close returns the error. Later
+// calls return the first call's result; every other method fails after
+// Close.
 func (s *BoltStore) Close() error {
 	s.closeOnce.Do(func() {
-		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("log store %s: close: %w", s.path, err)
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		var errs []error
+		if s.j != nil {
+			// NB: the journal goes while bbolt's file lock is still held,
+			// so it cannot remove the journal of a store another process
+			// opened after us.
+			errs = append(errs, s.closeJournalLocked())
 		}
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("log store %s: close: %w", s.path, err))
+		}
+		s.pmu.Lock()
+		s.pmu.lo, s.pmu.ents = 0, nil
+		s.pmu.Unlock()
+		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
 }

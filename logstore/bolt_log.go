@@ -9,13 +9,45 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// FirstIndex implements LogStore.
+// FirstIndex implements LogStore. Pending journal entries (not yet in
+// bbolt) count.
 func (s *BoltStore) FirstIndex() (uint64, error) {
+	// NB: the read lock is held across the bbolt read: a checkpoint drops
+	// entries from pending only after its commit, so an empty bbolt seen
+	// here means the pending entries are still there.
+	s.pmu.RLock()
+	defer s.pmu.RUnlock()
+	first, err := s.boltFirst()
+	if err != nil {
+		return 0, err
+	}
+	if len(s.pmu.ents) > 0 && (first == 0 || s.pmu.lo < first) {
+		return s.pmu.lo, nil
+	}
+	return first, nil
+}
+
+// LastIndex implements LogStore. Pending journal entries (not yet in
+// bbolt) count.
+func (s *BoltStore) LastIndex() (uint64, error) {
+	s.pmu.RLock()
+	if n := len(s.pmu.ents); n > 0 {
+		// Pending entries always follow bbolt's last entry.
+		last := s.pmu.lo + uint64(n) - 1
+		s.pmu.RUnlock()
+		return last, nil
+	}
+	s.pmu.RUnlock()
+	return s.boltLast()
+}
+
+// boltFirst and boltLast return bbolt's first and last log index, 0 if its
+// bucket is empty.
+func (s *BoltStore) boltFirst() (uint64, error) {
 	return s.boundary("first index", (*bbolt.Cursor).First)
 }
 
-// LastIndex implements LogStore.
-func (s *BoltStore) LastIndex() (uint64, error) {
+func (s *BoltStore) boltLast() (uint64, error) {
 	return s.boundary("last index", (*bbolt.Cursor).Last)
 }
 
@@ -46,6 +78,14 @@ func (s *BoltStore) boundary(op string, move func(*bbolt.Cursor) ([]byte, []byte
 // raft.ErrCorrupt. log is written only on success and never aliases the
 // file.
 func (s *BoltStore) GetLog(index uint64, log *raft.Log) (err error) {
+	// Pending first: an entry leaves pending only after the checkpoint
+	// that put it in bbolt committed, so it is always in one or the other.
+	if enc := s.pendingEntry(index); enc != nil {
+		if err := decodeLog(enc, log); err != nil {
+			return fmt.Errorf("%w: log store %s: journal entry %d does not decode: %v", raft.ErrCorrupt, s.path, index, err)
+		}
+		return nil
+	}
 	defer guardFor(s.path, "get log", &err)()
 	tx, err := s.db.Begin(false)
 	if err != nil {
@@ -73,42 +113,83 @@ func (s *BoltStore) StoreLog(log *raft.Log) error {
 	return s.StoreLogs([]*raft.Log{log})
 }
 
-// StoreLogs implements LogStore: the whole batch is one transaction and one
-// commit. Entries are encoded into a buffer reused across calls, so a call
-// allocates nothing per entry in the steady state.
+// StoreLogs implements LogStore. With the journal (the default) a batch
+// that appends right after the last entry is one record in the journal:
+// one write and one fdatasync; see bolt_journal.go. Any other batch (a gap,
+// an overwrite, one larger than a journal file), and every batch with
+// Options.NoJournal, is one bbolt transaction and one commit. Entries are
+// encoded into buffers reused across calls, so a call allocates nothing per
+// entry in the steady state.
 func (s *BoltStore) StoreLogs(logs []*raft.Log) (err error) {
 	if len(logs) == 0 {
 		return nil
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	defer guardFor(s.path, "store logs", &err)()
-
-	vals, ends, keys := s.wmu.vals[:0], s.wmu.ends[:0], s.wmu.keys[:0]
-	// Only batches that append in increasing order may pack pages full.
-	increasing := true
 	for i, l := range logs {
 		if l == nil {
 			return fmt.Errorf("log store %s: store logs: nil entry at position %d", s.path, i)
 		}
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	defer guardFor(s.path, "store logs", &err)()
+	if s.j != nil {
+		done, err := s.journalStoreLogsLocked(logs)
+		if done {
+			return err
+		}
+		// NB: the batch goes straight to bbolt. Pending entries go first,
+		// so that bbolt's last index covers every journal entry and the
+		// replay after a crash (which skips what bbolt has) stays right.
+		if err := s.flushLocked(); err != nil {
+			return err
+		}
+	}
+	return s.boltStoreLogsLocked(logs)
+}
+
+// boltStoreLogsLocked writes logs in one bbolt transaction. s.wmu is held.
+func (s *BoltStore) boltStoreLogsLocked(logs []*raft.Log) (err error) {
+	vals, ends, keys, valv := s.wmu.vals[:0], s.wmu.ends[:0], s.wmu.keys[:0], s.wmu.valv[:0]
+	for _, l := range logs {
 		if vals, err = appendLog(vals, l); err != nil {
 			return fmt.Errorf("log store %s: store logs: %w", s.path, err)
 		}
 		ends = append(ends, len(vals))
 		keys = binary.BigEndian.AppendUint64(keys, l.Index)
-		if i > 0 && l.Index <= logs[i-1].Index {
-			increasing = false
-		}
 	}
 	defer func() {
 		// Keep the buffers for the next batch unless a huge one grew them.
+		clear(valv)
 		if cap(vals) <= maxRetainedBuffer {
-			s.wmu.vals, s.wmu.ends, s.wmu.keys = vals[:0], ends[:0], keys[:0]
+			s.wmu.vals, s.wmu.ends, s.wmu.keys, s.wmu.valv = vals[:0], ends[:0], keys[:0], valv[:0]
 		} else {
-			s.wmu.vals, s.wmu.ends, s.wmu.keys = nil, nil, nil
+			s.wmu.vals, s.wmu.ends, s.wmu.keys, s.wmu.valv = nil, nil, nil, nil
 		}
 	}()
+	start := 0
+	for i := range logs {
+		valv = append(valv, vals[start:ends[i]:ends[i]])
+		start = ends[i]
+	}
+	return s.putEncoded(keys, valv)
+}
 
+// putEncoded writes encoded entries in one bbolt transaction and commits:
+// vals[i] under the 8-byte key keys[8i:8i+8]. It is the one write path into
+// bucket "logs", used by StoreLogs and by journal checkpoints, and is safe
+// to call from any goroutine (bbolt serializes write transactions).
+func (s *BoltStore) putEncoded(keys []byte, vals [][]byte) (err error) {
+	defer guardFor(s.path, "store logs", &err)()
+	n := len(vals)
+	if n == 0 {
+		return nil
+	}
+	index := func(i int) uint64 { return binary.BigEndian.Uint64(keys[i*8:]) }
+	// Only batches that append in increasing order may pack pages full.
+	increasing := true
+	for i := 1; i < n && increasing; i++ {
+		increasing = index(i) > index(i-1)
+	}
 	tx, err := s.db.Begin(true)
 	if err != nil {
 		return fmt.Errorf("log store %s: store logs: %w", s.path, err)
@@ -128,17 +209,14 @@ func (s *BoltStore) StoreLogs(logs []*raft.Log) (err error) {
 			b.FillPercent = appendFillPercent
 		}
 	}
-	start := 0
-	for i := range logs {
+	for i := 0; i < n; i++ {
 		k := keys[i*8 : i*8+8 : i*8+8]
-		v := vals[start:ends[i]:ends[i]]
-		if err := b.Put(k, v); err != nil {
-			return fmt.Errorf("log store %s: store log %d: %w", s.path, logs[i].Index, err)
+		if err := b.Put(k, vals[i]); err != nil {
+			return fmt.Errorf("log store %s: store log %d: %w", s.path, index(i), err)
 		}
-		start = ends[i]
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("log store %s: store logs %d-%d: commit: %w", s.path, logs[0].Index, logs[len(logs)-1].Index, err)
+		return fmt.Errorf("log store %s: store logs %d-%d: commit: %w", s.path, index(0), index(n-1), err)
 	}
 	return nil
 }
@@ -146,10 +224,28 @@ func (s *BoltStore) StoreLogs(logs []*raft.Log) (err error) {
 // DeleteRange implements LogStore: entries min through max, inclusive, in
 // one transaction. Deleting every entry drops and recreates the bucket,
 // which is much cheaper than deleting keys one by one.
+//
+// With the journal, a range that reaches the end of the log (a suffix
+// truncation, or deleting everything) first checkpoints the pending entries
+// and resets the journal, so that no journal record can bring deleted
+// entries back after a crash; a range that only touches pending entries
+// checkpoints them first. Other ranges go straight to bbolt.
 func (s *BoltStore) DeleteRange(min, max uint64) (err error) {
 	if min > max {
 		return nil
 	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.j != nil {
+		if err := s.journalBeforeDeleteLocked(min, max); err != nil {
+			return err
+		}
+	}
+	return s.boltDeleteRange(min, max)
+}
+
+// boltDeleteRange deletes min through max from bbolt in one transaction.
+func (s *BoltStore) boltDeleteRange(min, max uint64) (err error) {
 	defer guardFor(s.path, "delete range", &err)()
 	tx, err := s.db.Begin(true)
 	if err != nil {

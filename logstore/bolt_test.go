@@ -281,7 +281,8 @@ func TestBoltBadValues(t *testing.T) {
 	requireCorruptOpen(t, path)
 }
 
-// TestBoltStoreLogsOneCommit: a batch is one transaction.
+// TestBoltStoreLogsOneCommit: with NoJournal, a batch is one transaction.
+// (TestJournalStoreLogsOneSync checks the journal.)
 func TestBoltStoreLogsOneCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.db")
 	writeStore(t, path, 10, 10)
@@ -295,7 +296,7 @@ func TestBoltStoreLogsOneCommit(t *testing.T) {
 		return tx.ID()
 	}
 	before := txid()
-	s, err := logstore.NewBoltStore(path)
+	s, err := logstore.New(logstore.Options{Path: path, NoJournal: true})
 	mustNoErr(t, err)
 	var batch []*raft.Log
 	for i := uint64(11); i <= 74; i++ {

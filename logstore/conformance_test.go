@@ -23,6 +23,23 @@ func openBolt(t testing.TB) *logstore.BoltStore {
 	return s
 }
 
+// openBoltWith opens a BoltStore with opts (Path set here) in a fresh
+// directory, closed at cleanup.
+func openBoltWith(t testing.TB, opts logstore.Options) *logstore.BoltStore {
+	t.Helper()
+	opts.Path = filepath.Join(t.TempDir(), "raft.db")
+	s, err := logstore.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
 func newCache(t testing.TB, capacity int, store logstore.LogStore) *logstore.LogCache {
 	t.Helper()
 	c, err := logstore.NewLogCache(capacity, store)
@@ -40,6 +57,23 @@ func TestConformanceInmem(t *testing.T) {
 func TestConformanceBolt(t *testing.T) {
 	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return openBolt(t) })
 	storetest.StableStore(t, func(t *testing.T) logstore.StableStore { return openBolt(t) })
+}
+
+// TestConformanceBoltTinyJournal: 4 KiB journal files, so nearly every
+// batch rotates the journal and starts a checkpoint, and large entries
+// take the path straight to bbolt.
+func TestConformanceBoltTinyJournal(t *testing.T) {
+	open := func(t *testing.T) *logstore.BoltStore {
+		return openBoltWith(t, logstore.Options{JournalSize: logstore.MinJournalSize})
+	}
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return open(t) })
+	storetest.StableStore(t, func(t *testing.T) logstore.StableStore { return open(t) })
+}
+
+func TestConformanceBoltNoJournal(t *testing.T) {
+	open := func(t *testing.T) *logstore.BoltStore { return openBoltWith(t, logstore.Options{NoJournal: true}) }
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return open(t) })
+	storetest.StableStore(t, func(t *testing.T) logstore.StableStore { return open(t) })
 }
 
 func TestConformanceLogCacheBolt(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,15 +24,30 @@ import (
 // reported (printed after StoreLogs returned) is there, and that no batch
 // is there in part.
 
-// crashChildEnv names the store file in the child's environment.
-const crashChildEnv = "PONTOON_LOGSTORE_CRASH_CHILD"
+// crashChildEnv names the store file in the child's environment;
+// crashJournalEnv its journal: "off" for NoJournal, else the JournalSize.
+const (
+	crashChildEnv   = "PONTOON_LOGSTORE_CRASH_CHILD"
+	crashJournalEnv = "PONTOON_LOGSTORE_CRASH_JOURNAL"
+)
+
+// crashOptions returns the store options a crash test mode names.
+func crashOptions(path, mode string) logstore.Options {
+	opts := logstore.Options{Path: path}
+	if mode == "off" {
+		opts.NoJournal = true
+	} else if n, err := strconv.ParseInt(mode, 10, 64); err == nil {
+		opts.JournalSize = n
+	}
+	return opts
+}
 
 // crashChild is the child's main: append forever, report each batch as
 // "<first> <last>\n" on stdout. It exits when stdout breaks or after a
 // minute, so it never outlives a dead parent for long.
 func crashChild() {
 	path := os.Getenv(crashChildEnv)
-	s, err := logstore.NewBoltStore(path)
+	s, err := logstore.New(crashOptions(path, os.Getenv(crashJournalEnv)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child: open:", err)
 		os.Exit(2)
@@ -64,10 +80,19 @@ func crashChild() {
 	os.Exit(0)
 }
 
+// TestCrashKill runs with the default journal, with a small one (so kills
+// land during rotations and checkpoints: a batch averages ~100 KB) and
+// without one.
 func TestCrashKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
+	for _, mode := range []string{"default", "131072", "off"} {
+		t.Run("journal="+mode, func(t *testing.T) { testCrashKill(t, mode) })
+	}
+}
+
+func testCrashKill(t *testing.T, mode string) {
 	path := filepath.Join(t.TempDir(), "raft.db")
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewSource(seed))
@@ -79,7 +104,7 @@ func TestCrashKill(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		var stderr bytes.Buffer
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashJournalEnv+"="+mode)
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
 		mustNoErr(t, err)
@@ -114,15 +139,15 @@ func TestCrashKill(t *testing.T) {
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 			t.Fatalf("round %d: child was not killed: %v\nstderr:\n%s", round, err, stderr.String())
 		}
-		checkCrashFile(t, path, reported, maxReported, round)
+		checkCrashFile(t, crashOptions(path, mode), reported, maxReported, round)
 	}
 	t.Logf("%d kills, %d batches reported, last index %d, in %v", rounds, len(reported), maxReported, time.Since(start))
 }
 
 // checkCrashFile opens the store after a kill and checks it.
-func checkCrashFile(t *testing.T, path string, reported map[uint64]uint64, maxReported uint64, round int) {
+func checkCrashFile(t *testing.T, opts logstore.Options, reported map[uint64]uint64, maxReported uint64, round int) {
 	t.Helper()
-	s, err := logstore.NewBoltStore(path)
+	s, err := logstore.New(opts)
 	if err != nil {
 		t.Fatalf("round %d: reopen after kill: %v", round, err)
 	}

@@ -28,6 +28,19 @@
 // does not recognise, so values written by any hashicorp-compatible writer
 // (including the new time format) still read.
 //
+// The journal: by default an appending StoreLogs does not commit to bbolt.
+// It writes the batch as one record into a preallocated journal file next
+// to the store (<Path>.journal.0 and <Path>.journal.1) with one write and
+// one fdatasync, keeps the entries in memory until they are in bbolt, and
+// a background checkpoint writes a whole journal file's worth of entries
+// into bbolt in one transaction when the file fills up (the other file
+// takes the writes meanwhile). bbolt keeps raft-boltdb's layout; after a
+// crash, New replays the journal into it; after Close the journal files
+// are removed, so a cleanly stopped data directory is raft-boltdb's.
+// Options.NoJournal commits every write to bbolt instead, for a directory
+// that must be readable by raft-boltdb at any instant. The file format is
+// in journal.go, the mechanism and its invariants in bolt_journal.go.
+//
 // Corrupt files: bbolt trusts its file and may crash the process on a
 // truncated or damaged one. BoltStore checks the meta pages against the
 // file size before bbolt opens it, reads the first and last entries at

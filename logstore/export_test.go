@@ -1,0 +1,56 @@
+package logstore
+
+// JournalSyncs returns how many fdatasyncs s made on journal files, -1
+// without a journal.
+func JournalSyncs(s *BoltStore) int64 {
+	if s.j == nil {
+		return -1
+	}
+	return s.j.syncs.Load()
+}
+
+// WaitCheckpoint waits for the checkpoint in flight, if any, so the bbolt
+// file is not being written (until the next StoreLogs).
+func WaitCheckpoint(s *BoltStore) error {
+	if s.j == nil {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.waitCheckpointLocked()
+}
+
+// JournalTail returns the active journal file and the offset of its next
+// record.
+func JournalTail(s *BoltStore) (string, int64) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.j.paths[s.j.active], s.j.tail
+}
+
+// BoltTxID returns the id of bbolt's last committed transaction.
+func BoltTxID(s *BoltStore) int {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return -1
+	}
+	defer func() { _ = tx.Rollback() }()
+	return tx.ID()
+}
+
+// BreakJournal closes the journal files under the store, so the next
+// journal write fails.
+func BreakJournal(s *BoltStore) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for _, f := range s.j.files {
+		_ = f.Close()
+	}
+}
+
+// PendingLen returns how many entries are only in the journal.
+func PendingLen(s *BoltStore) int {
+	s.pmu.RLock()
+	defer s.pmu.RUnlock()
+	return len(s.pmu.ents)
+}
