@@ -27,11 +27,17 @@ import (
 // file and fdatasynced, then added to the pending entries (kept encoded in
 // memory; GetLog decodes them). Only then does StoreLogs return.
 //
+// Checkpoints: once an eighth of a file has been appended since the last
+// checkpoint started, and none is running, StoreLogs hands every pending
+// entry to a new checkpoint. Small, early checkpoints keep the disk's
+// flushes short (a journal fdatasync waits for the bbolt pages the disk is
+// writing) and the pending entries few.
+//
 // Rotation: when a record does not fit in the active file, StoreLogs waits
-// for the checkpoint of the other file to finish (backpressure), hands all
-// pending entries (they are all in the active file) to a new checkpoint,
-// activates the other file (a header with a new generation, fdatasynced)
-// and writes the record there. A checkpoint runs in its own goroutine:
+// for the checkpoint in flight to finish (backpressure), hands all pending
+// entries (they are all in the active file) to a new checkpoint, activates
+// the other file (a header with a new generation, fdatasynced) and writes
+// the record there. A checkpoint runs in its own goroutine:
 // it writes its entries into bbolt in one transaction (putEncoded, the
 // StoreLogs path) and only after the commit drops them from pending, so a
 // reader finds each entry in pending or in bbolt.
@@ -80,6 +86,10 @@ type journal struct {
 	// ckpt is the checkpoint in flight (or finished and not yet waited
 	// for); nil if none.
 	ckpt *checkpoint
+	// unckpt is the size of the records appended since the last
+	// checkpoint started; at ckptBytes the next StoreLogs starts one.
+	unckpt    int64
+	ckptBytes int64
 	// failed is set when a journal write or sync failed, and at Close.
 	failed error
 
@@ -137,7 +147,7 @@ func (s *BoltStore) openJournal(opts Options, mode os.FileMode, readOnly bool) e
 		size = DefaultJournalSize
 	}
 	size = max(size, MinJournalSize)
-	j := &journal{paths: paths, size: size, noSync: opts.NoSync, gens: gens}
+	j := &journal{paths: paths, size: size, noSync: opts.NoSync, gens: gens, ckptBytes: ckptBytesFor(size)}
 	for i, p := range paths {
 		if j.files[i], err = openJournalFile(p, size, mode); err != nil {
 			j.closeFiles()
@@ -466,7 +476,39 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 		s.pmu.ents = append(s.pmu.ents, buf[offs[i]:offs[i+1]-4:offs[i+1]-4])
 	}
 	s.pmu.Unlock()
+	j.unckpt += size
+	if j.unckpt >= j.ckptBytes && j.ckptIdle() {
+		// Checkpoint early and in small pieces rather than a whole file
+		// at rotation: the disk flushes bbolt's pages of one checkpoint
+		// before the journal's next fdatasync completes, so one large
+		// checkpoint stalls every write on the disk for milliseconds.
+		// Pending entries stay few, and the file to reuse at rotation is
+		// long checkpointed.
+		if err := s.waitCheckpointLocked(); err == nil {
+			s.startCheckpointLocked()
+		}
+	}
 	return true, nil
+}
+
+// ckptBytesFor returns how many bytes of records start a checkpoint with
+// journal files of size bytes: an eighth of a file, so the file left at
+// rotation is long checkpointed and each checkpoint is a short disk write.
+func ckptBytesFor(size int64) int64 {
+	return size / 8
+}
+
+// ckptIdle reports whether no checkpoint is running. wmu is held.
+func (j *journal) ckptIdle() bool {
+	if j.ckpt == nil {
+		return true
+	}
+	select {
+	case <-j.ckpt.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // rotateLocked switches to the other file: waits for its checkpoint, hands
@@ -487,6 +529,7 @@ func (s *BoltStore) startCheckpointLocked() {
 	s.pmu.RLock()
 	c := &checkpoint{lo: s.pmu.lo, ents: s.pmu.ents[:len(s.pmu.ents):len(s.pmu.ents)], done: make(chan struct{})}
 	s.pmu.RUnlock()
+	s.j.unckpt = 0
 	if len(c.ents) == 0 {
 		return
 	}
