@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +50,7 @@ type config struct {
 	soak         time.Duration
 	soakClients  int
 	cpuprofile   string
+	trace        string
 	memprofile   string
 	quick        bool
 	logLevel     string
@@ -129,6 +131,7 @@ func main() {
 	flag.DurationVar(&c.soak, "soak", 0, "memory-bound mode: run this long at -soak-clients writers and print RSS every 10 s (skips the cells)")
 	flag.IntVar(&c.soakClients, "soak-clients", 256, "writers in -soak mode")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Pontoon run to this file")
+	flag.StringVar(&c.trace, "trace", "", "write an execution trace of the Pontoon run to this file (go tool trace)")
 	flag.StringVar(&c.memprofile, "memprofile", "", "write an allocation profile after the Pontoon run to this file")
 	flag.StringVar(&c.logLevel, "loglevel", "WARN", "log level of the engines' loggers (stderr)")
 	flag.StringVar(&pontoonReads, "pontoon-reads", "verify,readindex,lease", "Pontoon's read paths to measure: verify (VerifyLeader), readindex (ReadIndex), lease (LeaseRead, on a cluster of its own with LeaseReads=true)")
@@ -385,6 +388,23 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 		}
 		defer func() {
 			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+
+	if eng.name == pontoonEngine.name && c.trace != "" {
+		f, err := os.Create(c.trace)
+		if err != nil {
+			res.Err = "trace: " + err.Error()
+			return res
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			res.Err = "trace: " + err.Error()
+			return res
+		}
+		defer func() {
+			trace.Stop()
 			f.Close()
 		}()
 	}
