@@ -86,6 +86,8 @@ type Options struct {
 	// background. After a crash, the newest acknowledged entries may be in
 	// the journal only; New replays them into bbolt. After Close the
 	// journal files are gone and the directory is exactly raft-boltdb's.
+	// A bbolt file created with the journal on has 64 KiB pages (unless
+	// BoltOptions is set); raft-boltdb reads it like any bbolt file.
 	NoJournal bool
 
 	// JournalSize is the size in bytes of each of the two journal files;
@@ -189,6 +191,15 @@ func New(opts Options) (_ *BoltStore, err error) {
 		o.FreelistType = opts.FreelistType
 		if o.FreelistType == "" {
 			o.FreelistType = bbolt.FreelistMapType
+		}
+		if !opts.NoJournal {
+			// NB: bbolt writes each dirty page with its own pwrite, and
+			// the journal's checkpoints write many pages at once: larger
+			// pages write the same bytes in fewer calls (in the bench,
+			// 10-20% more throughput than 4 KiB pages). The page size is
+			// recorded in the file (bbolt ignores this for an existing
+			// file), and raft-boltdb opens such files.
+			o.PageSize = journalPageSize
 		}
 		bopts = &o
 	}

@@ -51,6 +51,9 @@ const (
 	// DefaultJournalSize is the size of each of the two journal files
 	// when Options.JournalSize is 0.
 	DefaultJournalSize = 2 << 20
+	// journalPageSize is the bbolt page size of a file created with the
+	// journal on (see New).
+	journalPageSize = 64 << 10
 	// MinJournalSize is the smallest journal file; smaller
 	// Options.JournalSize values are raised to it.
 	MinJournalSize = 4096
