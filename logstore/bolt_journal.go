@@ -610,34 +610,35 @@ func (s *BoltStore) flushLocked() error {
 // max): a range reaching the end of the log flushes and resets the journal
 // (otherwise the replay after a crash could bring deleted entries back, as
 // bbolt's last index drops below journal records); one touching pending
-// entries flushes them. wmu is held.
-func (s *BoltStore) journalBeforeDeleteLocked(min, max uint64) error {
+// entries flushes them. It reports whether it did either: if not, the
+// delete concerns bbolt alone. wmu is held.
+func (s *BoltStore) journalBeforeDeleteLocked(min, max uint64) (acted bool, err error) {
 	j := s.j
 	if j.failed != nil {
-		return fmt.Errorf("log store %s: delete range: journal failed earlier: %w", s.path, j.failed)
+		return false, fmt.Errorf("log store %s: delete range: journal failed earlier: %w", s.path, j.failed)
 	}
 	s.pmu.RLock()
 	plo, pn := s.pmu.lo, uint64(len(s.pmu.ents))
 	s.pmu.RUnlock()
 	last := plo + pn - 1
 	if pn == 0 {
-		var err error
 		if last, err = s.boltLast(); err != nil {
-			return err
+			return false, err
 		}
 	}
 	switch {
 	case max >= last && j.hasRecords():
 		if err := s.flushLocked(); err != nil {
-			return err
+			return true, err
 		}
 		if err := j.reset(); err != nil {
-			return fmt.Errorf("log store %s: delete range: %w", s.path, err)
+			return true, fmt.Errorf("log store %s: delete range: %w", s.path, err)
 		}
+		return true, nil
 	case pn > 0 && min <= last && max >= plo:
-		return s.flushLocked()
+		return true, s.flushLocked()
 	}
-	return nil
+	return false, nil
 }
 
 // closeJournalLocked writes the pending entries into bbolt, closes and

@@ -235,12 +235,21 @@ func (s *BoltStore) DeleteRange(min, max uint64) (err error) {
 		return nil
 	}
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if s.j != nil {
-		if err := s.journalBeforeDeleteLocked(min, max); err != nil {
-			return err
+		acted, err := s.journalBeforeDeleteLocked(min, max)
+		if err != nil || acted {
+			defer s.wmu.Unlock()
+			if err != nil {
+				return err
+			}
+			return s.boltDeleteRange(min, max)
 		}
 	}
+	// NB: a delete that concerns bbolt alone (log compaction, the common
+	// case) runs without wmu, so appends to the journal go on during its
+	// transaction rather than wait for it; bbolt orders it with the
+	// checkpoints.
+	s.wmu.Unlock()
 	return s.boltDeleteRange(min, max)
 }
 

@@ -23,8 +23,8 @@
 // whole batch in one bbolt transaction and one commit, encodes the entries
 // by hand into a buffer it reuses (no reflection, no allocation per entry),
 // and packs the pages of appended entries full where bbolt's default split
-// leaves them half empty, so a batch writes and fsyncs fewer pages. GetLog decodes by hand as
-// well and falls back to the generic msgpack decoder for any encoding it
+// leaves them half empty, so a batch writes and fsyncs fewer pages. GetLog
+// decodes by hand as well and falls back to the generic msgpack decoder for any encoding it
 // does not recognise, so values written by any hashicorp-compatible writer
 // (including the new time format) still read.
 //
@@ -32,9 +32,10 @@
 // It writes the batch as one record into a preallocated journal file next
 // to the store (<Path>.journal.0 and <Path>.journal.1) with one write and
 // one fdatasync, keeps the entries in memory until they are in bbolt, and
-// a background checkpoint writes a whole journal file's worth of entries
-// into bbolt in one transaction when the file fills up (the other file
-// takes the writes meanwhile). bbolt keeps raft-boltdb's layout; after a
+// a background checkpoint writes them into bbolt in one transaction every
+// eighth of a journal file (when a file fills up, the other takes the
+// writes; it was checkpointed long before). bbolt keeps raft-boltdb's
+// layout (a new file gets 64 KiB pages: fewer write calls); after a
 // crash, New replays the journal into it; after Close the journal files
 // are removed, so a cleanly stopped data directory is raft-boltdb's.
 // Options.NoJournal commits every write to bbolt instead, for a directory

@@ -54,3 +54,13 @@ func PendingLen(s *BoltStore) int {
 	defer s.pmu.RUnlock()
 	return len(s.pmu.ents)
 }
+
+// HoldBoltWriter opens a bbolt write transaction, so every other bbolt
+// write waits, until the returned function is called.
+func HoldBoltWriter(s *BoltStore) (release func(), err error) {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = tx.Rollback() }, nil
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -660,4 +661,62 @@ func TestJournalModelCrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJournalAppendsDuringCompaction: a DeleteRange at the head of the log
+// (log compaction) does not hold up journal appends while its bbolt
+// transaction waits or runs.
+func TestJournalAppendsDuringCompaction(t *testing.T) {
+	s, err := logstore.NewBoltStore(filepath.Join(t.TempDir(), "raft.db"))
+	mustNoErr(t, err)
+	defer s.Close()
+	for i := uint64(1); i <= 100; i++ {
+		mustNoErr(t, s.StoreLogs([]*raft.Log{{Index: i, Term: 1, Data: []byte("x")}}))
+	}
+	mustNoErr(t, s.Close()) // everything into bbolt
+	s, err = logstore.NewBoltStore(s.Path())
+	mustNoErr(t, err)
+	defer s.Close()
+
+	release, err := logstore.HoldBoltWriter(s)
+	mustNoErr(t, err)
+	deleted := make(chan error, 1)
+	go func() { deleted <- s.DeleteRange(1, 50) }()
+	waitForStack(t, "bbolt.(*DB).beginRWTx")
+
+	appended := make(chan error, 1)
+	go func() { appended <- s.StoreLogs([]*raft.Log{{Index: 101, Term: 1, Data: []byte("y")}}) }()
+	select {
+	case err := <-appended:
+		mustNoErr(t, err)
+	case <-time.After(10 * time.Second):
+		release()
+		t.Fatal("StoreLogs waited for a head DeleteRange stuck behind a bbolt writer")
+	}
+	select {
+	case err := <-deleted:
+		t.Fatalf("DeleteRange returned (%v) while a bbolt writer was held", err)
+	default:
+	}
+	release()
+	mustNoErr(t, <-deleted)
+	first, err := s.FirstIndex()
+	mustNoErr(t, err)
+	last, err := s.LastIndex()
+	mustNoErr(t, err)
+	if first != 51 || last != 101 {
+		t.Fatalf("log is %d-%d, want 51-101", first, last)
+	}
+}
+
+// waitForStack polls the goroutine stacks until one contains frame.
+func waitForStack(t *testing.T, frame string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if strings.Contains(string(buf[:runtime.Stack(buf, true)]), frame) {
+			return
+		}
+	}
+	t.Fatalf("no goroutine reached %s", frame)
 }
