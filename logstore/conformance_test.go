@@ -8,19 +8,11 @@ import (
 	"github.com/pontoon-raft/raft/logstore/storetest"
 )
 
-// openBolt opens a BoltStore in a fresh directory, closed at cleanup.
+// openBolt opens a BoltStore with default options in a fresh directory,
+// closed at cleanup.
 func openBolt(t testing.TB) *logstore.BoltStore {
 	t.Helper()
-	s, err := logstore.NewBoltStore(filepath.Join(t.TempDir(), "raft.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	return openBoltWith(t, logstore.Options{})
 }
 
 // openBoltWith opens a BoltStore with opts (Path set here) in a fresh
