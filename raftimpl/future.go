@@ -66,9 +66,8 @@ func (w waiter) expired() (<-chan struct{}, func()) {
 	return ch, func() { t.Stop() }
 }
 
-// timerPool holds stopped timers for Error's waits. Since Go 1.23 a timer
-// that was stopped or reset delivers no stale value, so a pooled timer is as
-// good as a new one.
+// timerPool holds stopped timers for Error's waits, so a wait allocates
+// none.
 var timerPool sync.Pool
 
 func getTimer(d time.Duration) *time.Timer {
@@ -80,7 +79,17 @@ func getTimer(d time.Duration) *time.Timer {
 }
 
 func putTimer(t *time.Timer) {
-	t.Stop()
+	if !t.Stop() {
+		// NB: a program whose main module predates Go 1.23 keeps the old
+		// timer channels (GODEBUG asynctimerchan=1), where a timer that
+		// fired unread holds its value across Reset: drain it, or the
+		// next wait on this timer would time out at once. With the
+		// current semantics there is nothing to drain.
+		select {
+		case <-t.C:
+		default:
+		}
+	}
 	timerPool.Put(t)
 }
 
