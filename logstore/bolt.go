@@ -123,10 +123,11 @@ type BoltStore struct {
 	db     *bbolt.DB
 	logger hclog.Logger
 
-	// wmu serializes StoreLogs and DeleteRange, so the encode buffers can
-	// be reused and the journal has one writer. bbolt serializes write
-	// transactions anyway, so this costs little concurrency; the
-	// checkpointer does not take it.
+	// wmu serializes StoreLogs and the journal part of DeleteRange, so the
+	// encode buffers can be reused and the journal has one writer. A
+	// DeleteRange that leaves the journal alone (compaction) releases it
+	// before its bbolt transaction, and the checkpointer never takes it:
+	// bbolt orders their transactions with the others.
 	wmu struct {
 		sync.Mutex
 		// vals holds the encoded values of the batch being written, ends

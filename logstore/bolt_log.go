@@ -229,7 +229,8 @@ func (s *BoltStore) putEncoded(keys []byte, vals [][]byte) (err error) {
 // truncation, or deleting everything) first checkpoints the pending entries
 // and resets the journal, so that no journal record can bring deleted
 // entries back after a crash; a range that only touches pending entries
-// checkpoints them first. Other ranges go straight to bbolt.
+// checkpoints them first. Other ranges (log compaction) go straight to
+// bbolt, without holding up concurrent appends to the journal.
 func (s *BoltStore) DeleteRange(min, max uint64) (err error) {
 	if min > max {
 		return nil
