@@ -87,9 +87,8 @@ type journal struct {
 	// for); nil if none.
 	ckpt *checkpoint
 	// unckpt is the size of the records appended since the last
-	// checkpoint started; at ckptBytes the next StoreLogs starts one.
-	unckpt    int64
-	ckptBytes int64
+	// checkpoint started; at ckptBytes() the next StoreLogs starts one.
+	unckpt int64
 	// failed is set when a journal write or sync failed, and at Close.
 	failed error
 
@@ -147,7 +146,7 @@ func (s *BoltStore) openJournal(opts Options, mode os.FileMode, readOnly bool) e
 		size = DefaultJournalSize
 	}
 	size = max(size, MinJournalSize)
-	j := &journal{paths: paths, size: size, noSync: opts.NoSync, gens: gens, ckptBytes: ckptBytesFor(size)}
+	j := &journal{paths: paths, size: size, noSync: opts.NoSync, gens: gens}
 	for i, p := range paths {
 		if j.files[i], err = openJournalFile(p, size, mode); err != nil {
 			j.closeFiles()
@@ -477,7 +476,7 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 	}
 	s.pmu.Unlock()
 	j.unckpt += size
-	if j.unckpt >= j.ckptBytes && j.ckptIdle() {
+	if j.unckpt >= j.ckptBytes() && j.ckptIdle() {
 		// Checkpoint early and in small pieces rather than a whole file
 		// at rotation: the disk flushes bbolt's pages of one checkpoint
 		// before the journal's next fdatasync completes, so one large
@@ -491,12 +490,10 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 	return true, nil
 }
 
-// ckptBytesFor returns how many bytes of records start a checkpoint with
-// journal files of size bytes: an eighth of a file, so the file left at
-// rotation is long checkpointed and each checkpoint is a short disk write.
-func ckptBytesFor(size int64) int64 {
-	return size / 8
-}
+// ckptBytes returns how many bytes of records start a checkpoint: an
+// eighth of a file, so the file left at rotation is long checkpointed and
+// each checkpoint is a short disk write.
+func (j *journal) ckptBytes() int64 { return j.size / 8 }
 
 // ckptIdle reports whether no checkpoint is running. wmu is held.
 func (j *journal) ckptIdle() bool {
