@@ -124,11 +124,8 @@ func (s *BoltStore) openJournal(opts Options, mode os.FileMode, readOnly bool) e
 		return nil
 	}
 	if len(ents) > 0 {
-		keys := make([]byte, 0, 8*len(ents))
-		for i := range ents {
-			keys = binary.BigEndian.AppendUint64(keys, lo+uint64(i))
-		}
-		if err := s.putEncoded(keys, ents); err != nil {
+		// Nothing is pending yet: this only writes them into bbolt.
+		if err := s.commitPending(lo, ents); err != nil {
 			return fmt.Errorf("log store %s: writing the replayed journal: %w", s.path, err)
 		}
 		s.logger.Info("replayed journal", "first", lo, "last", lo+uint64(len(ents))-1)

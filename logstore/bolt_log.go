@@ -238,11 +238,12 @@ func (s *BoltStore) DeleteRange(min, max uint64) (err error) {
 	s.wmu.Lock()
 	if s.j != nil {
 		acted, err := s.journalBeforeDeleteLocked(min, max)
-		if err != nil || acted {
+		if err != nil {
+			s.wmu.Unlock()
+			return err
+		}
+		if acted {
 			defer s.wmu.Unlock()
-			if err != nil {
-				return err
-			}
 			return s.boltDeleteRange(min, max)
 		}
 	}

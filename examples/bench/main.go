@@ -374,39 +374,26 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 	os.RemoveAll(edir)
 	defer os.RemoveAll(edir)
 
-	profiling := eng.name == pontoonEngine.name && c.cpuprofile != ""
-	if profiling {
-		f, err := os.Create(c.cpuprofile)
-		if err != nil {
-			res.Err = "cpuprofile: " + err.Error()
-			return res
+	if eng.name == pontoonEngine.name {
+		// Profile and trace cover the Pontoon run only.
+		for _, rec := range []struct {
+			name, path string
+			start      func(io.Writer) error
+			stop       func()
+		}{
+			{"cpuprofile", c.cpuprofile, pprof.StartCPUProfile, pprof.StopCPUProfile},
+			{"trace", c.trace, trace.Start, trace.Stop},
+		} {
+			if rec.path == "" {
+				continue
+			}
+			stop, err := record(rec.path, rec.start, rec.stop)
+			if err != nil {
+				res.Err = rec.name + ": " + err.Error()
+				return res
+			}
+			defer stop()
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			res.Err = "cpuprofile: " + err.Error()
-			return res
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
-	}
-
-	if eng.name == pontoonEngine.name && c.trace != "" {
-		f, err := os.Create(c.trace)
-		if err != nil {
-			res.Err = "trace: " + err.Error()
-			return res
-		}
-		if err := trace.Start(f); err != nil {
-			f.Close()
-			res.Err = "trace: " + err.Error()
-			return res
-		}
-		defer func() {
-			trace.Stop()
-			f.Close()
-		}()
 	}
 
 	// Return the previous engine's memory to the OS so VmRSS is this
@@ -585,4 +572,21 @@ func needsLease(paths []readPath) bool {
 		}
 	}
 	return false
+}
+
+// record starts writing a profile or trace (start) into a new file at
+// path and returns the function that stops it and closes the file.
+func record(path string, start func(io.Writer) error, stop func()) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		stop()
+		f.Close()
+	}, nil
 }
