@@ -257,4 +257,3 @@ func removeFile(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
-
