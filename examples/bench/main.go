@@ -1,5 +1,6 @@
-// Command bench runs Pontoon and hashicorp/raft side by side on the same
-// workload and prints a table with ratios (Pontoon/HashiCorp).
+// Command bench runs Pontoon and hashicorp/raft (on raft-boltdb/v2 and on
+// raft-wal) side by side on the same workload and prints tables with ratios
+// (Pontoon/HashiCorp on each store).
 //
 // Each engine runs a 3-node cluster in this process: a TCP transport on
 // 127.0.0.1, a bbolt log store on disk with fsync on, the same KV FSM.
@@ -103,8 +104,9 @@ type engineResult struct {
 }
 
 var engines = map[string]engine{
-	pontoonEngine.name:   pontoonEngine,
-	hashicorpEngine.name: hashicorpEngine,
+	pontoonEngine.name:      pontoonEngine,
+	hashicorpEngine.name:    hashicorpEngine,
+	hashicorpWALEngine.name: hashicorpWALEngine,
 }
 
 func main() {
@@ -121,7 +123,7 @@ func main() {
 	flag.StringVar(&clients, "clients", "1,16,64,256", "closed-loop writer counts")
 	flag.StringVar(&sizes, "sizes", "16,1KiB", "value sizes (bytes; suffix KiB or k allowed)")
 	flag.StringVar(&readers, "readers", "16,64", "linearizable reader counts (empty: no read cells)")
-	flag.StringVar(&engs, "engines", "pontoon,hashicorp", "engines to run, in order")
+	flag.StringVar(&engs, "engines", "pontoon,hashicorp,hashicorp-wal", "engines to run, in order (pontoon, hashicorp = on raft-boltdb/v2, hashicorp-wal = on raft-wal)")
 	flag.StringVar(&c.dir, "dir", "", "data directory (default: a temp dir on the repo's disk, removed afterwards)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directory")
 	flag.IntVar(&c.basePort, "port", 0, "first TCP port on 127.0.0.1 (nodes use port..port+2); 0: ephemeral")
@@ -200,7 +202,7 @@ func main() {
 			continue
 		}
 		if _, ok := engines[e]; !ok {
-			fatalf("-engines: unknown engine %q (pontoon, hashicorp)", e)
+			fatalf("-engines: unknown engine %q (pontoon, hashicorp, hashicorp-wal)", e)
 		}
 		c.engines = append(c.engines, e)
 	}

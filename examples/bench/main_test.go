@@ -19,13 +19,13 @@ func TestMain(m *testing.M) {
 }
 
 // TestTinyRun runs the whole harness in its smallest configuration and
-// checks that both engines' rows are there with operations.
+// checks that every engine's rows are there with operations.
 func TestTinyRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts two 3-node clusters on disk")
+		t.Skip("starts three 3-node clusters on disk")
 	}
 	c := config{
-		engines:      []string{pName, hName},
+		engines:      []string{pName, hName, wName},
 		clients:      []int{1},
 		sizes:        []int{16},
 		readers:      []int{2},
@@ -53,7 +53,8 @@ func TestTinyRun(t *testing.T) {
 	if rep.Limits.BoltCommitSamples == 0 || rep.Limits.TCPRTTSamples == 0 {
 		t.Errorf("machine probes took no samples: %+v", rep.Limits)
 	}
-	if !strings.Contains(table.String(), "ops/s P") || !strings.Contains(table.String(), "ops/s H") {
+	if !strings.Contains(table.String(), "ops/s P") || !strings.Contains(table.String(), "ops/s H") ||
+		!strings.Contains(table.String(), "ops/s W") || !strings.Contains(table.String(), "P/W") {
 		t.Errorf("table lacks a column per engine")
 	}
 	byName := map[string]*engineResult{}
@@ -86,6 +87,7 @@ func TestTinyRun(t *testing.T) {
 		}
 	}
 	t.Run(hName, func(t *testing.T) { check(t, byName[hName]) })
+	t.Run(wName, func(t *testing.T) { check(t, byName[wName]) })
 	t.Run(pName, func(t *testing.T) {
 		if e := byName[pName]; e != nil && errors.Is(e.startErr, errNoLeader) {
 			t.Skipf("Pontoon's engine elected no leader over TCP yet (%s); its row is reported as an error", e.Err)
