@@ -56,6 +56,7 @@ type config struct {
 	quick        bool
 	logLevel     string
 	bootstrapOne bool
+	procs        bool
 	rounds       int
 	pontoonReads []string
 }
@@ -83,6 +84,8 @@ type reportConfig struct {
 	// Rounds > 1: each engine ran that many times, the order alternating
 	// between rounds; each cell's figures are medians over the rounds.
 	Rounds int `json:"rounds"`
+	// Procs: node2 and node3 ran in processes of their own (-procs).
+	Procs bool `json:"procs,omitempty"`
 }
 
 type engineResult struct {
@@ -110,6 +113,10 @@ var engines = map[string]engine{
 }
 
 func main() {
+	if spec := os.Getenv(nodeEnv); spec != "" {
+		runChildNode(spec) // this process is one node of a -procs cluster
+		return
+	}
 	var (
 		c                             config
 		jsonOut                       bool
@@ -140,6 +147,7 @@ func main() {
 	flag.StringVar(&from, "from", "", "print the text report of a saved -json output and exit")
 	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
+	flag.BoolVar(&c.procs, "procs", false, "run node2 and node3 in processes of their own (node1, the leader, stays here with the clients); CPU/op includes theirs")
 	flag.Parse()
 
 	if from != "" {
@@ -280,7 +288,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	rep := &report{
 		Machine: describeMachine(dir),
 		Config: reportConfig{Engines: c.engines, Clients: c.clients, Sizes: c.sizes, Readers: c.readers,
-			WarmupSec: c.warmup.Seconds(), CellSec: c.dur.Seconds(), Quick: c.quick},
+			WarmupSec: c.warmup.Seconds(), CellSec: c.dur.Seconds(), Quick: c.quick, Procs: c.procs},
 	}
 	if c.soak > 0 {
 		rep.Config.SoakSec, rep.Config.SoakClient = c.soak.Seconds(), c.soakClients
@@ -406,7 +414,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 	baseline := runtime.NumGoroutine()
 	fmt.Fprintf(progress, "bench: %s: starting a 3-node cluster\n", eng.name)
 	t0 := time.Now()
-	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne})
+	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, procs: c.procs})
 	res.StartupSec = time.Since(t0).Seconds()
 	if err != nil {
 		res.Err, res.startErr = err.Error(), err
@@ -460,7 +468,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 				edir2 := filepath.Join(dir, eng.name+"-lease")
 				defer os.RemoveAll(edir2)
 				cl2, err := startSafely(eng, clusterOpts{dir: edir2, basePort: c.basePort, timeout: c.timeout, elect: c.elect,
-					logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, leaseReads: true})
+					logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, leaseReads: true, procs: c.procs})
 				if err != nil {
 					broken = true // nothing left to close
 					for _, p := range res.ReadPaths {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(nodeEnv); spec != "" {
+		runChildNode(spec) // a node of TestTinyRunProcs's cluster
+		os.Exit(0)
+	}
 	// Every cluster is shut down and its transports' streams closed, so
 	// neither engine nor bbolt should leave a goroutine behind.
 	goleak.VerifyTestMain(m)
@@ -94,6 +100,73 @@ func TestTinyRun(t *testing.T) {
 		}
 		check(t, byName[pName])
 	})
+}
+
+// TestTinyRunProcs runs the harness with node2 and node3 in child
+// processes (this test binary re-executed) for every engine.
+func TestTinyRunProcs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three 3-node clusters on disk, two nodes each in child processes")
+	}
+	c := config{
+		engines:      []string{pName, hName, wName},
+		clients:      []int{4},
+		sizes:        []int{16},
+		readers:      []int{2},
+		warmup:       100 * time.Millisecond,
+		dur:          300 * time.Millisecond,
+		timeout:      10 * time.Second,
+		elect:        30 * time.Second,
+		probeSamples: 5,
+		dir:          t.TempDir(),
+		logLevel:     "ERROR",
+		pontoonReads: []string{"verify", "readindex"},
+		procs:        true,
+	}
+	progress := &lockedBuffer{}
+	rep, err := run(context.Background(), c, progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	printReport(&table, rep)
+	t.Logf("report:\n%s", table.String())
+	if !strings.Contains(table.String(), "mode: multi-process") {
+		t.Errorf("report does not say it ran in multi-process mode")
+	}
+	for _, e := range rep.Engines {
+		if e.Err != "" {
+			t.Fatalf("%s: %s\n%s", e.Engine, e.Err, progress.String())
+		}
+		if len(e.Writes) != 1 || e.Writes[0].Ops == 0 || len(e.Reads) == 0 {
+			t.Errorf("%s: writes %+v reads %+v", e.Engine, e.Writes, e.Reads)
+		}
+		if e.ShutdownErr != "" {
+			t.Errorf("%s: shutdown: %s", e.Engine, e.ShutdownErr)
+		}
+		if e.GoroutinesLeft != 0 {
+			t.Errorf("%s: %d goroutines left after shutdown", e.Engine, e.GoroutinesLeft)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers (the engines'
+// loggers and the children's copied stderr).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestHistogram(t *testing.T) {

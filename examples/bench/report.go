@@ -17,7 +17,7 @@ const (
 // with Pontoon/HashiCorp ratios, engine notes and the goals.
 func printReport(w io.Writer, rep *report) {
 	m := rep.Machine
-	fmt.Fprintf(w, "Pontoon vs hashicorp/raft v1.8.0 (H: on raft-boltdb/v2, W: on raft-wal v0.4.0): 3 nodes in one process, TCP on 127.0.0.1, fsync on, KV FSM\n")
+	fmt.Fprintf(w, "Pontoon vs hashicorp/raft v1.8.0 (H: on raft-boltdb/v2, W: on raft-wal v0.4.0): 3 nodes, TCP on 127.0.0.1, fsync on, KV FSM\n")
 	fmt.Fprintf(w, "date %s | %s %s | %d CPUs (GOMAXPROCS %d) %s | kernel %s | mem %s\n",
 		m.Date, m.GoVersion, m.OS, m.NumCPU, m.GOMAXPROC, m.CPUModel, m.Kernel, m.MemTotal)
 	fmt.Fprintf(w, "data dir %s on %s\n", m.DataDir, m.Disk)
@@ -27,6 +27,12 @@ func printReport(w io.Writer, rep *report) {
 	} else {
 		fmt.Fprintf(w, "cells: clients %v, values %v B, %.1f s warm-up + %.1f s measured per cell; readers %v\n",
 			c.Clients, c.Sizes, c.WarmupSec, c.CellSec, c.Readers)
+	}
+	if !c.Procs {
+		fmt.Fprintf(w, "mode: in-process: the 3 nodes and the clients share this process\n")
+	} else {
+		fmt.Fprintf(w, "mode: multi-process: node1 (leader) with the clients here, node2 and node3 each in a process of its own;\n"+
+			"      CPU/op counts all three processes, allocations and memory node1's process only\n")
 	}
 	if c.Rounds > 1 {
 		fmt.Fprintf(w, "rounds: %d, engine order alternating; every figure is the median over the rounds\n", c.Rounds)
