@@ -38,7 +38,7 @@ func (r *Raft) runFSM() {
 		select {
 		case batch = <-r.applyCh:
 		case req := <-r.fsmSnapshotCh:
-			req.respCh <- r.fsmSnapshot(st)
+			req.respCh <- r.fsmSnapshot(st, req.user)
 			continue
 		case req := <-r.fsmRestoreCh:
 			req.respCh <- r.fsmRestore(st, req)
@@ -97,10 +97,16 @@ func (r *Raft) runFSM() {
 		}
 
 		for _, it := range batch {
-			if it.log.Type == raft.LogConfiguration {
+			switch it.log.Type {
+			case raft.LogConfiguration:
 				if c, err := raft.DecodeConfiguration(it.log.Data); err == nil {
 					st.configuration, st.configurationIndex = c, it.log.Index
 				}
+				if isBatching || isConfStore {
+					st.handed = it.log.Index
+				}
+			case raft.LogCommand, raft.LogBarrier:
+				st.handed = it.log.Index
 			}
 		}
 		lastLog := batch[len(batch)-1].log
@@ -126,16 +132,39 @@ type fsmPosition struct {
 	configurationIndex uint64
 	// snapshotIndex is the index of the last snapshot taken or restored.
 	snapshotIndex uint64
+	// handed is the index of the last entry the apply loop handed to the
+	// FSM since this node started, counted as hashicorp/raft counts it for
+	// Snapshot: commands and barriers; configuration entries only for a
+	// BatchingFSM or a ConfigurationStore; a snapshot restored at run time
+	// (not the one restored at start). Zero: nothing handed yet.
+	// Invariant: handed <= index.
+	handed uint64
 }
 
-// fsmSnapshot asks the FSM for a snapshot of its current state.
-func (r *Raft) fsmSnapshot(st *fsmPosition) fsmSnapshotResp {
-	if st.index == 0 || st.index == st.snapshotIndex {
+// Text of the error a user snapshot gets while the FSM has not been handed
+// the latest configuration entry (hashicorp/raft's words).
+const snapshotConfigPendingFmt = "cannot take snapshot now, wait until the configuration entry at %v has been applied (have applied %v)"
+
+// fsmSnapshot asks the FSM for a snapshot of its current state. A user
+// request follows hashicorp/raft's rules: raft.ErrNothingNewToSnapshot only
+// when nothing was handed to the FSM since start, an error while the latest
+// configuration entry is ahead of what the FSM was handed, and otherwise a
+// snapshot even when nothing is new since the last one. An automatic one
+// (user false) is skipped when nothing is new since the last snapshot.
+func (r *Raft) fsmSnapshot(st *fsmPosition, user bool) fsmSnapshotResp {
+	if user {
+		if st.handed == 0 {
+			return fsmSnapshotResp{err: raft.ErrNothingNewToSnapshot}
+		}
+		if st.handed < st.configurationIndex {
+			return fsmSnapshotResp{err: fmt.Errorf(snapshotConfigPendingFmt, st.configurationIndex, st.handed)}
+		}
+	} else if st.index == 0 || st.index == st.snapshotIndex {
 		return fsmSnapshotResp{err: raft.ErrNothingNewToSnapshot}
 	}
 	snap, err := r.fsm.Snapshot()
 	if err != nil {
-		return fsmSnapshotResp{err: fmt.Errorf("FSM snapshot failed: %w", err)}
+		return fsmSnapshotResp{err: fmt.Errorf("failed to start snapshot: %w", err)}
 	}
 	st.snapshotIndex = st.index
 	return fsmSnapshotResp{snap: snap, index: st.index, term: st.term,
@@ -157,6 +186,7 @@ func (r *Raft) fsmRestore(st *fsmPosition, req fsmRestoreReq) error {
 	st.index, st.term = req.info.index, req.info.term
 	st.configuration, st.configurationIndex = req.info.configuration, req.info.configurationIndex
 	st.snapshotIndex = req.info.index
+	st.handed = req.info.index
 	r.appliedIndex.Store(req.info.index)
 	r.signalApplied()
 	return nil

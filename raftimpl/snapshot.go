@@ -20,6 +20,9 @@ type SnapshotFuture interface {
 
 // fsmSnapshotReq asks the apply loop for a point-in-time FSM snapshot.
 type fsmSnapshotReq struct {
+	// user is set for a Snapshot call (hashicorp/raft's rules apply, see
+	// fsmSnapshot), clear for an automatic snapshot.
+	user   bool
 	respCh chan fsmSnapshotResp
 }
 
@@ -53,8 +56,12 @@ func (f *snapshotFuture) Open() (*raft.SnapshotMeta, io.ReadCloser, error) {
 
 // Snapshot takes a snapshot now. The FSM's Snapshot runs on the apply loop
 // (between two Apply calls); FSMSnapshot.Persist runs on the snapshot
-// goroutine, so Apply continues meanwhile. It fails with
-// raft.ErrNothingNewToSnapshot if nothing was applied since the last one.
+// goroutine, so Apply continues meanwhile. As in hashicorp/raft it takes one
+// even when nothing is new since the last snapshot; it fails with the bare
+// raft.ErrNothingNewToSnapshot only when nothing was applied since the node
+// started, and with "cannot take snapshot now, wait until the configuration
+// entry at N has been applied (have applied M)" right after a membership
+// change, until an Apply or Barrier behind it has been applied.
 func (r *Raft) Snapshot() SnapshotFuture {
 	f := &snapshotFuture{opFuture: newOpFuture(waiter{}, r.loopDone), r: r}
 	select {
@@ -83,12 +90,12 @@ func (r *Raft) runSnapshots() {
 			if !r.shouldSnapshot() {
 				continue
 			}
-			if _, err := r.takeSnapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			if _, err := r.takeSnapshot(false); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 				r.logger.Error("failed to take snapshot", "error", err)
 			}
 		case req := <-r.userSnapshotCh:
-			id, err := r.takeSnapshot()
-			if err != nil {
+			id, err := r.takeSnapshot(true)
+			if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 				r.logger.Error("failed to take snapshot", "error", err)
 			}
 			req.future.id = id
@@ -108,9 +115,10 @@ func (r *Raft) shouldSnapshot() bool {
 
 // takeSnapshot snapshots the FSM, persists it to the SnapshotStore, and
 // tells the driver, which compacts the log. It returns the snapshot's ID.
-func (r *Raft) takeSnapshot() (string, error) {
+// user selects the rules of a Snapshot call (fsmSnapshot).
+func (r *Raft) takeSnapshot(user bool) (string, error) {
 	start := time.Now()
-	req := fsmSnapshotReq{respCh: make(chan fsmSnapshotResp, 1)}
+	req := fsmSnapshotReq{user: user, respCh: make(chan fsmSnapshotResp, 1)}
 	select {
 	case r.fsmSnapshotCh <- req:
 	case <-r.shutdownCh:
