@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"sync/atomic"
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
@@ -225,19 +226,34 @@ func (r *Raft) restoreFrom(id string) error {
 
 // drainOnClose reads a snapshot to its end on Close, so a checksum check at
 // EOF runs even when the FSM stops reading early, and reports its failure.
+// It counts the bytes the FSM read (CountingReader) and exposes the store's
+// reader (ReadCloserWrapper), as hashicorp/raft's restore reader does.
 type drainOnClose struct {
 	rc     io.ReadCloser
 	err    error
 	closed bool
+	count  atomic.Int64
 }
+
+var (
+	_ CountingReader    = (*drainOnClose)(nil)
+	_ ReadCloserWrapper = (*drainOnClose)(nil)
+)
 
 func (d *drainOnClose) Read(p []byte) (int, error) {
 	n, err := d.rc.Read(p)
+	d.count.Add(int64(n))
 	if err != nil && err != io.EOF {
 		d.err = err
 	}
 	return n, err
 }
+
+// Count implements CountingReader: the bytes read through Read.
+func (d *drainOnClose) Count() int64 { return d.count.Load() }
+
+// WrappedReadCloser implements ReadCloserWrapper.
+func (d *drainOnClose) WrappedReadCloser() io.ReadCloser { return d.rc }
 
 func (d *drainOnClose) Close() error {
 	if d.closed {
