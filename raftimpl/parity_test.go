@@ -2,6 +2,7 @@ package raftimpl
 
 import (
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,5 +108,108 @@ func TestRestoreReaderCountsAndWraps(t *testing.T) {
 	defer func() { r.Shutdown().Error() }()
 	if !fsm.counting || !fsm.wrapper || fsm.count != meta.Size {
 		t.Fatalf("restore reader: CountingReader %v (count %d of %d), ReadCloserWrapper %v", fsm.counting, fsm.count, meta.Size, fsm.wrapper)
+	}
+}
+
+// trackingStore is an InmemStore that records the commit index staged with
+// each StoreLogs (logstore.CommitTrackingLogStore).
+type trackingStore struct {
+	*logstore.InmemStore
+	mu             sync.Mutex
+	staged, commit uint64
+}
+
+func (s *trackingStore) StageCommitIndex(idx uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.staged = idx
+	return nil
+}
+
+func (s *trackingStore) GetCommitIndex() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commit, nil
+}
+
+func (s *trackingStore) StoreLogs(logs []*raft.Log) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.InmemStore.StoreLogs(logs); err != nil {
+		return err
+	}
+	s.commit = s.staged
+	return nil
+}
+
+func (s *trackingStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+// RestoreCommittedLogs: refused without a CommitTrackingLogStore (the bare
+// sentinel); with one, the engine records its commit index with its writes
+// and NewRaft applies the committed entries before it returns, each once.
+func TestRestoreCommittedLogs(t *testing.T) {
+	conf := testConfig(t, "s")
+	conf.RestoreCommittedLogs = true
+	plain := logstore.NewInmemStore()
+	_, trans := transport.NewInmemTransport("")
+	if _, err := NewRaft(conf, &testFSM{}, plain, plain, snapshot.NewInmemSnapshotStore(), trans); err != raft.ErrIncompatibleLogStore {
+		t.Fatalf("NewRaft over a plain store: %v, want the bare ErrIncompatibleLogStore", err)
+	}
+	trans.Close()
+
+	store := &trackingStore{InmemStore: logstore.NewInmemStore()}
+	snaps := snapshot.NewInmemSnapshotStore()
+	addr, trans := transport.NewInmemTransport("")
+	if err := BootstrapCluster(conf, store, store, snaps, trans,
+		raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: addr}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRaft(conf, &testFSM{}, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the node to lead", func() bool { return r.State() == raft.Leader })
+	var last uint64
+	for i := 0; i < 10; i++ {
+		f := r.Apply(cmd(i), 5*time.Second)
+		if err := f.Error(); err != nil {
+			t.Fatal(err)
+		}
+		last = f.Index()
+	}
+	// The barrier's write carries a commit index covering every command.
+	if err := r.Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Shutdown().Error(); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := store.GetCommitIndex(); c < last {
+		t.Fatalf("recorded commit index %d, want >= %d", c, last)
+	}
+
+	fsm := &testFSM{}
+	_, trans = transport.NewInmemTransport(addr)
+	r, err = NewRaft(conf, fsm, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { r.Shutdown().Error() }()
+	// Applied before NewRaft returned: no leader needed.
+	if got := len(fsm.commands()); got != 10 || r.AppliedIndex() < last {
+		t.Fatalf("after NewRaft: %d commands applied, AppliedIndex %d; want 10 and >= %d", got, r.AppliedIndex(), last)
+	}
+	waitFor(t, 10*time.Second, "the node to lead", func() bool { return r.State() == raft.Leader })
+	if err := r.Apply(cmd(10), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	got := fsm.commands()
+	if len(got) != 11 {
+		t.Fatalf("%d commands applied after one more Apply, want 11 (each once)", len(got))
+	}
+	for i, c := range got {
+		if string(c) != string(cmd(i)) {
+			t.Fatalf("command %d is %q, want %q", i, c, cmd(i))
+		}
 	}
 }
