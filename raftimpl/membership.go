@@ -36,7 +36,7 @@ const (
 	// AddStaging is hashicorp/raft's deprecated name for AddVoter (the
 	// same value, 0); it adds a voter at once. Deprecated: use AddVoter,
 	// or AddNonvoterPromoting for a server promoted once caught up.
-	AddStaging = AddVoter
+	AddStaging = 0
 )
 
 // String returns hashicorp/raft's names: "AddVoter", "AddNonvoter",

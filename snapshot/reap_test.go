@@ -33,3 +33,25 @@ func TestFileReapSnapshots(t *testing.T) {
 	}
 	must(t, s1.ReapSnapshots()) // nothing left to reap
 }
+
+// The sinks Create returns have hashicorp/raft's exported type names.
+func TestExportedSinkTypes(t *testing.T) {
+	fs, err := snapshot.NewFileSnapshotStore(t.TempDir(), 1, io.Discard)
+	must(t, err)
+	sink, err := fs.Create(1, 1, 1, cfg, 1, nil)
+	must(t, err)
+	if _, ok := sink.(*snapshot.FileSnapshotSink); !ok {
+		t.Fatalf("FileSnapshotStore.Create returned %T", sink)
+	}
+	must(t, sink.Cancel())
+	sink, err = snapshot.NewInmemSnapshotStore().Create(1, 1, 1, cfg, 1, nil)
+	must(t, err)
+	if _, ok := sink.(*snapshot.InmemSnapshotSink); !ok {
+		t.Fatalf("InmemSnapshotStore.Create returned %T", sink)
+	}
+	sink, err = snapshot.NewDiscardSnapshotStore().Create(1, 1, 1, cfg, 1, nil)
+	must(t, err)
+	if _, ok := sink.(snapshot.DiscardSnapshotSink); !ok {
+		t.Fatalf("DiscardSnapshotStore.Create returned %T", sink)
+	}
+}
