@@ -9,6 +9,7 @@ type (
 	Config                      = raftimpl.Config
 	ConfigurationChangeCommand  = raftimpl.ConfigurationChangeCommand
 	ConfigurationFuture         = raftimpl.ConfigurationFuture
+	CountingReader              = raftimpl.CountingReader
 	FailedHeartbeatObservation  = raftimpl.FailedHeartbeatObservation
 	FilterFn                    = raftimpl.FilterFn
 	IndexFuture                 = raftimpl.IndexFuture
@@ -17,9 +18,11 @@ type (
 	Observer                    = raftimpl.Observer
 	PeerObservation             = raftimpl.PeerObservation
 	Raft                        = raftimpl.Raft
+	ReadCloserWrapper           = raftimpl.ReadCloserWrapper
 	ReloadableConfig            = raftimpl.ReloadableConfig
 	ResumedHeartbeatObservation = raftimpl.ResumedHeartbeatObservation
 	SnapshotFuture              = raftimpl.SnapshotFuture
+	WrappingFSM                 = raftimpl.WrappingFSM
 )
 
 const (
@@ -27,6 +30,10 @@ const (
 	AddNonvoter  = raftimpl.AddNonvoter
 	DemoteVoter  = raftimpl.DemoteVoter
 	RemoveServer = raftimpl.RemoveServer
+	Promote      = raftimpl.Promote
+	// AddStaging is hashicorp/raft's old name for AddVoter (an untyped 0),
+	// not an auto-promoting command.
+	AddStaging = raftimpl.AddStaging
 )
 
 // NewRaft is raftimpl.NewRaft.

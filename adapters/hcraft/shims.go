@@ -3,7 +3,6 @@ package raft
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 
 	pontoon "github.com/pontoon-raft/raft"
@@ -25,15 +24,6 @@ const (
 	_ = uint(ProtocolVersionMax-pontoon.ProtocolVersionMax) + uint(pontoon.ProtocolVersionMax-ProtocolVersionMax)
 	_ = uint(SnapshotVersionMax-pontoon.SnapshotVersionMax) + uint(pontoon.SnapshotVersionMax-SnapshotVersionMax)
 )
-
-// AddStaging is hashicorp/raft's old name for AddVoter: an untyped constant
-// with AddVoter's value. It is not Pontoon's auto-promoting command.
-const AddStaging = 0
-
-// Promote is hashicorp/raft's command that turns a Staging server into a
-// voter. hashicorp/raft takes ConfigurationChangeCommand values in no public
-// call, so this constant only keeps code that names it compiling.
-const Promote ConfigurationChangeCommand = 4
 
 // DecodeConfiguration decodes a configuration written by EncodeConfiguration.
 // Like hashicorp/raft's, it panics on bad input; Pontoon's own
@@ -105,26 +95,4 @@ func ReadConfigJSON(path string) (Configuration, error) {
 // LeadershipTransfer methods return a Future, which has the same methods.
 type LeadershipTransferFuture interface {
 	Future
-}
-
-// CountingReader is a reader that counts the bytes read through it.
-type CountingReader interface {
-	io.Reader
-	// Count returns the number of bytes read so far.
-	Count() int64
-}
-
-// ReadCloserWrapper is a ReadCloser that wraps another and hands it out, so
-// that an FSM's Restore can reach the reader underneath.
-type ReadCloserWrapper interface {
-	io.ReadCloser
-	// WrappedReadCloser returns the wrapped ReadCloser.
-	WrappedReadCloser() io.ReadCloser
-}
-
-// WrappingFSM is an FSM that wraps another; the cluster test helpers look
-// through it to find the MockFSM underneath.
-type WrappingFSM interface {
-	// Underlying returns the wrapped FSM.
-	Underlying() FSM
 }

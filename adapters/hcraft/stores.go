@@ -18,8 +18,11 @@ type (
 	MonotonicLogStore      = logstore.MonotonicLogStore
 	StableStore            = logstore.StableStore
 
+	DiscardSnapshotSink  = snapshot.DiscardSnapshotSink
 	DiscardSnapshotStore = snapshot.DiscardSnapshotStore
+	FileSnapshotSink     = snapshot.FileSnapshotSink
 	FileSnapshotStore    = snapshot.FileSnapshotStore
+	InmemSnapshotSink    = snapshot.InmemSnapshotSink
 	InmemSnapshotStore   = snapshot.InmemSnapshotStore
 	SnapshotStore        = snapshot.SnapshotStore
 )

@@ -59,10 +59,13 @@ func (r Result) OK() bool {
 // Compare matches every exported member of want (hashicorp/raft) against got
 // (the facade). srcDir and files are the facade's sources, read to tell
 // forwarding functions from shims; pontoon is the module path of Pontoon.
-func Compare(want, got *types.Package, srcDir string, files []string, pontoon string) ([]Result, error) {
+// Types declared in the packages of vocab (the main packages, when comparing
+// a subpackage such as bench) print as "raft.<name>" too.
+func Compare(want, got *types.Package, srcDir string, files []string, pontoon string, vocab ...*types.Package) ([]Result, error) {
 	n := newNamer()
-	n.claim(want)
-	n.claim(got)
+	for _, p := range append(vocab, want, got) {
+		n.claim(p)
+	}
 	w := n.describe(want)
 	g := n.describe(got)
 	origins, err := forwards(srcDir, files, pontoon)
@@ -76,8 +79,17 @@ func Compare(want, got *types.Package, srcDir string, files []string, pontoon st
 		if !ok || !tn.IsAlias() {
 			continue
 		}
-		if named, ok := types.Unalias(tn.Type()).(*types.Named); ok && named.Obj().Pkg() != nil {
-			origins[name] = shortName(named.Obj().Pkg().Path(), pontoon) + "." + named.Obj().Name()
+		// The identifier the alias names: another alias (Pontoon's exported
+		// name for an unexported type) or a defined type.
+		var obj *types.TypeName
+		switch rhs := tn.Type().(*types.Alias).Rhs().(type) {
+		case *types.Alias:
+			obj = rhs.Obj()
+		case *types.Named:
+			obj = rhs.Obj()
+		}
+		if obj != nil && obj.Pkg() != nil {
+			origins[name] = shortName(obj.Pkg().Path(), pontoon) + "." + obj.Name()
 		}
 	}
 

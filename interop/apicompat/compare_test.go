@@ -16,18 +16,21 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	hashicorpPath = "github.com/hashicorp/raft"
-	facadePath    = "github.com/pontoon-raft/raft/adapters/hcraft"
-	pontoonPath   = "github.com/pontoon-raft/raft"
-	docPath       = "../../docs/hcraft-api.md"
+	hashicorpPath  = "github.com/hashicorp/raft"
+	facadePath     = "github.com/pontoon-raft/raft/adapters/hcraft"
+	pontoonPath    = "github.com/pontoon-raft/raft"
+	boltPath       = "github.com/hashicorp/raft-boltdb/v2"
+	boltFacadePath = "github.com/pontoon-raft/raft/adapters/raftboltdb"
+	docPath        = "../../docs/hcraft-api.md"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/hcraft-api.md from the comparison")
 
-// compare loads both packages and compares them.
+// compare loads both packages, and both bench subpackages, and compares
+// them; the subpackage's keys start with "bench.".
 func compare(t *testing.T) []Result {
 	t.Helper()
-	pkgs, listedPkgs, err := Load(".", hashicorpPath, facadePath)
+	pkgs, listedPkgs, err := Load(".", hashicorpPath, facadePath, hashicorpPath+"/bench", facadePath+"/bench", boltPath, boltFacadePath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +38,26 @@ func compare(t *testing.T) []Result {
 	results, err := Compare(pkgs[hashicorpPath], pkgs[facadePath], l.Dir, l.GoFiles, pontoonPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	l = listedPkgs[facadePath+"/bench"]
+	bench, err := Compare(pkgs[hashicorpPath+"/bench"], pkgs[facadePath+"/bench"], l.Dir, l.GoFiles, pontoonPath,
+		pkgs[hashicorpPath], pkgs[facadePath])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range bench {
+		r.Key = "bench." + r.Key
+		results = append(results, r)
+	}
+	l = listedPkgs[boltFacadePath]
+	bolt, err := Compare(pkgs[boltPath], pkgs[boltFacadePath], l.Dir, l.GoFiles, pontoonPath,
+		pkgs[hashicorpPath], pkgs[facadePath])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range bolt {
+		r.Key = "raftboltdb." + r.Key
+		results = append(results, r)
 	}
 	return results
 }

@@ -14,15 +14,26 @@ require (
 )
 
 require (
+	github.com/armon/go-metrics v0.4.1 // indirect
+	github.com/boltdb/bolt v1.3.1 // indirect
+)
+
+require (
 	github.com/fatih/color v1.13.0 // indirect
 	github.com/hashicorp/go-hclog v1.6.3 // indirect
 	github.com/hashicorp/go-immutable-radix v1.3.1 // indirect
 	github.com/hashicorp/go-metrics v0.7.0 // indirect
 	github.com/hashicorp/go-msgpack/v2 v2.1.5 // indirect
 	github.com/hashicorp/golang-lru v1.0.2 // indirect
+	github.com/hashicorp/raft-boltdb/v2 v2.3.1
 	github.com/mattn/go-colorable v0.1.12 // indirect
 	github.com/mattn/go-isatty v0.0.14 // indirect
 	github.com/pontoon-raft/raft v0.0.0-00010101000000-000000000000 // indirect
+	github.com/pontoon-raft/raft/adapters/raftboltdb v0.0.0-00010101000000-000000000000
 	go.etcd.io/bbolt v1.4.3 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
+
+replace github.com/pontoon-raft/raft/adapters/raftboltdb => ../../adapters/raftboltdb
+
+replace github.com/hashicorp/go-metrics => github.com/hashicorp/go-metrics v0.6.0
