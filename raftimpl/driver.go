@@ -74,6 +74,8 @@ type driver struct {
 	// published; published is false until the first publish.
 	pubLatestIdx, pubCommittedIdx uint64
 	published                     bool
+	// nextNotMemberWarn is when maybeWarnNotMember may warn again.
+	nextNotMemberWarn time.Time
 }
 
 // pendingRPC is a request from a peer awaiting the core's answer.
@@ -103,6 +105,14 @@ func newDriver(r *Raft, snap snapshotInfo) (*driver, error) {
 	if err := d.newCore(); err != nil {
 		return nil, err
 	}
+	if err := d.checkIdentity(); err != nil {
+		for _, p := range d.peers {
+			p.stop()
+		}
+		return nil, err
+	}
+	// The start-up warning (if any) was just logged.
+	d.nextNotMemberWarn = time.Now().Add(notMemberWarnEvery)
 	return d, nil
 }
 

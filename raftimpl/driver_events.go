@@ -1,6 +1,8 @@
 package raftimpl
 
 import (
+	"time"
+
 	"github.com/pontoon-raft/raft/raftimpl/internal/core"
 	"github.com/pontoon-raft/raft/transport"
 )
@@ -81,6 +83,9 @@ func (d *driver) onTick() (stop bool) {
 	}
 	d.core.Tick()
 	d.expireRPCs()
+	if d.soft.Leader == "" {
+		d.maybeWarnNotMember(time.Now())
+	}
 	d.writer.spaced.Store(d.core.FollowersFormQuorum())
 	return false
 }
