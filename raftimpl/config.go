@@ -96,13 +96,15 @@ type Config struct {
 	LeaseReadDrift time.Duration
 
 	// DiskStallTimeout bounds how long a LogStore or StableStore write may
-	// take on a leader: past it the node reports itself a follower (State,
-	// LeaderCh, observers) and fails its pending operations with
-	// raft.ErrLeadershipLost. The rest of the cluster elects a new leader on
-	// its own, because a leader whose loop is stuck in a write sends no
-	// heartbeats. 0 means 2·ElectionTimeout, but at least 2s: an fsync
-	// under load can take hundreds of milliseconds without anything being
-	// wrong.
+	// take on a leader: past it the node steps down and reports itself a
+	// follower (State, LeaderCh, observers), every operation pending on its
+	// leadership (Apply, Barrier, VerifyLeader, membership changes) fails
+	// at once with raft.ErrLeadershipLost, and new ones fail at once with
+	// raft.ErrNotLeader, whether or not the write ever completes. Its
+	// heartbeats stop, so the rest of the cluster elects a new leader; it
+	// rejoins as a follower once its disk works. 0 means 2·ElectionTimeout,
+	// but at least 2s: an fsync under load can take hundreds of
+	// milliseconds without anything being wrong.
 	DiskStallTimeout time.Duration
 }
 
