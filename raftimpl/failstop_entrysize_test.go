@@ -100,14 +100,14 @@ func (c *tcpCluster) waitCommands(t *testing.T, want [][]byte) {
 	}
 }
 
-// With the transport's frame limit at 1 MiB, the largest entry Apply takes is
+// With the transport's frame limit at 256 KiB, the largest entry Apply takes is
 // derived from it: one byte more is refused at once with ErrEntryTooLarge and
 // nothing is appended; an entry of exactly the limit replicates; and a burst
 // of entries just under it is split into requests that each fit a frame
 // (issue 11 row 7: the leader stored an entry it could not send, and
 // retried forever).
 func TestOversizedEntryRefusedAndBatchesFitTheFrame(t *testing.T) {
-	const frame = 1 << 20
+	const frame = 256 << 10
 	c := newTCPCluster(t, 3, transport.NetworkTransportConfig{MaxMessageSize: frame}, nil)
 	l := c.leader(t)
 	want := [][]byte{[]byte("small")}
