@@ -40,8 +40,8 @@ type scenario struct {
 // figures are the numbers a run prints.
 type figures struct {
 	events, allEvents, kills, powerFails, allPowerFails int
-	restarts                                           int
-	elapsed                                            time.Duration
+	restarts                                            int
+	elapsed                                             time.Duration
 }
 
 // runScenario runs the cluster, the clients and the nemesis, then heals and
