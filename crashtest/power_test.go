@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,9 +34,23 @@ func TestPowerFail(t *testing.T) {
 		dirs = append(dirs, d)
 		mounts = append(mounts, m)
 	}
+	lossLog, err := os.Create(filepath.Join(logDir, "powerfail.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lossLog.Close()
 	runScenario(t, scenario{
 		duration: 30 * time.Second, events: 15, dirs: dirs,
-		powerFail: func(i int) error { return mounts[i].powerFail() },
+		powerFail: func(i int) error {
+			// What this power failure loses, for the record (a loss of
+			// acknowledged writes is then traced to a file here).
+			loss := mounts[i].fs.describeLoss()
+			fmt.Fprintf(lossLog, "%s power failure of n%d: %d items\n", time.Now().Format("15:04:05.000"), i+1, len(loss))
+			for _, l := range loss {
+				fmt.Fprintf(lossLog, "    %s\n", l)
+			}
+			return mounts[i].powerFail()
+		},
 	}, logDir)
 	for i, m := range mounts {
 		m.fs.mu.Lock()
