@@ -25,5 +25,5 @@ func TestCrashKill(t *testing.T) {
 		}
 		dirs = append(dirs, d)
 	}
-	runScenario(t, scenario{duration: 50 * time.Second, events: 30, dirs: dirs}, logDir)
+	runScenario(t, scenario{duration: 30 * time.Second, kills: 30, dirs: dirs}, logDir)
 }

@@ -40,7 +40,7 @@ func TestPowerFail(t *testing.T) {
 	}
 	defer lossLog.Close()
 	runScenario(t, scenario{
-		duration: 30 * time.Second, events: 15, dirs: dirs,
+		duration: 20 * time.Second, kills: 15, dirs: dirs,
 		powerFail: func(i int) error {
 			// What this power failure loses, for the record (a loss of
 			// acknowledged writes is then traced to a file here).
