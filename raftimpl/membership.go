@@ -175,6 +175,9 @@ func (d *driver) proposeConfChanges() {
 			return
 		}
 		d.confQueue = d.confQueue[1:]
+		if errors.Is(err, raft.ErrConfigurationChanged) {
+			err = &configChangedError{prev: req.change.PrevIndex, latest: d.pubLatestIdx}
+		}
 		if err != nil {
 			req.future.respond(err, 0, nil)
 			continue
@@ -184,3 +187,15 @@ func (d *driver) proposeConfChanges() {
 		d.pending[idx] = &logFuture{opFuture: req.future, log: raft.Log{Index: idx, Term: d.core.Status().Term}}
 	}
 }
+
+// configChangedError is a change refused for a stale prevIndex: its text is
+// hashicorp/raft's, and it matches raft.ErrConfigurationChanged.
+type configChangedError struct {
+	prev, latest uint64
+}
+
+func (e *configChangedError) Error() string {
+	return fmt.Sprintf("configuration changed since %v (latest is %v)", e.prev, e.latest)
+}
+
+func (e *configChangedError) Unwrap() error { return raft.ErrConfigurationChanged }

@@ -1,6 +1,7 @@
 package raftimpl
 
 import (
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -211,5 +212,17 @@ func TestRestoreCommittedLogs(t *testing.T) {
 		if string(c) != string(cmd(i)) {
 			t.Fatalf("command %d is %q, want %q", i, c, cmd(i))
 		}
+	}
+}
+
+// A stale prevIndex is refused with hashicorp/raft's text, still matching
+// raft.ErrConfigurationChanged.
+func TestStalePrevIndexText(t *testing.T) {
+	store := logstore.NewInmemStore()
+	r := singleNode(t, testConfig(t, "s"), &testFSM{}, store, snapshot.NewInmemSnapshotStore())
+	defer func() { r.Shutdown().Error() }()
+	err := r.AddVoter("x", "x-addr", 999, 5*time.Second).Error()
+	if !errors.Is(err, raft.ErrConfigurationChanged) || err.Error() != "configuration changed since 999 (latest is 1)" {
+		t.Fatalf("AddVoter with a stale prevIndex: %v", err)
 	}
 }
