@@ -169,6 +169,9 @@ func TestRestoreCommittedLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !r.RestoreCommittedLogs {
+		t.Error("Raft.RestoreCommittedLogs does not reflect the Config")
+	}
 	waitFor(t, 10*time.Second, "the node to lead", func() bool { return r.State() == raft.Leader })
 	var last uint64
 	for i := 0; i < 10; i++ {

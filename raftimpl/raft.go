@@ -19,6 +19,10 @@ import (
 // Raft is one node of a Raft cluster. Its methods are safe for concurrent
 // use.
 type Raft struct {
+	// RestoreCommittedLogs is Config.RestoreCommittedLogs, exported as in
+	// hashicorp/raft's Raft. Read only: changing it has no effect.
+	RestoreCommittedLogs bool
+
 	conf    Config
 	logger  hclog.Logger
 	metrics *metrics.Metrics
@@ -130,38 +134,39 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		return nil, err
 	}
 	r := &Raft{
-		maxEntrySize:   maxEntry,
-		appendBytes:    appendBytes,
-		conf:           c,
-		logger:         c.logger(),
-		fsm:            fsm,
-		logs:           logs,
-		stable:         stable,
-		snaps:          snaps,
-		trans:          trans,
-		localID:        c.LocalID,
-		localAddr:      trans.LocalAddr(),
-		proposeCh:      make(chan *logFuture, 4096),
-		rpcCh:          make(chan transport.RPC, 256),
-		readCh:         make(chan readReq, 256),
-		confCh:         make(chan confChangeReq, 16),
-		transferCh:     make(chan transferReq),
-		restoreCh:      make(chan userRestoreReq),
-		reloadCh:       make(chan ReloadableConfig),
-		appliedCh:      make(chan struct{}),
-		peerRespCh:     make(chan core.Message, 4096),
-		bootstrapCh:    make(chan bootstrapReq),
-		applyCh:        make(chan []commitItem, 128),
-		userSnapshotCh: make(chan userSnapshotReq),
-		fsmSnapshotCh:  make(chan fsmSnapshotReq),
-		fsmRestoreCh:   make(chan fsmRestoreReq),
-		snapshotDoneCh: make(chan snapshotInfo, 1),
-		snapshotRecvCh: make(chan snapshotRecv),
-		recvSem:        make(chan struct{}, 1),
-		leaderCh:       make(chan bool, 1),
-		observers:      make(map[uint64]*Observer),
-		shutdownCh:     make(chan struct{}),
-		loopDone:       make(chan struct{}),
+		RestoreCommittedLogs: c.RestoreCommittedLogs,
+		maxEntrySize:         maxEntry,
+		appendBytes:          appendBytes,
+		conf:                 c,
+		logger:               c.logger(),
+		fsm:                  fsm,
+		logs:                 logs,
+		stable:               stable,
+		snaps:                snaps,
+		trans:                trans,
+		localID:              c.LocalID,
+		localAddr:            trans.LocalAddr(),
+		proposeCh:            make(chan *logFuture, 4096),
+		rpcCh:                make(chan transport.RPC, 256),
+		readCh:               make(chan readReq, 256),
+		confCh:               make(chan confChangeReq, 16),
+		transferCh:           make(chan transferReq),
+		restoreCh:            make(chan userRestoreReq),
+		reloadCh:             make(chan ReloadableConfig),
+		appliedCh:            make(chan struct{}),
+		peerRespCh:           make(chan core.Message, 4096),
+		bootstrapCh:          make(chan bootstrapReq),
+		applyCh:              make(chan []commitItem, 128),
+		userSnapshotCh:       make(chan userSnapshotReq),
+		fsmSnapshotCh:        make(chan fsmSnapshotReq),
+		fsmRestoreCh:         make(chan fsmRestoreReq),
+		snapshotDoneCh:       make(chan snapshotInfo, 1),
+		snapshotRecvCh:       make(chan snapshotRecv),
+		recvSem:              make(chan struct{}, 1),
+		leaderCh:             make(chan bool, 1),
+		observers:            make(map[uint64]*Observer),
+		shutdownCh:           make(chan struct{}),
+		loopDone:             make(chan struct{}),
 	}
 	notLeader := newLeaderEpoch()
 	notLeader.end()
