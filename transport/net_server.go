@@ -45,17 +45,25 @@ func (n *NetworkTransport) listen() {
 			_ = conn.Close()
 			return
 		}
-		if len(n.mu.serverConns) >= n.lim.maxInboundConns {
+		ok, evicted := n.admitLocked()
+		if !ok {
 			n.mu.Unlock()
-			n.logger.Error("too many inbound connections, closing new one", "limit", n.lim.maxInboundConns, "remote-address", conn.RemoteAddr().String())
+			n.logger.Debug("too many inbound connections, all busy: closing new one", "limit", n.lim.maxInboundConns, "remote-address", conn.RemoteAddr().String())
 			_ = conn.Close()
+			n.flood.note(floodRefused, n.lim.maxInboundConns)
 			continue
 		}
-		n.mu.serverConns[conn] = struct{}{}
+		ct := &connTrack{conn: conn, acceptedAt: time.Now()}
+		n.mu.serverConns[conn] = ct
 		n.wg.Add(1)
 		n.mu.Unlock()
+		if evicted != nil {
+			_ = evicted.Close()
+			n.logger.Debug("inbound connection limit reached: closed an idle connection", "limit", n.lim.maxInboundConns, "closed", evicted.RemoteAddr().String())
+			n.flood.note(floodEvicted, n.lim.maxInboundConns)
+		}
 		n.logger.Debug("accepted connection", "local-address", n.LocalAddr(), "remote-address", conn.RemoteAddr().String())
-		go n.serveConn(conn)
+		go n.serveConn(ct)
 	}
 }
 
@@ -67,7 +75,9 @@ func (n *NetworkTransport) listen() {
 // out and enc.
 type serverConn struct {
 	conn net.Conn
-	sr   *codec.StreamReader
+	// track is what the accept loop sees of this connection.
+	track *connTrack
+	sr    *codec.StreamReader
 	// frame holds the request being read. An AppendEntries decoded by the
 	// fast path keeps it (its entries point into it), so the next request
 	// gets a new one of frameHint capacity; otherwise it is reused.
@@ -111,8 +121,9 @@ var errSnapshotNotDrained = errors.New("install snapshot: handler left data unre
 // engine while earlier ones are still being handled (up to the read-ahead
 // bound), so an engine that drains its queue persists several pipelined
 // AppendEntries at once; replies go out in request order.
-func (n *NetworkTransport) serveConn(conn net.Conn) {
+func (n *NetworkTransport) serveConn(ct *connTrack) {
 	defer n.wg.Done()
+	conn := ct.conn
 	defer func() {
 		n.mu.Lock()
 		delete(n.mu.serverConns, conn)
@@ -123,7 +134,7 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	if hs, ok := conn.(interface {
 		HandshakeContext(context.Context) error
 	}); ok {
-		_ = conn.SetDeadline(time.Now().Add(n.lim.timeout))
+		_ = conn.SetDeadline(ct.acceptedAt.Add(n.lim.timeout))
 		if err := hs.HandshakeContext(context.Background()); err != nil {
 			if !n.IsShutdown() {
 				n.logger.Error("TLS handshake failed", "remote-address", remote, "error", err)
@@ -135,6 +146,7 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	depth := n.lim.readAhead
 	sc := &serverConn{
 		conn:       conn,
+		track:      ct,
 		sr:         codec.NewStreamReader(conn),
 		free:       make(chan chan RPCResponse, depth),
 		queue:      make(chan pendingReply, depth),
@@ -143,10 +155,15 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	for i := 0; i < depth; i++ {
 		sc.free <- make(chan RPCResponse, 1)
 	}
-	// Once a request's first byte is in, the rest must arrive within Timeout.
+	// Once a request's first byte is in, the rest must arrive within
+	// Timeout; the first request keeps its deadline from the accept.
 	sc.onFirst = func() {
 		sc.started = true
-		_ = conn.SetReadDeadline(time.Now().Add(n.lim.timeout))
+		now := time.Now()
+		ct.lastActive.Store(now.UnixNano())
+		if ct.served.Load() {
+			_ = conn.SetReadDeadline(now.Add(n.lim.timeout))
+		}
 	}
 	go n.writeReplies(sc)
 	err := n.readRequests(sc)
@@ -163,6 +180,11 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	case err != nil && sc.started:
 		n.logConnEnd(remote, err, "failed to read incoming request")
 	case err != nil && !errors.Is(err, errHandled):
+		if !ct.served.Load() && errors.Is(err, os.ErrDeadlineExceeded) && !n.IsShutdown() {
+			n.logger.Debug("closing connection that sent no request in time", "remote-address", remote, "timeout", n.lim.timeout)
+			n.flood.note(floodSilent, n.lim.maxInboundConns)
+			return
+		}
 		n.logConnEnd(remote, err, "")
 	}
 }
@@ -179,7 +201,11 @@ func (n *NetworkTransport) readRequests(sc *serverConn) error {
 		if !ok {
 			return nil
 		}
-		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
+		if sc.track.served.Load() {
+			_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
+		} else {
+			_ = sc.conn.SetReadDeadline(sc.track.acceptedAt.Add(n.lim.timeout))
+		}
 		typ, err := n.readRequestFrame(sc)
 		if err != nil {
 			return err
@@ -224,6 +250,10 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	}
 	rpc.RespChan = respCh
 	pr := pendingReply{respCh: respCh}
+	sc.track.outstanding.Add(1)
+	if !sc.track.served.Load() {
+		sc.track.served.Store(true)
+	}
 	if snap != nil {
 		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.snapshotTimeout(snap.N, n.TimeoutScale)))
 		pr.written = make(chan struct{})
@@ -360,6 +390,7 @@ func (n *NetworkTransport) flushReplies(sc *serverConn, batch []pendingReply) er
 			return err
 		}
 	}
+	sc.track.outstanding.Add(-int32(len(batch)))
 	for i, pr := range batch {
 		if pr.written != nil {
 			close(pr.written)
