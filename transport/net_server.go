@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	metrics "github.com/hashicorp/go-metrics"
 	msgpack "github.com/hashicorp/go-msgpack/v2/codec"
 
 	raft "github.com/pontoon-raft/raft"
@@ -87,9 +88,15 @@ type serverConn struct {
 	// onFirst runs when a request's first byte arrives; started records it.
 	onFirst func()
 	started bool
-	out     []byte // encoded replies of one Write, reused
-	enc     *msgpack.Encoder
-	dec     codec.BytesDecoder
+	// m receives the current request's metrics (nil: none); waitStart is
+	// when the reader began waiting for it, decodeStart when its first
+	// byte arrived.
+	m           *metrics.Metrics
+	waitStart   time.Time
+	decodeStart time.Time
+	out         []byte // encoded replies of one Write, reused
+	enc         *msgpack.Encoder
+	dec         codec.BytesDecoder
 
 	// free holds the reply channels not in use: a request takes one before
 	// it is handed to the engine and the writer returns it after writing
@@ -110,6 +117,11 @@ type pendingReply struct {
 	// written, when not nil, is signalled once the reply is written: the
 	// reader waits for it before reading past an InstallSnapshot.
 	written chan struct{}
+	// m, when not nil, receives raft.net.rpcRespond for this request,
+	// labelled labels, timed from handedAt (its hand-off to the engine).
+	m        *metrics.Metrics
+	labels   []metrics.Label
+	handedAt time.Time
 }
 
 // errSnapshotNotDrained closes a connection whose InstallSnapshot data was
@@ -161,6 +173,10 @@ func (n *NetworkTransport) serveConn(ct *connTrack) {
 		sc.started = true
 		now := time.Now()
 		ct.lastActive.Store(now.UnixNano())
+		if sc.m != nil {
+			sc.m.MeasureSince(keyGetRPCType, sc.waitStart)
+			sc.decodeStart = now
+		}
 		if ct.served.Load() {
 			_ = conn.SetReadDeadline(now.Add(n.lim.timeout))
 		}
@@ -201,8 +217,11 @@ func (n *NetworkTransport) readRequests(sc *serverConn) error {
 		if !ok {
 			return nil
 		}
+		sc.m = n.metricsFor()
+		now := time.Now()
+		sc.waitStart = now
 		if sc.track.served.Load() {
-			_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
+			_ = sc.conn.SetReadDeadline(now.Add(n.lim.idleTimeout))
 		} else {
 			_ = sc.conn.SetReadDeadline(sc.track.acceptedAt.Add(n.lim.timeout))
 		}
@@ -250,6 +269,14 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	}
 	rpc.RespChan = respCh
 	pr := pendingReply{respCh: respCh}
+	var labels []metrics.Label
+	var enqStart time.Time
+	if m := sc.m; m != nil {
+		req, isAE := rpc.Command.(*AppendEntriesRequest)
+		labels = rpcTypeLabels(typ, isAE && IsHeartbeat(req))
+		m.MeasureSinceWithLabels(keyRPCDecode, sc.decodeStart, labels)
+		enqStart = time.Now()
+	}
 	sc.track.outstanding.Add(1)
 	if !sc.track.served.Load() {
 		sc.track.served.Store(true)
@@ -258,11 +285,17 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.snapshotTimeout(snap.N, n.TimeoutScale)))
 		pr.written = make(chan struct{})
 	}
-	// Never blocks: the queue has room for every reply slot.
-	sc.queue <- pr
 	if err := n.handOff(rpc); err != nil {
 		return err
 	}
+	if m := sc.m; m != nil {
+		m.MeasureSinceWithLabels(keyRPCEnqueue, enqStart, labels)
+		pr.m, pr.labels, pr.handedAt = m, labels, time.Now()
+	}
+	// Never blocks: the queue has room for every reply slot. NB: queued
+	// after the hand-off; the reply slot is buffered, so a reply that comes
+	// first waits in it for the writer.
+	sc.queue <- pr
 	if snap != nil {
 		select {
 		case <-pr.written:
@@ -392,6 +425,9 @@ func (n *NetworkTransport) flushReplies(sc *serverConn, batch []pendingReply) er
 	}
 	sc.track.outstanding.Add(-int32(len(batch)))
 	for i, pr := range batch {
+		if pr.m != nil {
+			pr.m.MeasureSinceWithLabels(keyRPCRespond, pr.handedAt, pr.labels)
+		}
 		if pr.written != nil {
 			close(pr.written)
 		}
