@@ -50,12 +50,18 @@ func callEveryType(t *testing.T, cli, srv *NetworkTransport) {
 		func() error {
 			return cli.AppendEntries("n2", addr, &AppendEntriesRequest{RPCHeader: h, Term: 1, PrevLogEntry: 1, PrevLogTerm: 1, Entries: sampleLogs(2, 8)}, &AppendEntriesResponse{})
 		},
-		func() error { return cli.RequestVote("n2", addr, &RequestVoteRequest{RPCHeader: h, Term: 1}, &RequestVoteResponse{}) },
+		func() error {
+			return cli.RequestVote("n2", addr, &RequestVoteRequest{RPCHeader: h, Term: 1}, &RequestVoteResponse{})
+		},
 		func() error {
 			return cli.RequestPreVote("n2", addr, &RequestPreVoteRequest{RPCHeader: h, Term: 1}, &RequestPreVoteResponse{})
 		},
-		func() error { return cli.TimeoutNow("n2", addr, &TimeoutNowRequest{RPCHeader: h}, &TimeoutNowResponse{}) },
-		func() error { return cli.ReadIndex("n2", addr, &ReadIndexRequest{RPCHeader: h, Term: 1}, &ReadIndexResponse{}) },
+		func() error {
+			return cli.TimeoutNow("n2", addr, &TimeoutNowRequest{RPCHeader: h}, &TimeoutNowResponse{})
+		},
+		func() error {
+			return cli.ReadIndex("n2", addr, &ReadIndexRequest{RPCHeader: h, Term: 1}, &ReadIndexResponse{})
+		},
 		func() error {
 			return cli.InstallSnapshot("n2", addr, &InstallSnapshotRequest{RPCHeader: h, Term: 1, Size: 100}, &InstallSnapshotResponse{}, bytes.NewReader(make([]byte, 100)))
 		},
