@@ -25,12 +25,6 @@ func (n *NetworkTransport) RequestPreVote(id raft.ServerID, target raft.ServerAd
 	return n.genericRPC(id, target, rpcRequestPreVote, false, args, resp)
 }
 
-// ReadIndex implements WithReadIndex (a Pontoon extension; hashicorp nodes
-// do not answer it and close the connection).
-func (n *NetworkTransport) ReadIndex(id raft.ServerID, target raft.ServerAddress, args *ReadIndexRequest, resp *ReadIndexResponse) error {
-	return n.genericRPC(id, target, rpcReadIndex, false, args, resp)
-}
-
 // TimeoutNow implements Transport.
 func (n *NetworkTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *TimeoutNowRequest, resp *TimeoutNowResponse) error {
 	return n.genericRPC(id, target, rpcTimeoutNow, false, args, resp)

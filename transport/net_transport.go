@@ -173,6 +173,9 @@ type NetworkTransport struct {
 		serverConns map[net.Conn]*connTrack
 		// pipelines holds every open pipeline.
 		pipelines map[*netPipeline]struct{}
+		// noReadIndex holds the targets found not to answer ReadIndex, with
+		// when (see ReadIndex); created on first use.
+		noReadIndex map[raft.ServerAddress]time.Time
 	}
 }
 
@@ -181,7 +184,8 @@ var (
 	_ WithPreVote = (*NetworkTransport)(nil)
 	_ WithClose   = (*NetworkTransport)(nil)
 
-	_ WithReadIndex = (*NetworkTransport)(nil)
+	_ WithReadIndex        = (*NetworkTransport)(nil)
+	_ WithReadIndexSupport = (*NetworkTransport)(nil)
 )
 
 // NewNetworkTransportWithConfig starts a transport on config.Stream. It
