@@ -148,7 +148,13 @@ func (n *NetworkTransport) serveConn(ct *connTrack) {
 	}); ok {
 		_ = conn.SetDeadline(ct.acceptedAt.Add(n.lim.timeout))
 		if err := hs.HandshakeContext(context.Background()); err != nil {
-			if !n.IsShutdown() {
+			switch {
+			case n.IsShutdown(), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				// A silent connection: part of a flood, reported in sum.
+				n.logger.Debug("TLS handshake timed out", "remote-address", remote)
+				n.flood.note(floodSilent, n.lim.maxInboundConns)
+			default:
 				n.logger.Error("TLS handshake failed", "remote-address", remote, "error", err)
 			}
 			return
