@@ -1,11 +1,16 @@
 package transport
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -22,6 +27,9 @@ func silentConns(t *testing.T, addr raft.ServerAddress, n int) []net.Conn {
 	})
 	for i := 0; i < n; i++ {
 		c, err := net.Dial("tcp", string(addr))
+		if errors.Is(err, syscall.EMFILE) {
+			t.Skipf("the file descriptor limit is too low for %d connections: %v", n, err)
+		}
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}
@@ -49,6 +57,7 @@ func TestNetConnFloodDoesNotLockOutPeer(t *testing.T) {
 	serve(t, srv, func(rpc RPC) { rpc.Respond(&RequestVoteResponse{Term: 1, Granted: true}, nil) })
 	peer, _ := newTestTransport(t, func(c *NetworkTransportConfig) { c.Timeout = 5 * time.Second })
 
+	start := time.Now()
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -78,8 +87,10 @@ func TestNetConnFloodDoesNotLockOutPeer(t *testing.T) {
 		t.Errorf("heap grew by %d MiB during the flood", grew>>20)
 	}
 	out := logs.String()
-	if n := strings.Count(out, "inbound connection flood"); n < 1 || n > 2 {
-		t.Errorf("flood reported %d times at WARN, want 1 or 2 (rate-limited):\n%s", n, out)
+	// One report at once, then at most one per floodLogInterval.
+	maxReports := 1 + int(time.Since(start)/floodLogInterval)
+	if n := strings.Count(out, "inbound connection flood"); n < 1 || n > maxReports {
+		t.Errorf("flood reported %d times at WARN, want 1..%d (rate-limited):\n%s", n, maxReports, out)
 	}
 	if strings.Contains(out, "[ERROR]") {
 		t.Errorf("flood logged at ERROR (per connection?)")
@@ -211,5 +222,39 @@ func TestNetInboundConnLimit(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatalf("busy request was cut off: %v", err)
 		}
+	}
+}
+
+// TestFloodLogReportsEveryEventOnce: events are reported at once, then in
+// sums at most once per interval, and the tail of a flood is reported when
+// its interval ends even if nothing follows.
+func TestFloodLogReportsEveryEventOnce(t *testing.T) {
+	logs := &logBuffer{}
+	f := &floodLog{
+		logger:   hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Warn}),
+		limit:    8,
+		interval: 100 * time.Millisecond,
+	}
+	defer f.stop()
+	for i := 0; i < 500; i++ {
+		f.note(floodEvicted)
+	}
+	total := func() (reports, events int) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if i := strings.Index(line, "evicted-idle="); i >= 0 {
+				var n int
+				fmt.Sscanf(line[i+len("evicted-idle="):], "%d", &n)
+				reports++
+				events += n
+			}
+		}
+		return
+	}
+	if r, e := total(); r != 1 || e != 1 {
+		t.Fatalf("after a burst: %d reports of %d events, want the first event reported at once", r, e)
+	}
+	waitFor(t, "the tail to be reported", func() bool { _, e := total(); return e == 500 })
+	if r, _ := total(); r != 2 {
+		t.Fatalf("%d reports, want 2", r)
 	}
 }

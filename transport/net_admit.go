@@ -109,7 +109,8 @@ const floodLogInterval = 10 * time.Second
 // floodLog reports connection-flood events at WARN, at most once per
 // floodLogInterval, with the counts since the last report, so a flood of
 // thousands of connections gives a few lines rather than one per
-// connection (those are at DEBUG).
+// connection (those are at DEBUG). The first event is reported at once;
+// events within the interval are reported together when it ends.
 type floodLog struct {
 	logger hclog.Logger
 	mu     struct {
@@ -118,24 +119,59 @@ type floodLog struct {
 		last time.Time
 		// counts are the events since the last report, by kind.
 		counts [numFloodKinds]int
+		// flush, when not nil, reports the counts when the interval ends.
+		flush *time.Timer
+		// stopped is set by stop: no more timers.
+		stopped bool
 	}
+	// limit is MaxInboundConns, for the report; interval the least time
+	// between reports (floodLogInterval). Immutable.
+	limit    int
+	interval time.Duration
 }
 
-// note counts one event and reports if the interval has passed.
-func (f *floodLog) note(kind floodKind, limit int) {
+// note counts one event and reports if the interval has passed, else
+// makes sure a report follows when it does.
+func (f *floodLog) note(kind floodKind) {
 	f.mu.Lock()
 	f.mu.counts[kind]++
 	now := time.Now()
-	if !f.mu.last.IsZero() && now.Sub(f.mu.last) < floodLogInterval {
+	if wait := f.interval - now.Sub(f.mu.last); !f.mu.last.IsZero() && wait > 0 {
+		if f.mu.flush == nil && !f.mu.stopped {
+			f.mu.flush = time.AfterFunc(wait, f.report)
+		}
 		f.mu.Unlock()
 		return
 	}
+	f.mu.Unlock()
+	f.report()
+}
+
+// report writes the counts since the last report, if any.
+func (f *floodLog) report() {
+	f.mu.Lock()
 	c := f.mu.counts
 	f.mu.counts = [numFloodKinds]int{}
-	f.mu.last = now
+	f.mu.flush = nil
+	if c == ([numFloodKinds]int{}) {
+		f.mu.Unlock()
+		return
+	}
+	f.mu.last = time.Now()
 	f.mu.Unlock()
 	f.logger.Warn("inbound connection flood: connections that sent no request are being closed",
 		"evicted-idle", c[floodEvicted], "refused", c[floodRefused],
-		"no-request-in-time", c[floodSilent], "limit", limit,
-		"next-report-in", floodLogInterval)
+		"no-request-in-time", c[floodSilent], "limit", f.limit,
+		"next-report-in", f.interval)
+}
+
+// stop cancels a pending report (the transport is closing).
+func (f *floodLog) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.stopped = true
+	if f.mu.flush != nil {
+		f.mu.flush.Stop()
+		f.mu.flush = nil
+	}
 }

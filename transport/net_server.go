@@ -51,7 +51,7 @@ func (n *NetworkTransport) listen() {
 			n.mu.Unlock()
 			n.logger.Debug("too many inbound connections, all busy: closing new one", "limit", n.lim.maxInboundConns, "remote-address", conn.RemoteAddr().String())
 			_ = conn.Close()
-			n.flood.note(floodRefused, n.lim.maxInboundConns)
+			n.flood.note(floodRefused)
 			continue
 		}
 		ct := &connTrack{conn: conn, acceptedAt: time.Now()}
@@ -61,7 +61,7 @@ func (n *NetworkTransport) listen() {
 		if evicted != nil {
 			_ = evicted.Close()
 			n.logger.Debug("inbound connection limit reached: closed an idle connection", "limit", n.lim.maxInboundConns, "closed", evicted.RemoteAddr().String())
-			n.flood.note(floodEvicted, n.lim.maxInboundConns)
+			n.flood.note(floodEvicted)
 		}
 		n.logger.Debug("accepted connection", "local-address", n.LocalAddr(), "remote-address", conn.RemoteAddr().String())
 		go n.serveConn(ct)
@@ -153,7 +153,7 @@ func (n *NetworkTransport) serveConn(ct *connTrack) {
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				// A silent connection: part of a flood, reported in sum.
 				n.logger.Debug("TLS handshake timed out", "remote-address", remote)
-				n.flood.note(floodSilent, n.lim.maxInboundConns)
+				n.flood.note(floodSilent)
 			default:
 				n.logger.Error("TLS handshake failed", "remote-address", remote, "error", err)
 			}
@@ -204,7 +204,7 @@ func (n *NetworkTransport) serveConn(ct *connTrack) {
 	case err != nil && !errors.Is(err, errHandled):
 		if !ct.served.Load() && errors.Is(err, os.ErrDeadlineExceeded) && !n.IsShutdown() {
 			n.logger.Debug("closing connection that sent no request in time", "remote-address", remote, "timeout", n.lim.timeout)
-			n.flood.note(floodSilent, n.lim.maxInboundConns)
+			n.flood.note(floodSilent)
 			return
 		}
 		n.logConnEnd(remote, err, "")

@@ -216,6 +216,7 @@ func NewNetworkTransportWithConfig(config *NetworkTransportConfig) *NetworkTrans
 	n.mu.clientConns = make(map[*clientConn]struct{})
 	n.mu.serverConns = make(map[net.Conn]*connTrack)
 	n.flood.logger = logger
+	n.flood.limit, n.flood.interval = n.lim.maxInboundConns, floodLogInterval
 	n.mu.pipelines = make(map[*netPipeline]struct{})
 	n.wg.Add(1)
 	go n.listen()
@@ -314,6 +315,7 @@ func (n *NetworkTransport) Close() error {
 		_ = p.Close()
 	}
 	n.wg.Wait()
+	n.flood.stop()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close stream: %w", err)
 	}
