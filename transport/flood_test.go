@@ -69,9 +69,11 @@ func TestNetConnFloodDoesNotLockOutPeer(t *testing.T) {
 	// The peer's connection is accepted after every flood connection (the
 	// listener's backlog is FIFO), so it meets the full limit.
 	var resp RequestVoteResponse
+	callStart := time.Now()
 	if err := peer.RequestVote("n1", srv.LocalAddr(), &RequestVoteRequest{Term: 1}, &resp); err != nil || !resp.Granted {
 		t.Fatalf("cluster peer locked out by %d silent connections: %v", flood, err)
 	}
+	callTook := time.Since(callStart)
 
 	if n := serverConnCount(srv); n > DefaultMaxInboundConns {
 		t.Errorf("%d connections served, limit %d", n, DefaultMaxInboundConns)
@@ -86,6 +88,8 @@ func TestNetConnFloodDoesNotLockOutPeer(t *testing.T) {
 	if grew := int64(during.HeapInuse) - int64(before.HeapInuse); grew > 64<<20 {
 		t.Errorf("heap grew by %d MiB during the flood", grew>>20)
 	}
+	t.Logf("%d silent connections: the peer's call took %v; %d goroutines and %d KiB of heap over the baseline",
+		flood, callTook, runtime.NumGoroutine()-baseG, (int64(during.HeapInuse)-int64(before.HeapInuse))>>10)
 	out := logs.String()
 	// One report at once, then at most one per floodLogInterval.
 	maxReports := 1 + int(time.Since(start)/floodLogInterval)
