@@ -262,3 +262,32 @@ func TestFloodLogReportsEveryEventOnce(t *testing.T) {
 		t.Fatalf("%d reports, want 2", r)
 	}
 }
+
+// TestNetIdlePipelineSurvivesFirstRequestDeadline: an engine may open a
+// pipeline and send nothing on it for longer than the server's Timeout (a
+// quiet cluster). The pipeline's connection is dialled by its first
+// request, so the server's deadline for a first request does not break it.
+func TestNetIdlePipelineSurvivesFirstRequestDeadline(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	srv, _ := newTestTransport(t, func(c *NetworkTransportConfig) { c.Timeout = timeout })
+	serve(t, srv, func(rpc RPC) { rpc.Respond(&AppendEntriesResponse{Success: true}, nil) })
+	cli, _ := newTestTransport(t, nil)
+	p, err := cli.AppendEntriesPipeline("n2", srv.LocalAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	idle := time.Now().Add(3 * timeout)
+	for time.Now().Before(idle) {
+		time.Sleep(10 * time.Millisecond) // a quiet cluster, not synchronisation
+	}
+	for i := 0; i < 3; i++ {
+		f, err := p.AppendEntries(&AppendEntriesRequest{Term: 1, PrevLogEntry: uint64(i)}, &AppendEntriesResponse{})
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		if err := (<-p.Consumer()).Error(); err != nil || !f.Response().Success {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+	}
+}
