@@ -126,8 +126,33 @@ func TestFacadeAPI(t *testing.T) {
 		return
 	}
 	old, err := os.ReadFile(docPath)
-	if err != nil || string(old) != doc {
-		abs, _ := filepath.Abs(docPath)
-		t.Errorf("%s is not up to date: run go test -run TestFacadeAPI -update in interop/apicompat", abs)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if string(old) == doc {
+		return
+	}
+	abs, _ := filepath.Abs(docPath)
+	// The list of missing and different members must be exact; the rest of
+	// the table (what is the same, what Pontoon adds) moves whenever
+	// Pontoon's API grows, so a stale copy is only reported.
+	if section(string(old), "## Missing or different") != section(doc, "## Missing or different") {
+		t.Errorf("%s: the missing or different members are out of date: run go test -run TestFacadeAPI -update in interop/apicompat", abs)
+	} else {
+		t.Logf("NOTE: %s is out of date (same and added members): run go test -run TestFacadeAPI -update in interop/apicompat", abs)
+	}
+}
+
+// section returns the part of a markdown document from the heading to the
+// next heading of the same level.
+func section(doc, heading string) string {
+	i := strings.Index(doc, heading+"\n")
+	if i < 0 {
+		return ""
+	}
+	rest := doc[i+len(heading)+1:]
+	if j := strings.Index(rest, "\n## "); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
 }
