@@ -109,9 +109,17 @@ func nemesis(c *cluster, sc scenario, rng *rand.Rand, duration time.Duration, mi
 	var fig figures
 	start := time.Now()
 	allEvery := max((minKills-2*len(c.nodes))/3, 1) // in events
+	last := start
 	for time.Since(start) < duration || fig.kills < minKills || fig.allEvents < 2 {
-		// The pause between crashes is fault timing, not synchronisation.
-		time.Sleep(time.Second + time.Duration(rng.Int63n(int64(2*time.Second))))
+		// A crash 1-3 s after the previous one began (restart included), or
+		// as soon as the previous restart is done. Fault timing, not
+		// synchronisation.
+		last = last.Add(time.Second + time.Duration(rng.Int63n(int64(2*time.Second))))
+		if d := time.Until(last); d > 0 {
+			time.Sleep(d)
+		} else {
+			last = time.Now()
+		}
 		if err := c.checkAlive(); err != nil {
 			return fig, err
 		}
