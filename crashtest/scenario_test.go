@@ -23,7 +23,7 @@ var (
 	flagKills    = flag.Int("crash.kills", 0, "at least this many processes killed (0: each test's CI size)")
 	flagClients  = flag.Int("crash.clients", 6, "concurrent clients")
 	flagSeed     = flag.Int64("crash.seed", 0, "nemesis and client seed (0: from the clock)")
-	flagBreak    = flag.String("crash.break", "", `deliberate bug in the nodes, to see the test fail: "ack-early"`)
+	flagBreak    = flag.String("crash.break", "", `deliberate bug, to see the test fail: "ack-early" (nodes acknowledge writes before they commit), "drop-journal" (a killed node's journal is deleted)`)
 )
 
 // scenario is one crash test: where the nodes keep their data and how a
@@ -139,6 +139,15 @@ func nemesis(c *cluster, sc scenario, rng *rand.Rand, duration time.Duration, mi
 		for _, i := range victims {
 			c.kill(i)
 			fig.kills++
+		}
+		if *flagBreak == "drop-journal" {
+			// Deliberate damage: the journal of a killed node is deleted.
+			for _, i := range victims {
+				js, _ := filepath.Glob(filepath.Join(c.nodes[i].spec.Dir, "raft.db.journal*"))
+				for _, j := range js {
+					_ = os.Remove(j)
+				}
+			}
 		}
 		if power {
 			fig.powerFails += len(victims)
