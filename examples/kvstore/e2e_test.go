@@ -35,24 +35,46 @@ type e2eCluster struct {
 	bin    string
 	client *http.Client
 	nodes  []*e2eNode
+	scheme string   // "http" or "https"
+	flags  []string // given to every node
 }
 
-// buildKVStore builds this package's binary into a temporary directory
-// (with -race when the test runs under it).
+// url is the base URL of n's API.
+func (c *e2eCluster) url(n *e2eNode) string { return c.scheme + "://" + n.httpAddr }
+
+// The kvstore binary, built once for every test of the package.
+var (
+	buildOnce sync.Once
+	binDir    string // removed by TestMain
+	binPath   string
+	binErr    error
+)
+
+// buildKVStore builds this package's binary (with -race when the test runs
+// under it).
 func buildKVStore(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kvstore")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
+	buildOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "kvstore-e2e"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "kvstore")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		start := time.Now()
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		t.Logf("built %s in %s (race=%v)", binPath, time.Since(start).Round(time.Millisecond), raceEnabled)
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	start := time.Now()
-	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built %s in %s (race=%v)", bin, time.Since(start).Round(time.Millisecond), raceEnabled)
-	return bin
+	return binPath
 }
 
 // freePorts returns n distinct loopback addresses free at the time of the
@@ -105,7 +127,8 @@ func (c *e2eCluster) newNode(id, httpAddr, raftAddr string, extra ...string) *e2
 		// Small snapshots, so a node that was down catches up by
 		// InstallSnapshot (FSM.Restore in another process).
 		"-snapshot-threshold", "64", "-snapshot-interval", "200ms", "-trailing-logs", "16",
-		"-log-level", "DEBUG"}, extra...)
+		"-log-level", "DEBUG"}, c.flags...)
+	n.args = append(n.args, extra...)
 	c.nodes = append(c.nodes, n)
 	c.start(n)
 	return n
@@ -161,7 +184,7 @@ func (c *e2eCluster) do(method, url string, body []byte) (int, []byte, error) {
 // status reads a node's /status.
 func (c *e2eCluster) status(n *e2eNode) (status, error) {
 	var st status
-	code, b, err := c.do("GET", "http://"+n.httpAddr+"/status", nil)
+	code, b, err := c.do("GET", c.url(n)+"/status", nil)
 	if err != nil {
 		return st, err
 	}
@@ -193,7 +216,7 @@ func (c *e2eCluster) waitFor(what string, timeout time.Duration, cond func() err
 func (c *e2eCluster) put(n *e2eNode, key, value string) {
 	c.t.Helper()
 	c.waitFor("PUT "+key+" via "+n.id, 30*time.Second, func() error {
-		code, b, err := c.do("PUT", "http://"+n.httpAddr+"/kv/"+key, []byte(value))
+		code, b, err := c.do("PUT", c.url(n)+"/kv/"+key, []byte(value))
 		if err != nil {
 			return err
 		}
@@ -206,7 +229,7 @@ func (c *e2eCluster) put(n *e2eNode, key, value string) {
 
 // get reads key through n (query "" or "?stale").
 func (c *e2eCluster) get(n *e2eNode, key, query string) (int, string, error) {
-	code, b, err := c.do("GET", "http://"+n.httpAddr+"/kv/"+key+query, nil)
+	code, b, err := c.do("GET", c.url(n)+"/kv/"+key+query, nil)
 	return code, string(b), err
 }
 
@@ -266,7 +289,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	start := time.Now()
-	c := &e2eCluster{t: t, bin: buildKVStore(t),
+	c := &e2eCluster{t: t, bin: buildKVStore(t), scheme: "http",
 		client: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{}}}
 	defer c.stopAll()
 	addrs := freePorts(t, 6)
@@ -313,7 +336,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	code, b, err := c.do("DELETE", "http://"+n2.httpAddr+"/kv/k00", nil)
+	code, b, err := c.do("DELETE", c.url(n2)+"/kv/k00", nil)
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("DELETE via node2: %d %s %v", code, b, err)
 	}
@@ -363,7 +386,7 @@ func TestEndToEnd(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
 				key, val := fmt.Sprintf("w%d-%02d", w, i), fmt.Sprintf("x%d", i)
-				code, b, err := c.do("PUT", "http://"+rest[w%2].httpAddr+"/kv/"+key, []byte(val))
+				code, b, err := c.do("PUT", c.url(rest[w%2])+"/kv/"+key, []byte(val))
 				if err != nil || code != http.StatusOK {
 					t.Errorf("PUT %s via %s after failover: %d %s %v", key, rest[w%2].id, code, b, err)
 					return
@@ -446,7 +469,7 @@ func checkMetrics(t *testing.T, c *e2eCluster, leader *e2eNode, nodes []*e2eNode
 	t.Helper()
 	pages := map[string]map[string]bool{}
 	for _, n := range nodes {
-		code, b, err := c.do("GET", "http://"+n.httpAddr+"/metrics", nil)
+		code, b, err := c.do("GET", c.url(n)+"/metrics", nil)
 		if err != nil || code != http.StatusOK {
 			t.Fatalf("/metrics on %s: %d %v", n.id, code, err)
 		}
