@@ -153,9 +153,11 @@ type metricState struct {
 	// snapStarted is when the InstallSnapshot now with the core began
 	// arriving, by the request's Context.
 	snapStarted map[uint64]time.Time
-	// notMember is set while the latest configuration is non-empty and
-	// lacks this server (warned once per configuration).
-	notMember bool
+	// notMemberSince is when this server found itself missing from a
+	// non-empty latest configuration (zero while it is a member);
+	// notMemberWarned is set once that was logged.
+	notMemberSince  time.Time
+	notMemberWarned bool
 }
 
 type catchUp struct {
@@ -288,6 +290,7 @@ func (d *driver) tick() {
 	d.core.Tick()
 	after := d.core.SoftState()
 	r.mx.ticks++
+	d.maybeWarnNotMember()
 	switch {
 	case before.Role == raft.Follower && (after.Role != raft.Follower || (before.Leader != "" && after.Leader == "")):
 		r.metrics.IncrCounter(keyHBTimeout, 1)
@@ -341,15 +344,15 @@ func (r *Raft) runMetrics() {
 			if r.State() != raft.Leader {
 				continue
 			}
-			first, err := r.logs.FirstIndex()
-			if err != nil || first == 0 {
-				continue
-			}
+			// As hashicorp/raft: 0 when the age is unknown.
+			age := float32(0)
 			var l raft.Log
-			if err := r.logs.GetLog(first, &l); err != nil || l.AppendedAt.IsZero() {
-				continue
+			if first, err := r.logs.FirstIndex(); err == nil && first > 0 {
+				if err := r.logs.GetLog(first, &l); err == nil && !l.AppendedAt.IsZero() {
+					age = float32(time.Since(l.AppendedAt).Milliseconds())
+				}
 			}
-			r.metrics.SetGauge(keyOldestLogAge, float32(time.Since(l.AppendedAt).Milliseconds()))
+			r.metrics.SetGauge(keyOldestLogAge, age)
 		case <-r.shutdownCh:
 			return
 		}

@@ -53,12 +53,16 @@ func (d *driver) noteSoftState(old, ss core.SoftState) {
 func (d *driver) noteConfiguration(st core.Status, prevLatest, prevCommitted uint64, first bool) {
 	r := d.r
 	if st.LatestIndex != prevLatest || first {
-		msg := "configuration changed"
-		if first {
-			msg = "configuration"
+		switch {
+		case first && len(st.Latest.Servers) == 0:
+			r.logger.Info("no configuration yet: waiting for BootstrapCluster or for a leader to add this server")
+		case first:
+			r.logger.Info("configuration", "index", st.LatestIndex, "servers", formatServers(st.Latest),
+				"committed", st.LatestIndex == st.CommittedIndex)
+		default:
+			r.logger.Info("configuration changed", "index", st.LatestIndex, "servers", formatServers(st.Latest),
+				"committed", st.LatestIndex == st.CommittedIndex)
 		}
-		r.logger.Info(msg, "index", st.LatestIndex, "servers", formatServers(st.Latest),
-			"committed", st.LatestIndex == st.CommittedIndex)
 		if st.Role == raft.Leader {
 			r.metrics.SetGauge(keyPeers, float32(len(st.Latest.Servers)))
 		}
@@ -68,17 +72,36 @@ func (d *driver) noteConfiguration(st core.Status, prevLatest, prevCommitted uin
 				member = true
 			}
 		}
-		if !member && !r.mx.notMember {
-			r.logger.Warn("this server's ID is not in the latest configuration: it takes no part in elections",
-				"local-id", r.localID, "index", st.LatestIndex, "servers", formatServers(st.Latest))
+		switch {
+		case member:
+			r.mx.notMemberSince, r.mx.notMemberWarned = time.Time{}, false
+		case r.mx.notMemberSince.IsZero():
+			// NB: warned only if it lasts (maybeWarnNotMember): a server
+			// being added installs a snapshot older than its addition,
+			// and is briefly outside the configuration it holds.
+			r.mx.notMemberSince = time.Now()
 		}
-		r.mx.notMember = !member
 		if st.Role == raft.Leader && !first {
 			d.watchNewServers(st)
 		}
 	} else if st.CommittedIndex != prevCommitted {
 		r.logger.Info("configuration committed", "index", st.CommittedIndex)
 	}
+}
+
+// maybeWarnNotMember warns, once, when this server has been missing from a
+// non-empty latest configuration for an election timeout.
+func (d *driver) maybeWarnNotMember() {
+	r := d.r
+	if r.mx.notMemberSince.IsZero() || r.mx.notMemberWarned || time.Since(r.mx.notMemberSince) < r.conf.ElectionTimeout {
+		return
+	}
+	r.mx.notMemberWarned = true
+	r.pub.RLock()
+	latest, idx := r.pub.latest, r.pub.latestIdx
+	r.pub.RUnlock()
+	r.logger.Warn("this server's ID is not in the latest configuration: it takes no part in elections",
+		"local-id", r.localID, "index", idx, "servers", formatServers(latest))
 }
 
 // watchNewServers starts watching the servers of st.Latest that were not
