@@ -67,3 +67,10 @@ var (
 	// win within an election timeout.
 	ErrLeadershipTransferTimeout = errors.New("leadership transfer timeout")
 )
+
+// Operations (metrics and logs).
+var (
+	// ErrStoreInUse is wrapped when a store's file is locked by another
+	// process (another node, or a tool, has the data directory open).
+	ErrStoreInUse = errors.New("in use by another process")
+)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -449,6 +450,7 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 	if buf, err = finishRecord(buf, start, j.gens[j.active], j.tail); err != nil {
 		return true, fmt.Errorf("log store %s: store logs: %w", s.path, err)
 	}
+	wstart := time.Now()
 	if _, err := j.files[j.active].WriteAt(buf, j.tail); err != nil {
 		j.failed = fmt.Errorf("journal %s: write: %w", j.paths[j.active], err)
 		return true, fmt.Errorf("log store %s: store logs: %w", s.path, j.failed)
@@ -457,6 +459,7 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 		j.failed = err
 		return true, fmt.Errorf("log store %s: store logs: %w", s.path, err)
 	}
+	s.noteJournalWrite(wstart)
 	j.tail += size
 	r := &j.ranges[j.active]
 	if r[1] == 0 {
@@ -542,9 +545,11 @@ func (s *BoltStore) commitPending(lo uint64, ents [][]byte) error {
 	for i := range ents {
 		keys = binary.BigEndian.AppendUint64(keys, lo+uint64(i))
 	}
+	start := time.Now()
 	if err := s.putEncoded(keys, ents); err != nil {
 		return fmt.Errorf("checkpoint of the journal: %w", err)
 	}
+	s.noteCheckpoint(start, len(ents))
 	hi := lo + uint64(len(ents)) - 1
 	s.pmu.Lock()
 	if n := len(s.pmu.ents); n > 0 && s.pmu.lo <= hi {

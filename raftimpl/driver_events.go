@@ -80,7 +80,7 @@ func (d *driver) onTick() (stop bool) {
 		}
 		d.reportPersisted()
 	}
-	d.core.Tick()
+	d.tick()
 	d.expireRPCs()
 	d.writer.spaced.Store(d.core.FollowersFormQuorum())
 	return false

@@ -2,6 +2,7 @@ package raftimpl
 
 import (
 	"fmt"
+	"time"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -15,6 +16,9 @@ type commitItem struct {
 	// and future are then nil). It travels alone in its batch, so it is
 	// ordered with the entries around it.
 	restore *fsmRestoreReq
+	// queuedAt, set on a batch's first item, is when the driver handed the
+	// batch to the apply loop (metrics).
+	queuedAt time.Time
 }
 
 // runFSM is the apply loop: it applies committed entries in order, batching
@@ -59,6 +63,7 @@ func (r *Raft) runFSM() {
 			req.respCh <- err
 			continue
 		}
+		r.metrics.MeasureSince(keyFSMQueued, batch[0].queuedAt)
 		responses := make([]interface{}, len(batch))
 		if isBatching {
 			logs, owners = logs[:0], owners[:0]
@@ -69,7 +74,9 @@ func (r *Raft) runFSM() {
 				}
 			}
 			if len(logs) > 0 {
+				start := time.Now()
 				out := batching.ApplyBatch(logs)
+				r.noteApplyBatch(start, len(batch))
 				if len(out) != len(logs) {
 					r.logger.Error("BatchingFSM.ApplyBatch returned the wrong number of responses",
 						"want", len(logs), "got", len(out))
@@ -82,7 +89,9 @@ func (r *Raft) runFSM() {
 			for i, it := range batch {
 				switch it.log.Type {
 				case raft.LogCommand:
+					start := time.Now()
 					responses[i] = r.fsm.Apply(it.log)
+					r.metrics.MeasureSince(keyFSMApply, start)
 				case raft.LogConfiguration:
 					if isConfStore {
 						c, err := raft.DecodeConfiguration(it.log.Data)
@@ -90,7 +99,9 @@ func (r *Raft) runFSM() {
 							r.logger.Error("skipping undecodable configuration entry", "index", it.log.Index, "error", err)
 							continue
 						}
+						start := time.Now()
 						confStore.StoreConfiguration(it.log.Index, c)
+						r.metrics.MeasureSince(keyFSMStoreConfig, start)
 					}
 				}
 			}
@@ -112,9 +123,7 @@ func (r *Raft) runFSM() {
 				it.future.respond(nil, it.log.Index, responses[i])
 			}
 		}
-		if r.metricsOn {
-			r.metrics.IncrCounter([]string{"raft", "fsm", "applied"}, float32(len(batch)))
-		}
+		r.metrics.IncrCounter(keyFSMApplied, float32(len(batch)))
 	}
 }
 
