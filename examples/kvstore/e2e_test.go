@@ -475,20 +475,34 @@ func checkMetrics(t *testing.T, c *e2eCluster, leader *e2eNode, nodes []*e2eNode
 		}
 		pages[n.id] = metricsSeries(string(b))
 	}
-	want := []string{
-		"raft_apply",        // counter, per Apply
-		"raft_storeLogs",    // summary, leader's disk write
-		"raft_fsm_applied",  // counter (Pontoon)
-		"raft_state_leader", // counter
+	// The leader: apply, the leader's disk write, replication per peer,
+	// commit, FSM, the store.
+	want := map[string][]string{leader.id: {
+		"raft_apply",                 // counter, per Apply
+		"raft_leader_dispatchLog",    // timer, the leader's own log write
+		"raft_commitTime",            // timer, dispatch to commit
+		"raft_fsm_enqueue",           // timer, hand-off to the apply loop
+		"raft_fsm_apply",             // timer, FSM.Apply
+		"raft_state_leader",          // counter
+		"raft_peers",                 // gauge
+		"raft_boltdb_storeLogs",      // timer, raft-boltdb's key
+		"raft_pontoon_journal_write", // timer, one journal write + fdatasync
+	}}
+	for _, n := range nodes {
+		if n == leader {
+			continue
+		}
+		want[leader.id] = append(want[leader.id],
+			fmt.Sprintf(`raft_replication_appendEntries_rpc_count{peer_id=%q}`, n.id),
+			fmt.Sprintf(`raft_replication_appendEntries_logs{peer_id=%q}`, n.id))
+		// A follower: the AppendEntries it handles, its log write, its FSM.
+		want[n.id] = []string{"raft_rpc_appendEntries", "raft_rpc_appendEntries_storeLogs", "raft_fsm_apply"}
 	}
 	for _, n := range nodes {
-		if n != leader {
-			want = append(want, fmt.Sprintf(`raft_replication_appendEntries_rpc_count{peer_id=%q}`, n.id))
-		}
-	}
-	for _, name := range want {
-		if !pages[leader.id][name] {
-			t.Errorf("leader %s: no series %s on /metrics", leader.id, name)
+		for _, name := range want[n.id] {
+			if !pages[n.id][name] {
+				t.Errorf("%s: no series %s on /metrics", n.id, name)
+			}
 		}
 	}
 	if t.Failed() {

@@ -39,6 +39,9 @@ type node struct {
 	tls      *tls.Config
 	httpLn   net.Listener
 
+	stopStoreMetrics context.CancelFunc // ends the store's RunMetrics
+	storeMetricsDone chan struct{}      // closed when RunMetrics returned
+
 	// wasMember is set once this server saw itself in the configuration
 	// (or joined); only maintain's goroutine uses it.
 	wasMember    bool
@@ -66,14 +69,25 @@ func startNode(opts *options, logger hclog.Logger) (_ *node, err error) {
 	if err := os.MkdirAll(opts.dataDir, 0o750); err != nil {
 		return nil, err
 	}
-	n.exp, err = promexp.New(promexp.Options{})
+	// One server per process: the exporter is also go-metrics' global
+	// instance, so parts that report there (anything given no
+	// *metrics.Metrics of its own) show up on /metrics too.
+	n.exp, err = promexp.New(promexp.Options{Global: true})
 	if err != nil {
 		return nil, err
 	}
-	n.store, err = logstore.New(logstore.Options{Path: filepath.Join(opts.dataDir, "raft.db"), Logger: logger.Named("store")})
+	n.store, err = logstore.New(logstore.Options{Path: filepath.Join(opts.dataDir, "raft.db"),
+		Logger: logger.Named("store"), Metrics: n.exp.Metrics()})
 	if err != nil {
 		return nil, err
 	}
+	storeCtx, stopStoreMetrics := context.WithCancel(context.Background())
+	n.storeMetricsDone = make(chan struct{})
+	n.stopStoreMetrics = stopStoreMetrics
+	go func() {
+		defer close(n.storeMetricsDone)
+		n.store.RunMetrics(storeCtx, 0) // raft.boltdb.* gauges of bbolt's state
+	}()
 	snaps, err := snapshot.NewFileSnapshotStoreWithLogger(opts.dataDir, 2, logger.Named("snapshots"))
 	if err != nil {
 		return nil, err
@@ -224,6 +238,11 @@ func (n *node) close() error {
 	if n.trans != nil {
 		keep(n.trans.Close())
 		n.trans = nil
+	}
+	if n.stopStoreMetrics != nil {
+		n.stopStoreMetrics()
+		<-n.storeMetricsDone
+		n.stopStoreMetrics = nil
 	}
 	if n.store != nil {
 		keep(n.store.Close())
