@@ -181,6 +181,22 @@ func (n *node) scheme() string {
 	return "http"
 }
 
+// otherVoters counts the voters other than this server in the latest
+// configuration.
+func (n *node) otherVoters() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	c := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter && string(s.ID) != n.opts.id {
+			c++
+		}
+	}
+	return c
+}
+
 // checkAdvertisable refuses addresses other hosts cannot dial.
 func checkAdvertisable(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
@@ -193,14 +209,26 @@ func checkAdvertisable(addr string) error {
 	return nil
 }
 
-// shutdown stops the node cleanly: the HTTP API stops taking requests
-// (those in flight finish, up to a deadline), then Raft shuts down, then
-// the transport and the stores close. It returns the first error.
+// shutdown stops the node cleanly: a leader first hands leadership to
+// another voter (so a rolling restart causes no election timeout), the
+// HTTP API stops taking requests (those in flight finish, up to a
+// deadline), then Raft shuts down, then the transport and the stores
+// close. It returns the first error.
 func (n *node) shutdown(ctx context.Context) error {
 	var first error
 	keep := func(err error) {
 		if err != nil && first == nil {
 			first = err
+		}
+	}
+	if n.raft != nil && n.raft.State() == raft.Leader && n.otherVoters() > 0 {
+		tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := n.raft.LeadershipTransferContext(tctx, "").Error()
+		cancel()
+		if err != nil {
+			n.logger.Warn("leadership transfer before shutdown failed; the others will elect a leader", "error", err)
+		} else {
+			n.logger.Info("handed leadership to another voter before shutdown")
 		}
 	}
 	if n.http != nil {
