@@ -2,7 +2,7 @@
 // over a Raft cluster, with bbolt and file snapshots on disk, a TCP (or TLS)
 // transport and Prometheus metrics. See README.md.
 //
-//	go run ./examples/kvstore -dev-cluster 3          # three local nodes, for trying it out
+//	go run -C examples/kvstore . -dev-cluster 3       # three local nodes, for trying it out
 //	kvstore -id n1 -raft-addr 10.0.0.1:12000 -http-addr 10.0.0.1:11000 -data-dir /var/lib/kvstore -bootstrap
 //	kvstore -id n2 -raft-addr 10.0.0.2:12000 -http-addr 10.0.0.2:11000 -data-dir /var/lib/kvstore -join 10.0.0.1:11000
 package main
