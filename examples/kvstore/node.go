@@ -22,7 +22,9 @@ import (
 )
 
 // node is one kvstore server: a Raft node with its stores, the FSM, the
-// metrics exporter and the HTTP API.
+// metrics exporter and the HTTP API. startNode sets the fields up to
+// httpLn and they do not change afterwards (handlers read them without a
+// lock, even during a forced close).
 type node struct {
 	opts   *options
 	logger hclog.Logger
@@ -50,6 +52,8 @@ type node struct {
 	// itself, or Raft shut down after a removal).
 	left     chan struct{}
 	leftOnce sync.Once
+
+	closeOnce sync.Once
 }
 
 // startNode opens the stores under the data directory, starts Raft (and
@@ -142,8 +146,9 @@ func startNode(opts *options, logger hclog.Logger) (_ *node, err error) {
 	if n.tls != nil {
 		ln = tls.NewListener(ln, n.httpServerTLS())
 	}
+	srv := n.http
 	go func() {
-		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "error", err)
 		}
 	}()
@@ -211,17 +216,12 @@ func checkAdvertisable(addr string) error {
 
 // shutdown stops the node cleanly: a leader first hands leadership to
 // another voter (so a rolling restart causes no election timeout), the
-// HTTP API stops taking requests (those in flight finish, up to a
-// deadline), then Raft shuts down, then the transport and the stores
-// close. It returns the first error.
+// HTTP API stops taking requests (those in flight get until ctx is done,
+// then their connections are closed), then Raft shuts down, then the
+// transport and the stores close. It returns the first error. Call it once,
+// from one goroutine.
 func (n *node) shutdown(ctx context.Context) error {
-	var first error
-	keep := func(err error) {
-		if err != nil && first == nil {
-			first = err
-		}
-	}
-	if n.raft != nil && n.raft.State() == raft.Leader && n.otherVoters() > 0 {
+	if n.raft.State() == raft.Leader && n.otherVoters() > 0 {
 		tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := n.raft.LeadershipTransferContext(tctx, "").Error()
 		cancel()
@@ -231,20 +231,16 @@ func (n *node) shutdown(ctx context.Context) error {
 			n.logger.Info("handed leadership to another voter before shutdown")
 		}
 	}
-	if n.http != nil {
-		keep(n.http.Shutdown(ctx))
-		n.http = nil
+	if err := n.http.Shutdown(ctx); err != nil {
+		n.logger.Warn("HTTP requests still running at shutdown; closing their connections", "error", err)
 	}
-	if n.raft != nil {
-		keep(n.raft.Shutdown().Error())
-		n.raft = nil
-	}
-	keep(n.close())
-	return first
+	return n.close()
 }
 
-// close releases whatever startNode opened, without the orderly steps of
-// shutdown; it is shutdown's last step and startNode's clean-up on error.
+// close releases whatever startNode opened, in order, without shutdown's
+// courtesies; it is shutdown's last step and startNode's clean-up on error.
+// Fields stay set (handlers still running after a forced close may read
+// them); each resource is released once.
 func (n *node) close() error {
 	var first error
 	keep := func(err error) {
@@ -252,36 +248,31 @@ func (n *node) close() error {
 			first = err
 		}
 	}
-	if n.http != nil {
-		keep(n.http.Close())
-		n.http = nil
-	} else if n.httpLn != nil {
-		_ = n.httpLn.Close() // already closed by http.Server if it served
-	}
-	n.httpLn = nil
-	if n.raft != nil {
-		keep(n.raft.Shutdown().Error())
-		n.raft = nil
-	}
-	if n.trans != nil {
-		keep(n.trans.Close())
-		n.trans = nil
-	}
-	if n.stopStoreMetrics != nil {
-		n.stopStoreMetrics()
-		<-n.storeMetricsDone
-		n.stopStoreMetrics = nil
-	}
-	if n.store != nil {
-		keep(n.store.Close())
-		n.store = nil
-	}
-	if n.exp != nil {
-		keep(n.exp.Close())
-		n.exp = nil
-	}
-	if n.client != nil {
-		n.client.CloseIdleConnections()
-	}
+	n.closeOnce.Do(func() {
+		if n.http != nil {
+			_ = n.http.Close() // also closes n.httpLn; after Shutdown, nothing left to close
+		} else if n.httpLn != nil {
+			_ = n.httpLn.Close()
+		}
+		if n.raft != nil {
+			keep(n.raft.Shutdown().Error())
+		}
+		if n.trans != nil {
+			keep(n.trans.Close())
+		}
+		if n.stopStoreMetrics != nil {
+			n.stopStoreMetrics()
+			<-n.storeMetricsDone
+		}
+		if n.store != nil {
+			keep(n.store.Close())
+		}
+		if n.exp != nil {
+			keep(n.exp.Close())
+		}
+		if n.client != nil {
+			n.client.CloseIdleConnections()
+		}
+	})
 	return first
 }
