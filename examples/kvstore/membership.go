@@ -56,22 +56,26 @@ func (n *node) maintain(ctx context.Context, joinAddrs []string) {
 
 // syncSelf does one round of maintain's work.
 func (n *node) syncSelf(ctx context.Context, joinAddrs []string) {
-	if addr, ok := n.fsm.member(n.opts.id); ok && addr == n.httpAddr {
-		return
-	}
-	member, err := n.inConfiguration()
+	raftAddr, member, err := n.selfInConfiguration()
 	if err != nil {
 		return
 	}
-	n.wasMember = n.wasMember || member
+	httpAddr, recorded := n.fsm.member(n.opts.id)
+	if member && raftAddr == n.raftAddr && recorded && httpAddr == n.httpAddr {
+		n.wasMember = true
+		return
+	}
+	moved := member && raftAddr != n.raftAddr
 	req := joinRequest{ID: n.opts.id, RaftAddr: n.raftAddr, HTTPAddr: n.httpAddr}
 	switch {
-	case !member && !n.wasMember && len(joinAddrs) > 0:
-		// Only until the first success: a server removed later stays out.
+	case ((!member && !n.wasMember) || moved) && len(joinAddrs) > 0:
+		// Not a member yet (only until the first success: a server removed
+		// later stays out), or restarted on another Raft address, which the
+		// leader cannot reach to tell it anything: ask the -join servers.
 		for _, a := range joinAddrs {
 			err = n.postJoin(ctx, strings.TrimSpace(a), req)
 			if err == nil {
-				n.logger.Info("joined the cluster", "via", a)
+				n.logger.Info("joined the cluster", "via", a, "raft_addr", n.raftAddr)
 				n.wasMember = true
 				return
 			}
@@ -83,15 +87,22 @@ func (n *node) syncSelf(ctx context.Context, joinAddrs []string) {
 			log = n.logger.Warn
 		}
 		log("cannot join yet; retrying", "join", strings.Join(joinAddrs, ","), "error", err)
+	case moved:
+		if n.joinFailures++; n.joinFailures%30 == 1 {
+			n.logger.Warn("the configuration has this server at another Raft address; give -join to be re-added at this one",
+				"configured", raftAddr, "listening", n.raftAddr)
+		}
 	case !member:
 		// Not (or no longer) a member and nowhere to ask: wait to be added.
 	case n.raft.State() == raft.Leader:
+		n.wasMember = true
 		cctx, cancel := context.WithTimeout(ctx, opTimeout)
 		defer cancel()
 		if _, err := n.applyCommand(cctx, command{Op: opMember, ID: n.opts.id, HTTPAddr: n.httpAddr}); err != nil {
 			n.logger.Warn("recording this server's HTTP address", "error", err)
 		}
 	default:
+		n.wasMember = true
 		if _, addr, ok := n.leaderHTTP(); ok {
 			if err := n.postJoin(ctx, addr, req); err != nil {
 				n.logger.Warn("asking the leader to record this server's HTTP address", "leader", addr, "error", err)
@@ -100,19 +111,19 @@ func (n *node) syncSelf(ctx context.Context, joinAddrs []string) {
 	}
 }
 
-// inConfiguration reports whether this server is in the latest
-// configuration it knows.
-func (n *node) inConfiguration() (bool, error) {
+// selfInConfiguration returns this server's Raft address in the latest
+// configuration it knows, and whether it is in it.
+func (n *node) selfInConfiguration() (raftAddr string, member bool, err error) {
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
-		return false, err
+		return "", false, err
 	}
 	for _, s := range f.Configuration().Servers {
 		if string(s.ID) == n.opts.id {
-			return true, nil
+			return string(s.Address), true, nil
 		}
 	}
-	return false, nil
+	return "", false, nil
 }
 
 // postJoin sends a join request to a server's API.
