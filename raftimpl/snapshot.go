@@ -165,33 +165,6 @@ type snapshotInfo struct {
 	configurationIndex uint64
 }
 
-// restoreOnStart restores the FSM from the newest snapshot that opens and
-// restores, falling back to older ones. It returns the snapshot used (zero
-// if none). Errors only if snapshots exist and none can be restored.
-func (r *Raft) restoreOnStart() (snapshotInfo, error) {
-	list, err := r.snaps.List()
-	if err != nil {
-		return snapshotInfo{}, fmt.Errorf("listing snapshots: %w", err)
-	}
-	if len(list) == 0 {
-		return snapshotInfo{}, nil
-	}
-	var errs []error
-	for _, meta := range list {
-		if r.conf.NoSnapshotRestoreOnStart {
-			return infoOf(meta), nil
-		}
-		if err := r.restoreFrom(meta.ID); err != nil {
-			r.logger.Error("failed to restore snapshot, trying an older one", "id", meta.ID, "error", err)
-			errs = append(errs, fmt.Errorf("snapshot %s: %w", meta.ID, err))
-			continue
-		}
-		r.logger.Info("restored from snapshot", "id", meta.ID, "index", meta.Index)
-		return infoOf(meta), nil
-	}
-	return snapshotInfo{}, fmt.Errorf("failed to restore any of %d snapshots: %w", len(list), errors.Join(errs...))
-}
-
 func infoOf(meta *raft.SnapshotMeta) snapshotInfo {
 	return snapshotInfo{index: meta.Index, term: meta.Term,
 		configuration: meta.Configuration, configurationIndex: meta.ConfigurationIndex}
