@@ -49,19 +49,29 @@ var (
 
 // metricSink is where a store's metrics go: Options.Metrics, or when that is
 // nil go-metrics' global instance, looked up at every call as raft-boltdb
-// does.
+// does. While the global instance is go-metrics' initial black hole,
+// nothing is emitted (see raftimpl's metricSink).
 type metricSink struct{ m *metrics.Metrics }
 
+// initialGlobal is go-metrics' global instance before any NewGlobal.
+var initialGlobal = metrics.Default()
+
+// get returns the instance to emit to, nil if emitting is pointless.
 func (s metricSink) get() *metrics.Metrics {
 	if s.m != nil {
 		return s.m
 	}
-	return metrics.Default()
+	if g := metrics.Default(); g != initialGlobal || g.FilterDefault {
+		return g
+	}
+	return nil
 }
 
 // noteGetLog records a GetLog that started at start.
 func (s *BoltStore) noteGetLog(start time.Time) {
-	s.metrics.get().MeasureSince(keyGetLog, start)
+	if m := s.metrics.get(); m != nil {
+		m.MeasureSince(keyGetLog, start)
+	}
 }
 
 // noteStoreLogs records a successful StoreLogs of logs that started at
@@ -69,6 +79,9 @@ func (s *BoltStore) noteGetLog(start time.Time) {
 // length and bytes, its duration and the entries per second it achieved.
 func (s *BoltStore) noteStoreLogs(logs []*raft.Log, start time.Time) {
 	m := s.metrics.get()
+	if m == nil {
+		return
+	}
 	total := 0
 	for _, l := range logs {
 		n := encodedLogSize(l)
@@ -86,12 +99,17 @@ func (s *BoltStore) noteStoreLogs(logs []*raft.Log, start time.Time) {
 
 // noteJournalWrite records one journal record's write and fdatasync.
 func (s *BoltStore) noteJournalWrite(start time.Time) {
-	s.metrics.get().MeasureSince(keyJournalWrite, start)
+	if m := s.metrics.get(); m != nil {
+		m.MeasureSince(keyJournalWrite, start)
+	}
 }
 
 // noteCheckpoint records a checkpoint of n journal entries into bbolt.
 func (s *BoltStore) noteCheckpoint(start time.Time, n int) {
 	m := s.metrics.get()
+	if m == nil {
+		return
+	}
 	m.MeasureSince(keyJournalCheckpoint, start)
 	m.AddSample(keyJournalCkptLogs, float32(n))
 }
@@ -163,8 +181,11 @@ func (s *BoltStore) RunMetrics(ctx context.Context, interval time.Duration) {
 // emitStats emits bbolt's statistics, counters as the change since prev
 // (everything since open when prev is nil), and returns them.
 func (s *BoltStore) emitStats(prev *bbolt.Stats) *bbolt.Stats {
-	m := s.metrics.get()
 	cur := s.db.Stats()
+	m := s.metrics.get()
+	if m == nil {
+		return &cur
+	}
 	d := cur
 	if prev != nil {
 		d = cur.Sub(prev)

@@ -87,32 +87,67 @@ var replKeys = [numReplKeys][]string{
 // metricSink is where a node's metrics go: Config.Metrics, or when that is
 // nil go-metrics' global instance, looked up at every call as hashicorp/raft
 // does (so a sink installed with metrics.NewGlobal after NewRaft is used).
-// go-metrics' initial global instance drops everything after a read lock.
+// While the global instance is still go-metrics' initial one (a black
+// hole), nothing is emitted at all: the hot paths then cost an atomic load.
 type metricSink struct{ m *metrics.Metrics }
 
+// initialGlobal is go-metrics' global instance before any NewGlobal: its
+// sink is a black hole (unless a NewGlobal ran in an init before this
+// package's, which the FilterDefault check catches: go-metrics' initial
+// instance has a zero Config, DefaultConfig sets FilterDefault).
+var initialGlobal = metrics.Default()
+
+// get returns the instance to emit to, nil if emitting is pointless.
 func (s metricSink) get() *metrics.Metrics {
 	if s.m != nil {
 		return s.m
 	}
-	return metrics.Default()
+	if g := metrics.Default(); g != initialGlobal || g.FilterDefault {
+		return g
+	}
+	return nil
 }
 
-func (s metricSink) IncrCounter(key []string, v float32) { s.get().IncrCounter(key, v) }
+// enabled reports whether metrics go anywhere (a caller can skip the work
+// of measuring).
+func (s metricSink) enabled() bool { return s.get() != nil }
+
+func (s metricSink) IncrCounter(key []string, v float32) {
+	if m := s.get(); m != nil {
+		m.IncrCounter(key, v)
+	}
+}
+
 func (s metricSink) IncrCounterWithLabels(key []string, v float32, l []metrics.Label) {
-	s.get().IncrCounterWithLabels(key, v, l)
+	if m := s.get(); m != nil {
+		m.IncrCounterWithLabels(key, v, l)
+	}
 }
-func (s metricSink) SetGauge(key []string, v float32)  { s.get().SetGauge(key, v) }
-func (s metricSink) AddSample(key []string, v float32) { s.get().AddSample(key, v) }
+
+func (s metricSink) SetGauge(key []string, v float32) {
+	if m := s.get(); m != nil {
+		m.SetGauge(key, v)
+	}
+}
+
+func (s metricSink) AddSample(key []string, v float32) {
+	if m := s.get(); m != nil {
+		m.AddSample(key, v)
+	}
+}
+
 func (s metricSink) MeasureSince(key []string, start time.Time) {
-	s.get().MeasureSince(key, start)
-}
-func (s metricSink) MeasureSinceWithLabels(key []string, start time.Time, l []metrics.Label) {
-	s.get().MeasureSinceWithLabels(key, start, l)
+	if m := s.get(); m != nil {
+		m.MeasureSince(key, start)
+	}
 }
 
 // measure records d as a timer, like MeasureSince of a start d ago.
 func (s metricSink) measure(key []string, d time.Duration) {
 	m := s.get()
+	if m == nil {
+		return
+	}
 	g := m.TimerGranularity
 	if g <= 0 {
 		g = time.Millisecond
@@ -123,6 +158,9 @@ func (s metricSink) measure(key []string, d time.Duration) {
 // measureLabels is measure with labels.
 func (s metricSink) measureLabels(key []string, d time.Duration, l []metrics.Label) {
 	m := s.get()
+	if m == nil {
+		return
+	}
 	g := m.TimerGranularity
 	if g <= 0 {
 		g = time.Millisecond
@@ -180,6 +218,9 @@ func (r *Raft) keysFor(id raft.ServerID) *peerKeys {
 
 // replMeasure records a per-peer replication timer, and its legacy key.
 func (r *Raft) replMeasure(id raft.ServerID, which int, d time.Duration) {
+	if !r.metrics.enabled() {
+		return
+	}
 	k := r.keysFor(id)
 	r.metrics.measureLabels(replKeys[which], d, k.labels)
 	if !r.conf.NoLegacyTelemetry {
@@ -189,6 +230,9 @@ func (r *Raft) replMeasure(id raft.ServerID, which int, d time.Duration) {
 
 // replCount adds n to a per-peer replication counter, and its legacy key.
 func (r *Raft) replCount(id raft.ServerID, which int, n float32) {
+	if !r.metrics.enabled() {
+		return
+	}
 	k := r.keysFor(id)
 	r.metrics.IncrCounterWithLabels(replKeys[which], n, k.labels)
 	if !r.conf.NoLegacyTelemetry {
@@ -214,6 +258,9 @@ func proposeKey(t raft.LogType) []string {
 // noteProposed records how long each proposal of a batch waited before the
 // driver dispatched it at now.
 func (r *Raft) noteProposed(batch []*logFuture, now time.Time) {
+	if !r.metrics.enabled() {
+		return
+	}
 	for _, f := range batch {
 		if !f.created.IsZero() {
 			r.metrics.measure(keyApplyQueued, now.Sub(f.created))
@@ -226,13 +273,16 @@ func (r *Raft) noteProposed(batch []*logFuture, now time.Time) {
 // the batch for the FSM queue wait. It returns now.
 func (r *Raft) noteCommitted(batch []commitItem) time.Time {
 	now := time.Now()
+	batch[0].queuedAt = now
+	if !r.metrics.enabled() {
+		return now
+	}
 	r.metrics.SetGauge(keyCommitNumLogs, float32(len(batch)))
 	for _, it := range batch {
 		if it.future != nil && !it.log.AppendedAt.IsZero() {
 			r.metrics.measure(keyCommitTime, now.Sub(it.log.AppendedAt))
 		}
 	}
-	batch[0].queuedAt = now
 	return now
 }
 
@@ -272,7 +322,7 @@ func (d *driver) noteRPC(req core.Message, started time.Time) {
 
 // noteResponse records that a peer answered (raft.leader.lastContact).
 func (d *driver) noteResponse(m core.Message) {
-	if !m.IsResponse() {
+	if !m.IsResponse() || !d.r.metrics.enabled() {
 		return
 	}
 	if d.r.mx.contact == nil {

@@ -261,6 +261,10 @@ func TestMetricsDocumented(t *testing.T) {
 	if err := sf.Error(); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 10*time.Second, "the compaction's deletion", func() bool {
+		_, ok := sinkKeys(sink, nil)["raft.removeOldLogs"]
+		return ok
+	})
 	meta, rc, err := sf.Open()
 	if err != nil {
 		t.Fatal(err)

@@ -270,7 +270,9 @@ func (r *Raft) BarrierContext(ctx context.Context) Future {
 func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 	r.metrics.IncrCounter(proposeKey(t), 1)
 	f := newLogFuture(w, r.loopDone, raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions})
-	f.created = time.Now()
+	if r.metrics.enabled() {
+		f.created = time.Now()
+	}
 	if err := enqueue(r, r.proposeCh, f, w); err != nil {
 		return errorFuture{err}
 	}
