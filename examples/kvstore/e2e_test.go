@@ -366,6 +366,7 @@ func TestEndToEnd(t *testing.T) {
 			rest = append(rest, n)
 		}
 	}
+	killed := time.Now()
 	var next *e2eNode
 	c.waitFor("a new leader", 30*time.Second, func() error {
 		l, err := c.leader()
@@ -377,6 +378,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return err
 	})
+	t.Logf("%s leads %s after the kill", next.id, time.Since(killed).Round(time.Millisecond))
 	// Enough writes (concurrent, through both survivors) that the new
 	// leader snapshots and compacts past the killed node's log.
 	var wg sync.WaitGroup
@@ -413,6 +415,7 @@ func TestEndToEnd(t *testing.T) {
 	// Restart the killed node on its data directory (same flags, so node1
 	// would still say -bootstrap: existing state must win). It catches up:
 	// its local (stale) read returns the newest value.
+	restarted := time.Now()
 	c.start(leader)
 	c.waitFor("the restarted "+leader.id+" catches up", 30*time.Second, func() error {
 		code, v, err := c.get(leader, "last", "?stale")
@@ -421,6 +424,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return err
 	})
+	t.Logf("the restarted %s caught up %s after its start", leader.id, time.Since(restarted).Round(time.Millisecond))
 	st, err := c.status(leader)
 	if err != nil {
 		t.Fatal(err)
