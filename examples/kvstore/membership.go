@@ -157,9 +157,10 @@ var errConflict = errors.New("conflict")
 
 // addMember makes req a voter and records its HTTP address; on the leader
 // only. It is idempotent: a server already present with the same address
-// is left as it is. A server known under the same ID at another address is
-// removed first (it moved), as is another ID at the same address (it was
-// replaced), unless that is this leader itself.
+// is left as it is. A server known under the same ID at another address
+// gets the new address (AddVoter updates it in place); another ID at the
+// same address was replaced and is removed first, unless that is this
+// leader itself.
 func (n *node) addMember(ctx context.Context, req joinRequest) (uint64, error) {
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
@@ -171,7 +172,9 @@ func (n *node) addMember(ctx context.Context, req joinRequest) (uint64, error) {
 		switch {
 		case s.ID == id && s.Address == addr:
 			present = true
-		case s.ID == id || s.Address == addr:
+		case s.ID == id:
+			n.logger.Info("server moved; updating its address", "id", id, "from", s.Address, "to", addr)
+		case s.Address == addr:
 			if string(s.ID) == n.opts.id {
 				return 0, fmt.Errorf("%w: %s at %s would replace the leader %s at %s", errConflict, id, addr, s.ID, s.Address)
 			}
