@@ -211,20 +211,33 @@ func (c *e2eCluster) waitFor(what string, timeout time.Duration, cond func() err
 	}
 }
 
-// put writes key=value through n, retrying while there is no leader (the
-// write is idempotent, so a retry after an unknown outcome is harmless).
+// tryPut writes key=value through n, retrying for up to 30s while there is
+// no leader (the write is idempotent, so a retry after an unknown outcome is
+// harmless).
+func (c *e2eCluster) tryPut(n *e2eNode, key, value string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, b, err := c.do("PUT", c.url(n)+"/kv/"+key, []byte(value))
+		if err == nil && code == http.StatusOK {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%d %s", code, b)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("PUT %s via %s: %w", key, n.id, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// put is tryPut failing the test.
 func (c *e2eCluster) put(n *e2eNode, key, value string) {
 	c.t.Helper()
-	c.waitFor("PUT "+key+" via "+n.id, 30*time.Second, func() error {
-		code, b, err := c.do("PUT", c.url(n)+"/kv/"+key, []byte(value))
-		if err != nil {
-			return err
-		}
-		if code != http.StatusOK {
-			return fmt.Errorf("%d %s", code, b)
-		}
-		return nil
-	})
+	if err := c.tryPut(n, key, value); err != nil {
+		c.dumpLogs()
+		c.t.Fatal(err)
+	}
 }
 
 // get reads key through n (query "" or "?stale").
@@ -387,10 +400,8 @@ func TestEndToEnd(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
-				key, val := fmt.Sprintf("w%d-%02d", w, i), fmt.Sprintf("x%d", i)
-				code, b, err := c.do("PUT", c.url(rest[w%2])+"/kv/"+key, []byte(val))
-				if err != nil || code != http.StatusOK {
-					t.Errorf("PUT %s via %s after failover: %d %s %v", key, rest[w%2].id, code, b, err)
+				if err := c.tryPut(rest[w%2], fmt.Sprintf("w%d-%02d", w, i), fmt.Sprintf("x%d", i)); err != nil {
+					t.Errorf("after failover: %v", err)
 					return
 				}
 			}
