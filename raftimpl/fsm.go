@@ -74,7 +74,7 @@ func (r *Raft) runFSM() {
 				}
 			}
 			if len(logs) > 0 {
-				start := time.Now()
+				start := r.metrics.now()
 				out := batching.ApplyBatch(logs)
 				r.noteApplyBatch(start, len(batch))
 				if len(out) != len(logs) {
@@ -89,7 +89,7 @@ func (r *Raft) runFSM() {
 			for i, it := range batch {
 				switch it.log.Type {
 				case raft.LogCommand:
-					start := time.Now()
+					start := r.metrics.now()
 					responses[i] = r.fsm.Apply(it.log)
 					r.metrics.MeasureSince(keyFSMApply, start)
 				case raft.LogConfiguration:
@@ -99,7 +99,7 @@ func (r *Raft) runFSM() {
 							r.logger.Error("skipping undecodable configuration entry", "index", it.log.Index, "error", err)
 							continue
 						}
-						start := time.Now()
+						start := r.metrics.now()
 						confStore.StoreConfiguration(it.log.Index, c)
 						r.metrics.MeasureSince(keyFSMStoreConfig, start)
 					}

@@ -222,7 +222,7 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 	switch m.Type {
 	case core.MsgApp:
 		var out transport.AppendEntriesResponse
-		start := time.Now()
+		start := r.metrics.now()
 		if err := r.trans.AppendEntries(p.id, p.addr, p.appendRequest(m), &out); err != nil {
 			r.logger.Debug("appendEntries failed", "peer", p.id, "error", err)
 			return resp, false
@@ -232,12 +232,12 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 	case core.MsgHeartbeat:
 		req := &transport.AppendEntriesRequest{RPCHeader: h, Term: m.Term, Leader: h.Addr}
 		var out transport.AppendEntriesResponse
-		start := time.Now()
+		start := r.metrics.now()
 		if err := r.trans.AppendEntries(p.id, p.addr, req, &out); err != nil {
 			r.logger.Debug("heartbeat failed", "peer", p.id, "error", err)
 			return resp, false
 		}
-		r.replMeasure(p.id, replHeartbeat, time.Since(start))
+		r.replMeasure(p.id, replHeartbeat, start)
 		resp.Type = core.MsgHeartbeatResp
 		resp.Term, resp.Success, resp.LastLog = out.Term, out.Success, out.LastLog
 	case core.MsgVote:
