@@ -205,11 +205,6 @@ type metricState struct {
 	// snapStarted is when the InstallSnapshot now with the core began
 	// arriving, by the request's Context.
 	snapStarted map[uint64]time.Time
-	// notMemberSince is when this server found itself missing from a
-	// non-empty latest configuration (zero while it is a member);
-	// notMemberWarned is set once that was logged.
-	notMemberSince  time.Time
-	notMemberWarned bool
 }
 
 type catchUp struct {
@@ -357,7 +352,6 @@ func (d *driver) tick() {
 	d.core.Tick()
 	after := d.core.SoftState()
 	r.mx.ticks++
-	d.maybeWarnNotMember()
 	switch {
 	case before.Role == raft.Follower && (after.Role != raft.Follower || (before.Leader != "" && after.Leader == "")):
 		r.metrics.IncrCounter(keyHBTimeout, 1)
