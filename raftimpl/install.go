@@ -39,7 +39,7 @@ func (p *peer) sendSnapshot(m core.Message) (core.Message, bool) {
 		return core.Message{}, false
 	}
 	r.snapshotSent(p.id, meta, body, out.Success)
-	r.replMeasure(p.id, replSnapshot, time.Since(start))
+	r.replMeasure(p.id, replSnapshot, start)
 	return core.Message{Type: core.MsgSnapResp, From: p.id, To: r.localID, Context: m.Context,
 		Term: out.Term, Success: out.Success, Index: meta.Index}, true
 }

@@ -136,10 +136,24 @@ func (s metricSink) AddSample(key []string, v float32) {
 	}
 }
 
+// MeasureSince records the time since start; a zero start (from now while
+// disabled) records nothing.
 func (s metricSink) MeasureSince(key []string, start time.Time) {
+	if start.IsZero() {
+		return
+	}
 	if m := s.get(); m != nil {
 		m.MeasureSince(key, start)
 	}
+}
+
+// now returns the time to measure from: zero while metrics go nowhere, so
+// hot paths skip reading the clock.
+func (s metricSink) now() time.Time {
+	if s.enabled() {
+		return time.Now()
+	}
+	return time.Time{}
 }
 
 // measure records d as a timer, like MeasureSince of a start d ago.
@@ -191,11 +205,6 @@ type metricState struct {
 	// snapStarted is when the InstallSnapshot now with the core began
 	// arriving, by the request's Context.
 	snapStarted map[uint64]time.Time
-	// notMemberSince is when this server found itself missing from a
-	// non-empty latest configuration (zero while it is a member);
-	// notMemberWarned is set once that was logged.
-	notMemberSince  time.Time
-	notMemberWarned bool
 }
 
 type catchUp struct {
@@ -216,11 +225,13 @@ func (r *Raft) keysFor(id raft.ServerID) *peerKeys {
 	return v.(*peerKeys)
 }
 
-// replMeasure records a per-peer replication timer, and its legacy key.
-func (r *Raft) replMeasure(id raft.ServerID, which int, d time.Duration) {
-	if !r.metrics.enabled() {
+// replMeasure records a per-peer replication timer since start, and its
+// legacy key.
+func (r *Raft) replMeasure(id raft.ServerID, which int, start time.Time) {
+	if start.IsZero() || !r.metrics.enabled() {
 		return
 	}
+	d := time.Since(start)
 	k := r.keysFor(id)
 	r.metrics.measureLabels(replKeys[which], d, k.labels)
 	if !r.conf.NoLegacyTelemetry {
@@ -243,7 +254,7 @@ func (r *Raft) replCount(id raft.ServerID, which int, n float32) {
 // noteAppend records one AppendEntries round trip to a peer that carried n
 // entries and took d.
 func (p *peer) noteAppend(start time.Time, n int) {
-	p.r.replMeasure(p.id, replAppendRPC, time.Since(start))
+	p.r.replMeasure(p.id, replAppendRPC, start)
 	p.r.replCount(p.id, replAppendLogs, float32(n))
 }
 
@@ -270,11 +281,12 @@ func (r *Raft) noteProposed(batch []*logFuture, now time.Time) {
 
 // noteCommitted records the commit of a batch on its way to the apply loop
 // (per entry with a local future: the time since its dispatch) and stamps
-// the batch for the FSM queue wait. It returns now.
+// the batch for the FSM queue wait. It returns now (zero while metrics go
+// nowhere).
 func (r *Raft) noteCommitted(batch []commitItem) time.Time {
-	now := time.Now()
+	now := r.metrics.now()
 	batch[0].queuedAt = now
-	if !r.metrics.enabled() {
+	if now.IsZero() {
 		return now
 	}
 	r.metrics.SetGauge(keyCommitNumLogs, float32(len(batch)))
@@ -340,7 +352,6 @@ func (d *driver) tick() {
 	d.core.Tick()
 	after := d.core.SoftState()
 	r.mx.ticks++
-	d.maybeWarnNotMember()
 	switch {
 	case before.Role == raft.Follower && (after.Role != raft.Follower || (before.Leader != "" && after.Leader == "")):
 		r.metrics.IncrCounter(keyHBTimeout, 1)
@@ -383,9 +394,11 @@ func (d *driver) sampleLastContact() {
 }
 
 // runMetrics emits the periodic metrics: raft.leader.oldestLogAge every 10s
-// while this node leads.
+// while this node leads. It first counts the start as a follower, as
+// hashicorp/raft counts raft.state.follower when its loop starts.
 func (r *Raft) runMetrics() {
 	defer r.wg.Done()
+	r.metrics.IncrCounter(keyStateFollower, 1)
 	t := time.NewTicker(oldestLogAgeInterval)
 	defer t.Stop()
 	for {

@@ -47,9 +47,9 @@ func (d *driver) noteSoftState(old, ss core.SoftState) {
 
 // noteConfiguration logs a change of the latest or committed configuration
 // (publish calls it only when one of their indexes moved), sets raft.peers
-// on a leader, warns when this server is not in a non-empty latest
-// configuration, and on a leader starts watching the servers just added
-// until they have caught up.
+// on a leader, and on a leader starts watching the servers just added until
+// they have caught up. (A server missing from its own configuration is
+// warned about by checkIdentity and maybeWarnNotMember.)
 func (d *driver) noteConfiguration(st core.Status, prevLatest, prevCommitted uint64, first bool) {
 	r := d.r
 	if st.LatestIndex != prevLatest || first {
@@ -66,42 +66,12 @@ func (d *driver) noteConfiguration(st core.Status, prevLatest, prevCommitted uin
 		if st.Role == raft.Leader {
 			r.metrics.SetGauge(keyPeers, float32(len(st.Latest.Servers)))
 		}
-		member := len(st.Latest.Servers) == 0
-		for _, s := range st.Latest.Servers {
-			if s.ID == r.localID {
-				member = true
-			}
-		}
-		switch {
-		case member:
-			r.mx.notMemberSince, r.mx.notMemberWarned = time.Time{}, false
-		case r.mx.notMemberSince.IsZero():
-			// NB: warned only if it lasts (maybeWarnNotMember): a server
-			// being added installs a snapshot older than its addition,
-			// and is briefly outside the configuration it holds.
-			r.mx.notMemberSince = time.Now()
-		}
 		if st.Role == raft.Leader && !first {
 			d.watchNewServers(st)
 		}
 	} else if st.CommittedIndex != prevCommitted {
 		r.logger.Info("configuration committed", "index", st.CommittedIndex)
 	}
-}
-
-// maybeWarnNotMember warns, once, when this server has been missing from a
-// non-empty latest configuration for an election timeout.
-func (d *driver) maybeWarnNotMember() {
-	r := d.r
-	if r.mx.notMemberSince.IsZero() || r.mx.notMemberWarned || time.Since(r.mx.notMemberSince) < r.conf.ElectionTimeout {
-		return
-	}
-	r.mx.notMemberWarned = true
-	r.pub.RLock()
-	latest, idx := r.pub.latest, r.pub.latestIdx
-	r.pub.RUnlock()
-	r.logger.Warn("this server's ID is not in the latest configuration: it takes no part in elections",
-		"local-id", r.localID, "index", idx, "servers", formatServers(latest))
 }
 
 // watchNewServers starts watching the servers of st.Latest that were not
