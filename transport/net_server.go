@@ -200,6 +200,8 @@ func (n *NetworkTransport) serveConn(ct *connTrack) {
 	switch {
 	case sc.writeErr != nil:
 		n.logConnEnd(remote, sc.writeErr, "failed to handle incoming request")
+	case errors.Is(err, errHandled):
+		// Logged by readRequests already.
 	case err != nil && sc.started:
 		n.logConnEnd(remote, err, "failed to read incoming request")
 	case err != nil && !errors.Is(err, errHandled):
