@@ -128,7 +128,7 @@ func (d *driver) newCore() error {
 		ElectionTick:     c.ticks(c.HeartbeatTimeout, 2),
 		HeartbeatTick:    1,
 		LeaseTick:        c.ticks(c.LeaderLeaseTimeout, 1),
-		MaxAppendEntries: c.MaxAppendEntries,
+		MaxAppendEntries: d.r.appendEntries,
 		MaxInflight:      c.MaxInflightAppends,
 		MaxSizePerMsg:    d.r.appendBytes,
 		EntryOverhead:    entryOverhead,
