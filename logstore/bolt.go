@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -160,6 +161,11 @@ type BoltStore struct {
 		ents [][]byte
 	}
 
+	// lastTx is the id of the store's newest committed bbolt transaction
+	// (noteTx): journal headers and records carry it, so that an open can
+	// tell a bbolt file that lost transactions.
+	lastTx atomic.Uint64
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -170,9 +176,11 @@ func NewBoltStore(path string) (*BoltStore, error) {
 }
 
 // New opens or creates a store. A file that is not a complete bbolt file,
-// or whose buckets or boundary entries do not decode, is refused with an
-// error wrapping raft.ErrCorrupt that names the file; nothing is written to
-// it.
+// or whose buckets or boundary entries do not decode, or whose journal is
+// damaged, missing or not its own (see doc.go), is refused with an error
+// wrapping raft.ErrCorrupt that names the file; nothing is written to it.
+// A new file is created whole under a temporary name and then renamed, so
+// a failed open leaves no file behind.
 func New(opts Options) (_ *BoltStore, err error) {
 	if opts.Path == "" {
 		return nil, errors.New("log store: empty path")
@@ -204,6 +212,18 @@ func New(opts Options) (_ *BoltStore, err error) {
 		}
 		bopts = &o
 	}
+	if _, err := os.Lstat(opts.Path); os.IsNotExist(err) && !bopts.ReadOnly {
+		for _, p := range journalPaths(opts.Path) {
+			if _, err := os.Lstat(p); err == nil {
+				return nil, fmt.Errorf("%w: log store %s: the file is missing, but its journal %s exists: "+
+					"the store's log and state are gone; restore the file, or wipe the node's data and rejoin it",
+					raft.ErrCorrupt, opts.Path, p)
+			}
+		}
+		if err := createBoltFile(opts.Path, mode, bopts); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkBoltFile(opts.Path); err != nil {
 		return nil, err
 	}
@@ -218,6 +238,13 @@ func New(opts Options) (_ *BoltStore, err error) {
 	}
 	s.db.NoSync = opts.NoSync
 
+	// NB: read before anything is written: the stamp must be compared
+	// with the file as the last writer left it.
+	ost, err := s.readOpenState()
+	if err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
 	if !bopts.ReadOnly {
 		if err := s.createBuckets(); err != nil {
 			_ = s.db.Close()
@@ -232,7 +259,7 @@ func New(opts Options) (_ *BoltStore, err error) {
 		_ = s.db.Close()
 		return nil, err
 	}
-	if err := s.openJournal(opts, mode, bopts.ReadOnly); err != nil {
+	if err := s.openJournal(opts, mode, bopts.ReadOnly, ost); err != nil {
 		_ = s.db.Close()
 		return nil, err
 	}
@@ -253,15 +280,17 @@ func (s *BoltStore) createBuckets() (err error) {
 	if !missing {
 		return nil
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketLogs, bucketConf} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	tx, err := s.db.Begin(true)
 	if err != nil {
+		return fmt.Errorf("log store %s: creating buckets: %w", s.path, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, name := range [][]byte{bucketLogs, bucketConf} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("log store %s: creating buckets: %w", s.path, err)
+		}
+	}
+	if err := s.commitTx(tx); err != nil {
 		return fmt.Errorf("log store %s: creating buckets: %w", s.path, err)
 	}
 	return nil

@@ -75,9 +75,22 @@ func parseBoltMeta(p []byte) (boltMeta, bool) {
 	}, true
 }
 
-// checkBoltFile checks that path, if it exists and is not empty, looks like
-// a complete bbolt file. An empty or missing file is fine: bbolt creates it.
-// Errors about the content wrap raft.ErrCorrupt and name the file.
+// checkBoltFile checks that path, if it exists, looks like a complete bbolt
+// file whose newest transaction is the one bbolt will open. A missing file
+// is fine (New creates it); an empty one is refused: New never leaves one
+// (it creates a file whole, under a temporary name), so an empty file is a
+// store whose contents were lost, and opening it as a new store would
+// forget the node's term and vote. Errors about the content wrap
+// raft.ErrCorrupt and name the file.
+//
+// bbolt keeps two meta pages and opens the one with the newest valid
+// transaction; a commit writes the page its txid's parity names, so the two
+// always hold consecutive transactions, each on its own page. If the newest
+// is damaged, bbolt silently opens the previous transaction, losing the
+// last commit. So a meta page that does not validate, or that holds a
+// transaction of the wrong parity or not consecutive with the other's, is
+// refused. (A meta page is written in the first bytes of one page, within
+// one disk sector, so a crash does not tear it.)
 func checkBoltFile(path string) error {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
@@ -95,11 +108,13 @@ func checkBoltFile(path string) error {
 		return fmt.Errorf("log store %s: is a directory", path)
 	}
 	size := st.Size()
-	if size == 0 {
-		return nil
-	}
 	corrupt := func(format string, args ...interface{}) error {
 		return fmt.Errorf("%w: log store %s: %s", raft.ErrCorrupt, path, fmt.Sprintf(format, args...))
+	}
+	if size == 0 {
+		return corrupt("the file is empty (0 bytes): its log, term and vote are lost. A failed create leaves no " +
+			"file, so this is not a new store; restore the file, or remove it only if this node never stored anything " +
+			"(or wipe the node's data and rejoin it)")
 	}
 	readMeta := func(off int64) (boltMeta, bool) {
 		buf := make([]byte, boltPageHeaderSize+boltMetaSize)
@@ -117,17 +132,27 @@ func checkBoltFile(path string) error {
 		metas = append(metas, m0)
 		if m1, ok := readMeta(int64(m0.pageSize)); ok && m1.pageSize == m0.pageSize {
 			metas = append(metas, m1)
+		} else {
+			return corrupt("meta page 1 (offset %d) is damaged: bbolt would silently open transaction %d of meta page 0, "+
+				"which may not be the newest; refusing rather than lose the last commit", m0.pageSize, m0.txid)
 		}
 	} else {
 		for ps := int64(1024); ps <= 64*1024; ps *= 2 {
 			if m1, ok := readMeta(ps); ok && int64(m1.pageSize) == ps {
-				metas = append(metas, m1)
-				break
+				return corrupt("meta page 0 is damaged: bbolt would silently open transaction %d of meta page 1, "+
+					"which may not be the newest; refusing rather than lose the last commit", m1.txid)
 			}
 		}
-	}
-	if len(metas) == 0 {
 		return corrupt("not a bbolt file, or both meta pages are damaged (%d bytes)", size)
+	}
+	for i, m := range metas {
+		if m.txid%2 != uint64(i) {
+			return corrupt("meta page %d holds transaction %d, which bbolt writes to meta page %d: a stale or misplaced copy", i, m.txid, m.txid%2)
+		}
+	}
+	if d := int64(m0.txid - metas[1].txid); d != 1 && d != -1 {
+		return corrupt("the meta pages hold transactions %d and %d, which are not consecutive: one of them is stale "+
+			"(bbolt would open transaction %d, which may not be the newest)", m0.txid, metas[1].txid, max(m0.txid, metas[1].txid))
 	}
 	best := metas[0]
 	for _, m := range metas[1:] {

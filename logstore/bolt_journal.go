@@ -2,11 +2,9 @@ package logstore
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
+	"sync"
 	"sync/atomic"
 
 	raft "github.com/pontoon-raft/raft"
@@ -72,6 +70,9 @@ import (
 type journal struct {
 	paths [2]string
 	files [2]*os.File
+	// id is the journal's id, in both headers and in the bbolt record
+	// (journal_state.go). Immutable.
+	id uint64
 	// gens are the generations of the files' headers.
 	gens [2]uint64
 	// ranges are the index ranges of the valid records of each file
@@ -94,6 +95,17 @@ type journal struct {
 
 	// syncs counts the fdatasyncs of journal files (for tests).
 	syncs atomic.Int64
+
+	// reach is the point the journal has reached: the active file's
+	// generation and the offset just past its last acknowledged record.
+	// It is set after each record's fdatasync and read by every bbolt
+	// transaction of the store, which records it (stampTx), so that an
+	// open can tell records lost from the tail from a torn write.
+	reach struct {
+		sync.Mutex
+		gen uint64
+		off int64
+	}
 }
 
 // checkpoint is one batch of pending entries being written into bbolt.
@@ -103,225 +115,6 @@ type checkpoint struct {
 	done chan struct{}
 	// err is the result; it is written before done is closed.
 	err error
-}
-
-// journalPaths returns the two journal files of the store at path.
-func journalPaths(path string) [2]string {
-	return [2]string{path + ".journal.0", path + ".journal.1"}
-}
-
-// openJournal replays the journal files left by a crash, if any, and then
-// sets up the journal (unless opts.NoJournal or readOnly). s.db is open and
-// checked.
-func (s *BoltStore) openJournal(opts Options, mode os.FileMode, readOnly bool) error {
-	paths := journalPaths(s.path)
-	lo, ents, gens, found, err := s.replayJournal(paths)
-	if err != nil {
-		return err
-	}
-	if readOnly {
-		s.pmu.lo, s.pmu.ents = lo, ents
-		return nil
-	}
-	if len(ents) > 0 {
-		// Nothing is pending yet: this only writes them into bbolt.
-		if err := s.commitPending(lo, ents); err != nil {
-			return fmt.Errorf("log store %s: writing the replayed journal: %w", s.path, err)
-		}
-		s.logger.Info("replayed journal", "first", lo, "last", lo+uint64(len(ents))-1)
-	}
-	if opts.NoJournal {
-		if found {
-			if err := removeJournal(paths); err != nil {
-				return fmt.Errorf("log store %s: %w", s.path, err)
-			}
-		}
-		return nil
-	}
-	size := opts.JournalSize
-	if size == 0 {
-		size = DefaultJournalSize
-	}
-	size = max(size, MinJournalSize)
-	j := &journal{paths: paths, size: size, noSync: opts.NoSync, gens: gens}
-	for i, p := range paths {
-		if j.files[i], err = openJournalFile(p, size, mode); err != nil {
-			j.closeFiles()
-			return fmt.Errorf("log store %s: %w", s.path, err)
-		}
-	}
-	if err := j.reset(); err != nil {
-		j.closeFiles()
-		return fmt.Errorf("log store %s: %w", s.path, err)
-	}
-	s.j = j
-	return nil
-}
-
-// replayJournal reads the journal files and returns the entries they hold
-// above bbolt's last index (contiguous, from lo), each checked to decode,
-// the files' generations (0 if no valid header), and whether any file
-// exists. A damaged or gapped journal returns an error wrapping
-// raft.ErrCorrupt that names the file.
-func (s *BoltStore) replayJournal(paths [2]string) (lo uint64, ents [][]byte, gens [2]uint64, found bool, err error) {
-	type file struct {
-		path string
-		sc   journalScan
-	}
-	last, err := s.boltLast()
-	if err != nil {
-		return 0, nil, gens, false, err
-	}
-	var files []file
-	headerless := map[string][]byte{}
-	for i, p := range paths {
-		b, err := os.ReadFile(p)
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return 0, nil, gens, true, fmt.Errorf("log store %s: journal: %w", s.path, err)
-		}
-		found = true
-		sc, err := scanJournal(b)
-		if err != nil {
-			return 0, nil, gens, true, fmt.Errorf("log store %s: journal %s: %w", s.path, p, err)
-		}
-		if !sc.valid {
-			headerless[p] = b
-			continue
-		}
-		gens[i] = sc.gen
-		files = append(files, file{p, sc})
-	}
-	// A file without a valid header holds nothing valid: a crash tore its
-	// header while it was being activated, and everything in it was in
-	// bbolt by then. A damaged header would hide acknowledged entries,
-	// though; the generations are consecutive, so look for records of the
-	// neighbouring generations of the other file that bbolt lacks.
-	for p, b := range headerless {
-		for _, f := range files {
-			for g := f.sc.gen - min(f.sc.gen, 2); g <= f.sc.gen+2; g++ {
-				if g == f.sc.gen || g == 0 {
-					continue
-				}
-				sc, err := scanRecords(b, g)
-				if n := len(sc.recs); err != nil || n > 0 && sc.recs[n-1].last() > last {
-					return 0, nil, gens, true, fmt.Errorf("%w: log store %s: journal %s: the header is damaged, and the file holds records of generation %d beyond the log",
-						raft.ErrCorrupt, s.path, p, g)
-				}
-			}
-		}
-		s.logger.Warn("journal file has no valid header; ignored", "file", p)
-	}
-	slices.SortStableFunc(files, func(a, b file) int {
-		switch {
-		case a.sc.gen < b.sc.gen:
-			return -1
-		case a.sc.gen > b.sc.gen:
-			return 1
-		}
-		return 0
-	})
-	for _, f := range files {
-		for _, r := range f.sc.recs {
-			if len(ents) == 0 {
-				if r.last() <= last {
-					continue // in bbolt already: checkpointed before the crash
-				}
-				// NB: an empty bbolt may be followed by any index (the log
-				// starts after a snapshot).
-				if last != 0 && r.first > last+1 {
-					return 0, nil, gens, found, fmt.Errorf("%w: log store %s: journal %s: record at offset %d starts at index %d, but the log ends at %d",
-						raft.ErrCorrupt, s.path, f.path, r.off, r.first, last)
-				}
-				lo = max(r.first, last+1)
-			} else if end := lo + uint64(len(ents)); r.first > end {
-				return 0, nil, gens, found, fmt.Errorf("%w: log store %s: journal %s: record at offset %d starts at index %d, but the journal before it ends at %d",
-					raft.ErrCorrupt, s.path, f.path, r.off, r.first, end-1)
-			}
-			for k, e := range r.ents {
-				idx := r.first + uint64(k)
-				if idx < lo {
-					continue
-				}
-				var l raft.Log
-				if err := decodeLog(e, &l); err != nil || l.Index != idx {
-					return 0, nil, gens, found, fmt.Errorf("%w: log store %s: journal %s: record at offset %d: entry %d does not decode (index %d, %v)",
-						raft.ErrCorrupt, s.path, f.path, r.off, idx, l.Index, err)
-				}
-				if p := idx - lo; p < uint64(len(ents)) {
-					ents[p] = e // a later record overwrote the entry
-				} else {
-					ents = append(ents, e)
-				}
-			}
-		}
-	}
-	return lo, ents, gens, found, nil
-}
-
-// openJournalFile opens the journal file at path, creating it (written
-// with zeros to size bytes and fsynced, then renamed into place and the
-// directory fsynced) unless it exists with that size.
-func openJournalFile(path string, size int64, mode os.FileMode) (*os.File, error) {
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == size {
-		return os.OpenFile(path, os.O_RDWR, 0)
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	fail := func(err error) (*os.File, error) {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return nil, fmt.Errorf("journal %s: %w", path, err)
-	}
-	// NB: zeros written, not fallocated: blocks that were written are
-	// overwritten in place later, so fdatasync has no metadata to write.
-	zeros := make([]byte, min(size, 1<<20))
-	for off := int64(0); off < size; off += int64(len(zeros)) {
-		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
-			return fail(err)
-		}
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fail(err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("journal %s: %w", path, err)
-	}
-	return f, nil
-}
-
-// removeJournal removes the journal files and fsyncs the directory.
-func removeJournal(paths [2]string) error {
-	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("journal: %w", err)
-		}
-		_ = os.Remove(p + ".tmp")
-	}
-	return syncDir(filepath.Dir(paths[0]))
-}
-
-// syncDir fsyncs a directory, so creations, renames and removals in it
-// are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // sync fdatasyncs file i, unless noSync.
@@ -348,10 +141,21 @@ func (j *journal) syncActive() error {
 }
 
 // activate gives file i a header with a new generation, so nothing in it
-// is valid any more, and makes it the active file. A failure is sticky.
-func (j *journal) activate(i int) error {
-	gen := max(j.gens[0], j.gens[1]) + 1
-	if _, err := j.files[i].WriteAt(appendJournalHeader(nil, gen), 0); err != nil {
+// is valid any more, and makes it the active file. minTx is the store's
+// last bbolt transaction, recorded in the header. The end mark goes first,
+// synced before the header: a file whose header is valid always has an end
+// mark or a record where its records start. A failure is sticky.
+func (j *journal) activate(i int, minTx uint64) error {
+	h := journalHeader{id: j.id, gen: max(j.gens[0], j.gens[1]) + 1, minTx: minTx, size: j.size}
+	if _, err := j.files[i].WriteAt(appendEndMark(nil, h.key(), journalDataStart), journalDataStart); err != nil {
+		j.failed = fmt.Errorf("journal %s: write end mark: %w", j.paths[i], err)
+		return j.failed
+	}
+	if err := j.sync(i); err != nil {
+		j.failed = err
+		return err
+	}
+	if _, err := j.files[i].WriteAt(appendJournalHeader(nil, h), 0); err != nil {
 		j.failed = fmt.Errorf("journal %s: write header: %w", j.paths[i], err)
 		return j.failed
 	}
@@ -359,19 +163,34 @@ func (j *journal) activate(i int) error {
 		j.failed = err
 		return err
 	}
-	j.gens[i] = gen
+	j.gens[i] = h.gen
 	j.ranges[i] = [2]uint64{}
 	j.active, j.tail = i, journalDataStart
+	j.setReach(h.gen, journalDataStart)
 	return nil
+}
+
+// setReach publishes the point the journal has reached.
+func (j *journal) setReach(gen uint64, off int64) {
+	j.reach.Lock()
+	j.reach.gen, j.reach.off = gen, off
+	j.reach.Unlock()
+}
+
+// getReach returns the point the journal has reached.
+func (j *journal) getReach() (gen uint64, off int64) {
+	j.reach.Lock()
+	defer j.reach.Unlock()
+	return j.reach.gen, j.reach.off
 }
 
 // reset leaves nothing valid in either file: new generations on both, the
 // active one last (so it has the highest). Pending entries must be in bbolt.
-func (j *journal) reset() error {
-	if err := j.activate(1 - j.active); err != nil {
+func (j *journal) reset(minTx uint64) error {
+	if err := j.activate(1-j.active, minTx); err != nil {
 		return err
 	}
-	return j.activate(1 - j.active)
+	return j.activate(1-j.active, minTx)
 }
 
 // hasRecords reports whether either file holds a valid record.
@@ -423,7 +242,7 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 
 	// Encode: the pending entries alias this buffer, so it is new for
 	// every batch (one allocation).
-	est := journalRecHdrLen + journalPayloadMin
+	est := journalRecHdrLen + journalPayloadMin + journalAlign + journalSectorPad + journalMarkLen
 	for _, l := range logs {
 		est += 4 + 96 + len(l.Data) + len(l.Extensions)
 	}
@@ -438,15 +257,21 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 	}
 	offs[len(logs)] = len(buf) + 4 // as if another entry followed
 	size := recordLen(len(buf) - start - journalRecHdrLen)
-	if size > j.size-journalDataStart {
+	if size+journalSectorPad+journalMarkLen > j.size-journalDataStart {
 		return false, nil // larger than a journal file
 	}
-	if j.tail+size > j.size {
+	if j.tail+size+journalSectorPad+journalMarkLen > j.size {
 		if err := s.rotateLocked(); err != nil {
 			return true, fmt.Errorf("log store %s: store logs: %w", s.path, err)
 		}
 	}
-	if buf, err = finishRecord(buf, start, j.gens[j.active], j.tail); err != nil {
+	if (j.tail+size)%journalSector == 0 {
+		// NB: the end mark must share a sector with the record's last
+		// bytes (see journal.go): pad the payload.
+		buf = append(buf, make([]byte, journalSectorPad)...)
+		size = recordLen(len(buf) - start - journalRecHdrLen)
+	}
+	if buf, err = finishRecord(buf, start, journalKey{j.id, j.gens[j.active]}, j.tail, s.lastTx.Load()); err != nil {
 		return true, fmt.Errorf("log store %s: store logs: %w", s.path, err)
 	}
 	if _, err := j.files[j.active].WriteAt(buf, j.tail); err != nil {
@@ -458,6 +283,7 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 		return true, fmt.Errorf("log store %s: store logs: %w", s.path, err)
 	}
 	j.tail += size
+	j.setReach(j.gens[j.active], j.tail)
 	r := &j.ranges[j.active]
 	if r[1] == 0 {
 		r[0] = first
@@ -513,7 +339,7 @@ func (s *BoltStore) rotateLocked() error {
 		return err
 	}
 	s.startCheckpointLocked()
-	return s.j.activate(1 - s.j.active)
+	return s.j.activate(1-s.j.active, s.lastTx.Load())
 }
 
 // startCheckpointLocked starts writing the pending entries into bbolt in
@@ -625,7 +451,7 @@ func (s *BoltStore) journalBeforeDeleteLocked(min, max uint64) (acted bool, err 
 		if err := s.flushLocked(); err != nil {
 			return true, err
 		}
-		if err := j.reset(); err != nil {
+		if err := j.reset(s.lastTx.Load()); err != nil {
 			return true, fmt.Errorf("log store %s: delete range: %w", s.path, err)
 		}
 		return true, nil
@@ -633,25 +459,6 @@ func (s *BoltStore) journalBeforeDeleteLocked(min, max uint64) (acted bool, err 
 		return true, s.flushLocked()
 	}
 	return false, nil
-}
-
-// closeJournalLocked writes the pending entries into bbolt, closes and
-// removes the journal files. wmu is held.
-func (s *BoltStore) closeJournalLocked() error {
-	j := s.j
-	err := s.flushLocked()
-	j.closeFiles()
-	if j.failed == nil {
-		j.failed = errors.New("store closed")
-	}
-	if err != nil {
-		// Keep the journal: the next open replays it.
-		return err
-	}
-	if err := removeJournal(j.paths); err != nil {
-		return fmt.Errorf("log store %s: close: %w", s.path, err)
-	}
-	return nil
 }
 
 // pendingEntry returns the encoding of the pending entry at index, or nil.

@@ -215,7 +215,7 @@ func (s *BoltStore) putEncoded(keys []byte, vals [][]byte) (err error) {
 			return fmt.Errorf("log store %s: store log %d: %w", s.path, index(i), err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitTx(tx); err != nil {
 		return fmt.Errorf("log store %s: store logs %d-%d: commit: %w", s.path, index(0), index(n-1), err)
 	}
 	return nil
@@ -303,7 +303,7 @@ func (s *BoltStore) boltDeleteRange(min, max uint64) (err error) {
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitTx(tx); err != nil {
 		return fmt.Errorf("log store %s: delete range %d-%d: commit: %w", s.path, min, max, err)
 	}
 	return nil

@@ -24,7 +24,7 @@ func (s *BoltStore) Set(key []byte, val []byte) (err error) {
 	if err := b.Put(key, val); err != nil {
 		return fmt.Errorf("log store %s: set %q: %w", s.path, key, err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitTx(tx); err != nil {
 		return fmt.Errorf("log store %s: set %q: commit: %w", s.path, key, err)
 	}
 	return nil

@@ -1,5 +1,7 @@
 package logstore
 
+import "os"
+
 // JournalSyncs returns how many fdatasyncs s made on journal files, -1
 // without a journal.
 func JournalSyncs(s *BoltStore) int64 {
@@ -63,4 +65,22 @@ func HoldBoltWriter(s *BoltStore) (release func(), err error) {
 		return nil, err
 	}
 	return func() { _ = tx.Rollback() }, nil
+}
+
+// JournalRecordOffsets returns the offsets of the valid records of the
+// journal file at path, followed by the offset just past the last one.
+func JournalRecordOffsets(path string) ([]int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scanJournal(b)
+	if err != nil {
+		return nil, err
+	}
+	var offs []int64
+	for _, r := range sc.recs {
+		offs = append(offs, r.off)
+	}
+	return append(offs, sc.end), nil
 }

@@ -58,6 +58,11 @@ type Config struct {
 	PreVoteDisabled bool
 	// NoLegacyTelemetry drops metrics whose keys embed peer names.
 	NoLegacyTelemetry bool
+	// RestoreCommittedLogs, as hashicorp/raft's: at start, apply the
+	// entries up to the commit index the log store recorded, without
+	// waiting for a leader. It needs a logstore.CommitTrackingLogStore
+	// (NewRaft fails with raft.ErrIncompatibleLogStore otherwise).
+	RestoreCommittedLogs bool
 
 	// Metrics receives this node's metrics. Nil discards them. Pontoon never
 	// writes to go-metrics' global instance.

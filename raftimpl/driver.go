@@ -86,7 +86,7 @@ type pendingRPC struct {
 }
 
 func newDriver(r *Raft, snap snapshotInfo) (*driver, error) {
-	storage, err := newLogStorage(r.logs, r.stable, snap)
+	storage, err := newLogStorage(commitStaging(r.logs, &r.commitIndex), r.stable, snap)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (d *driver) run() {
 	d.ticker = time.NewTicker(r.conf.tickInterval())
 	defer d.ticker.Stop()
 	trans := r.trans.Consumer()
-	d.writer = newLogWriter(r.logs, &r.writeStarted)
+	d.writer = newLogWriter(commitStaging(r.logs, &r.commitIndex), &r.writeStarted)
 	d.storage.compactor = newCompactor(r.logs, r.logger)
 
 	for {

@@ -192,6 +192,10 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		}
 	}
 
+	if err := r.restoreCommittedLogs(); err != nil {
+		return nil, err
+	}
+
 	d, err := newDriver(r, snap)
 	if err != nil {
 		return nil, err

@@ -241,11 +241,11 @@ const (
 	DemoteVoter
 	// RemoveServer removes a server.
 	RemoveServer
-	// AddStaging adds a Staging server (Pontoon's own; hashicorp/raft's
-	// AddStaging is AddVoter): it receives the log but neither votes nor
+	// AddNonvoterPromoting adds a Staging server (Pontoon's own; not
+	// hashicorp/raft's AddStaging, which is AddVoter): it receives the log but neither votes nor
 	// counts, and the leader proposes Promote for it once its log has caught
 	// up. For an existing ID it only updates the address.
-	AddStaging
+	AddNonvoterPromoting
 	// Promote turns a Staging server into a Voter.
 	Promote
 )
