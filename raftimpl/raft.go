@@ -35,8 +35,10 @@ type Raft struct {
 	localID   raft.ServerID
 	localAddr raft.ServerAddress
 	// maxEntrySize is the effective Config.MaxEntrySize; appendBytes bounds
-	// one AppendEntries' entries (Config.entryLimits).
+	// one AppendEntries' entries (Config.entryLimits), appendEntries their
+	// number (Config.appendEntriesLimit).
 	maxEntrySize, appendBytes uint64
+	appendEntries             int
 
 	// Queues into the driver loop. All are bounded.
 	proposeCh   chan *logFuture
@@ -131,6 +133,7 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 	r := &Raft{
 		maxEntrySize:   maxEntry,
 		appendBytes:    appendBytes,
+		appendEntries:  c.appendEntriesLimit(trans),
 		conf:           c,
 		logger:         c.logger(),
 		fsm:            fsm,
