@@ -344,6 +344,9 @@ func (s *BoltStore) verifyAll() (err error) {
 			if err := decodeLog(v, &l); err != nil {
 				return fmt.Errorf("%w: log store %s: log %d does not decode: %v", raft.ErrCorrupt, s.path, idx, err)
 			}
+			if l.Index != idx {
+				return fmt.Errorf("%w: log store %s: log %d holds entry %d", raft.ErrCorrupt, s.path, idx, l.Index)
+			}
 			return nil
 		})
 	})
