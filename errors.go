@@ -67,3 +67,15 @@ var (
 	// win within an election timeout.
 	ErrLeadershipTransferTimeout = errors.New("leadership transfer timeout")
 )
+
+// Engine fail-stop errors (raftimpl: entry size, the identity of stored
+// state).
+var (
+	// ErrEntryTooLarge is wrapped when Apply is given an entry larger than
+	// the engine can replicate in one AppendEntries (Config.MaxEntrySize):
+	// nothing was appended.
+	ErrEntryTooLarge = errors.New("log entry too large to replicate")
+	// ErrServerIDMismatch is wrapped when the stored state proves it was
+	// written by a server with another ID than Config.LocalID.
+	ErrServerIDMismatch = errors.New("stored state belongs to another server ID")
+)

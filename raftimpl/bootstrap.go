@@ -107,7 +107,7 @@ func (d *driver) bootstrap(c raft.Configuration) error {
 		}
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	storage, err := newLogStorage(d.r.logs, d.r.stable, snapshotInfo{})
+	storage, err := newLogStorage(commitStaging(d.r.logs, &d.r.commitIndex), d.r.stable, snapshotInfo{})
 	if err != nil {
 		return err
 	}

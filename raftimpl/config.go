@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	metrics "github.com/hashicorp/go-metrics"
 	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/transport"
 )
 
 // Config configures a Raft node. Field names and defaults follow
@@ -55,6 +56,11 @@ type Config struct {
 	PreVoteDisabled bool
 	// NoLegacyTelemetry drops metrics whose keys embed peer names.
 	NoLegacyTelemetry bool
+	// RestoreCommittedLogs, as hashicorp/raft's: at start, apply the
+	// entries up to the commit index the log store recorded, without
+	// waiting for a leader. It needs a logstore.CommitTrackingLogStore
+	// (NewRaft fails with raft.ErrIncompatibleLogStore otherwise).
+	RestoreCommittedLogs bool
 
 	// Metrics receives this node's metrics. Nil discards them. Pontoon never
 	// writes to go-metrics' global instance.
@@ -62,9 +68,22 @@ type Config struct {
 
 	// MaxInflightAppends bounds unacknowledged AppendEntries per follower.
 	MaxInflightAppends int
-	// MaxAppendBytes bounds the Data bytes of one AppendEntries (at least
-	// one entry is always sent).
+	// MaxAppendBytes bounds the bytes of one AppendEntries' entries: their
+	// Data and Extensions plus a small allowance per entry for its
+	// encoding (at least one entry is always sent). 0 means no bound but the
+	// transport's frame limit, which every request stays within whatever
+	// this value.
 	MaxAppendBytes uint64
+	// MaxEntrySize bounds one log entry's Data plus Extensions, in bytes.
+	// Apply refuses a larger entry at once, with an error wrapping
+	// raft.ErrEntryTooLarge, and appends nothing: every entry must fit,
+	// with the request's overhead, in one AppendEntries frame of the
+	// transport. 0 means the largest such size: the transport's frame
+	// limit (its MaxMessageSize() method if it has one, else
+	// transport.DefaultMaxMessageSize) minus that overhead. NewRaft refuses
+	// a larger value. Not in hashicorp/raft, which stores such an entry and
+	// then cannot send it.
+	MaxEntrySize uint64
 	// Seed seeds the core's election jitter; 0 picks one at random.
 	Seed int64
 
@@ -82,13 +101,15 @@ type Config struct {
 	LeaseReadDrift time.Duration
 
 	// DiskStallTimeout bounds how long a LogStore or StableStore write may
-	// take on a leader: past it the node reports itself a follower (State,
-	// LeaderCh, observers) and fails its pending operations with
-	// raft.ErrLeadershipLost. The rest of the cluster elects a new leader on
-	// its own, because a leader whose loop is stuck in a write sends no
-	// heartbeats. 0 means 2·ElectionTimeout, but at least 2s: an fsync
-	// under load can take hundreds of milliseconds without anything being
-	// wrong.
+	// take on a leader: past it the node steps down and reports itself a
+	// follower (State, LeaderCh, observers), every operation pending on its
+	// leadership (Apply, Barrier, VerifyLeader, membership changes) fails
+	// at once with raft.ErrLeadershipLost, and new ones fail at once with
+	// raft.ErrNotLeader, whether or not the write ever completes. Its
+	// heartbeats stop, so the rest of the cluster elects a new leader; it
+	// rejoins as a follower once its disk works. 0 means 2·ElectionTimeout,
+	// but at least 2s: an fsync under load can take hundreds of
+	// milliseconds without anything being wrong.
 	DiskStallTimeout time.Duration
 }
 
@@ -223,4 +244,45 @@ func (c *Config) logger() hclog.Logger {
 		Level:  hclog.LevelFromString(c.LogLevel),
 		Output: out,
 	})
+}
+
+// Room kept in an AppendEntries frame besides the entries' Data and
+// Extensions. The msgpack encoding of one entry adds about 100 bytes (field
+// names, index, term, type, AppendedAt, length prefixes); the request itself
+// a few hundred (header, terms, indexes, the leader's address).
+const (
+	appendFrameReserve = 64 << 10
+	entryOverhead      = 128
+)
+
+// frameLimit is the largest request the transport sends.
+func frameLimit(trans transport.Transport) uint64 {
+	if t, ok := trans.(interface{ MaxMessageSize() int }); ok && t.MaxMessageSize() > 0 {
+		return uint64(t.MaxMessageSize())
+	}
+	return transport.DefaultMaxMessageSize
+}
+
+// entryLimits returns the effective MaxEntrySize and the byte bound of one
+// AppendEntries' entries (counted by core.EntrySize with entryOverhead), so
+// that every request the leader builds fits in one frame of trans.
+func (c *Config) entryLimits(trans transport.Transport) (maxEntry, perAppend uint64, err error) {
+	frame := frameLimit(trans)
+	if frame < 2*appendFrameReserve {
+		return 0, 0, fmt.Errorf("%w: the transport's frame limit of %d bytes leaves no room for entries", raft.ErrInvalidConfig, frame)
+	}
+	perAppend = frame - appendFrameReserve
+	largest := perAppend - entryOverhead
+	maxEntry = c.MaxEntrySize
+	if maxEntry == 0 {
+		maxEntry = largest
+	}
+	if maxEntry > largest {
+		return 0, 0, fmt.Errorf("%w: MaxEntrySize %d is larger than the %d bytes one AppendEntries frame of %d bytes can carry",
+			raft.ErrInvalidConfig, maxEntry, largest, frame)
+	}
+	if c.MaxAppendBytes > 0 && c.MaxAppendBytes < perAppend {
+		perAppend = c.MaxAppendBytes
+	}
+	return maxEntry, perAppend, nil
 }

@@ -64,6 +64,9 @@ type driver struct {
 	// stallEnded is set when a write completes after the watchdog reported
 	// it stalled; reportPersisted then steps the core down.
 	stallEnded bool
+	// stallHandled is set once the loop stepped down for the stall the
+	// watchdog reported (handleStall), until the stalled write completes.
+	stallHandled bool
 
 	soft    core.SoftState
 	preVote bool
@@ -71,6 +74,8 @@ type driver struct {
 	// published; published is false until the first publish.
 	pubLatestIdx, pubCommittedIdx uint64
 	published                     bool
+	// nextNotMemberWarn is when maybeWarnNotMember may warn again.
+	nextNotMemberWarn time.Time
 }
 
 // pendingRPC is a request from a peer awaiting the core's answer.
@@ -81,7 +86,7 @@ type pendingRPC struct {
 }
 
 func newDriver(r *Raft, snap snapshotInfo) (*driver, error) {
-	storage, err := newLogStorage(r.logs, r.stable, snap)
+	storage, err := newLogStorage(commitStaging(r.logs, &r.commitIndex), r.stable, snap)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +105,14 @@ func newDriver(r *Raft, snap snapshotInfo) (*driver, error) {
 	if err := d.newCore(); err != nil {
 		return nil, err
 	}
+	if err := d.checkIdentity(); err != nil {
+		for _, p := range d.peers {
+			p.stop()
+		}
+		return nil, err
+	}
+	// The start-up warning (if any) was just logged.
+	d.nextNotMemberWarn = time.Now().Add(notMemberWarnEvery)
 	return d, nil
 }
 
@@ -117,7 +130,8 @@ func (d *driver) newCore() error {
 		LeaseTick:        c.ticks(c.LeaderLeaseTimeout, 1),
 		MaxAppendEntries: c.MaxAppendEntries,
 		MaxInflight:      c.MaxInflightAppends,
-		MaxSizePerMsg:    c.MaxAppendBytes,
+		MaxSizePerMsg:    d.r.appendBytes,
+		EntryOverhead:    entryOverhead,
 		PreVote:          d.preVote,
 		Seed:             seed,
 		LeaseReads:       c.LeaseReads,
@@ -144,7 +158,7 @@ func (d *driver) run() {
 	d.ticker = time.NewTicker(r.conf.tickInterval())
 	defer d.ticker.Stop()
 	trans := r.trans.Consumer()
-	d.writer = newLogWriter(r.logs, &r.writeStarted)
+	d.writer = newLogWriter(commitStaging(r.logs, &r.commitIndex), &r.writeStarted)
 	d.storage.compactor = newCompactor(r.logs, r.logger)
 
 	for {
@@ -205,22 +219,32 @@ func (d *driver) drainPeerResponses() {
 // proposeBatch takes f and every proposal already queued (up to
 // maxProposalBatch) into one Propose call.
 func (d *driver) proposeBatch(first *logFuture) {
-	batch := []*logFuture{first}
+	lost := d.boundEpoch()
+	batch := make([]*logFuture, 0, 1+min(len(d.r.proposeCh), maxProposalBatch-1))
+	// NB: a proposal whose caller gave up before this point (a plain
+	// ErrEnqueueTimeout or ErrNotLeader) is dropped: it must never run.
+	if first.claim(lost) {
+		batch = append(batch, first)
+	}
 	for len(batch) < maxProposalBatch {
 		select {
 		case f := <-d.r.proposeCh:
-			batch = append(batch, f)
+			if f.claim(lost) {
+				batch = append(batch, f)
+			}
 			continue
 		default:
 		}
 		break
+	}
+	if len(batch) == 0 {
+		return
 	}
 	now := time.Now()
 	logs := make([]*raft.Log, len(batch))
 	for i, f := range batch {
 		f.log.AppendedAt = now
 		logs[i] = &f.log
-		f.markQueued()
 	}
 	firstIdx, _, err := d.core.Propose(logs)
 	if err != nil {
@@ -361,6 +385,7 @@ func (d *driver) deliverCommitted(entries []*raft.Log) bool {
 		if f, ok := d.pending[e.Index]; ok {
 			delete(d.pending, e.Index)
 			if &f.log == e || (f.log.Term == e.Term && f.log.Index == e.Index) {
+				f.committed.Store(true)
 				batch[i].future = f
 			} else {
 				f.respond(raft.ErrLeadershipLost, 0, nil)
@@ -381,6 +406,13 @@ func (d *driver) changeSoftState(ss core.SoftState) {
 	old := d.soft
 	d.soft = ss
 	if ss.Role != old.Role {
+		if ss.Role == raft.Leader {
+			// NB: before State reports it: an Apply that sees Leader is
+			// bound to this leadership.
+			r.epoch.Store(newLeaderEpoch())
+		} else if old.Role == raft.Leader {
+			r.epoch.Load().end()
+		}
 		r.state.Store(uint32(ss.Role))
 		r.metrics.IncrCounter([]string{"raft", "state", stateMetricName(ss.Role)}, 1)
 		r.logger.Info("entering state", "state", ss.Role, "term", d.core.Status().Term)
@@ -418,23 +450,48 @@ func stateMetricName(s raft.RaftState) string {
 	return "follower"
 }
 
-// leadershipLost fails every operation waiting on this node's leadership.
+// leadershipLost fails every operation waiting on this node's leadership:
+// what it appended (and VerifyLeader, as hashicorp/raft) with
+// raft.ErrLeadershipLost, reads and membership changes not yet appended with
+// raft.ErrNotLeader.
 func (d *driver) leadershipLost() {
+	d.r.epoch.Load().end()
 	d.failOps(raft.ErrLeadershipLost, raft.ErrNotLeader)
 }
 
 // failOps fails every operation the loop holds: proposals awaiting commit
-// with pendingErr, reads and queued membership changes with otherErr.
+// (and VerifyLeader calls: they are bound to the leadership) with
+// pendingErr, other reads and queued membership changes with otherErr.
 func (d *driver) failOps(pendingErr, otherErr error) {
 	d.failPending(pendingErr)
 	for id, f := range d.verifies {
-		f.respond(otherErr, 0, nil)
+		f.mu.Lock()
+		bound := f.lost != nil
+		f.mu.Unlock()
+		if bound {
+			f.respond(pendingErr, 0, nil)
+		} else {
+			f.respond(otherErr, 0, nil)
+		}
 		delete(d.verifies, id)
 	}
 	for _, req := range d.confQueue {
 		req.future.respond(otherErr, 0, nil)
 	}
 	d.confQueue = nil
+}
+
+// boundEpoch returns the lost channel of the leadership that operations the
+// loop takes now are bound to: nil when the core does not lead. A stall the
+// watchdog reported is acted on first.
+func (d *driver) boundEpoch() <-chan struct{} {
+	if d.r.stalled.Load() {
+		d.handleStall()
+	}
+	if d.soft.Role != raft.Leader {
+		return nil
+	}
+	return d.r.epoch.Load().lost
 }
 
 // failPending fails every proposal awaiting commit with err.
@@ -559,9 +616,15 @@ func (d *driver) snapshotTaken(info snapshotInfo) {
 
 // startRead hands a read to the core; its ReadState resolves the future.
 func (d *driver) startRead(req readReq) {
+	var lost <-chan struct{}
+	if req.kind == readVerify {
+		lost = d.boundEpoch()
+	}
+	if !req.future.claim(lost) {
+		return // its caller gave up
+	}
 	d.nextID++
 	d.verifies[d.nextID] = req.future
-	req.future.markQueued()
 	switch req.kind {
 	case readVerify:
 		d.core.VerifyLeader(d.nextID)

@@ -1,6 +1,8 @@
 package raftimpl
 
 import (
+	"time"
+
 	"github.com/pontoon-raft/raft/raftimpl/internal/core"
 	"github.com/pontoon-raft/raft/transport"
 )
@@ -44,7 +46,10 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 			}
 		}
 	case req := <-r.confCh:
-		d.confQueue = append(d.confQueue, req)
+		// Dropped if its caller already gave up (a plain ErrEnqueueTimeout).
+		if req.future.claim(d.boundEpoch()) {
+			d.confQueue = append(d.confQueue, req)
+		}
 	case req := <-r.transferCh:
 		d.startTransfer(req)
 	case req := <-r.restoreCh:
@@ -70,18 +75,17 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 
 // onTick advances the core's clock.
 func (d *driver) onTick() (stop bool) {
-	if d.r.stalled.Load() && d.writesInFlight() > 0 {
-		// The watchdog saw the writer stall: wait for it, like a loop stuck
-		// in its own write, so heartbeats stop and the others elect a
-		// leader with a working disk.
-		if err := d.flushWrites(); err != nil {
-			d.persistFailed(err)
-			return true
-		}
-		d.reportPersisted()
+	if d.r.stalled.Load() {
+		// The watchdog saw the writer stall: step down now, so heartbeats
+		// stop and the others elect a leader with a working disk, and
+		// everything waiting on this leadership fails at once.
+		d.handleStall()
 	}
 	d.core.Tick()
 	d.expireRPCs()
+	if d.soft.Leader == "" {
+		d.maybeWarnNotMember(time.Now())
+	}
 	d.writer.spaced.Store(d.core.FollowersFormQuorum())
 	return false
 }

@@ -129,14 +129,28 @@ func (d *driver) reportPersisted() {
 	}
 }
 
-// recoverFromStall runs when a write the watchdog reported as stalled has
-// completed: operations waiting on this leadership fail (the cluster has
-// most likely moved on), and the published state is the core's again; the
-// core steps down as soon as it hears of the newer term.
-func (d *driver) recoverFromStall() {
-	d.r.stalled.Store(false)
+// handleStall steps the core down once the watchdog reported a stalled
+// store write: its heartbeats stop, so the others elect a leader with a
+// working disk, and every operation waiting on this leadership fails with
+// raft.ErrLeadershipLost (the watchdog already ended the leadership epoch,
+// so their callers were told at once; this settles what the loop holds).
+// The loop goes on as a follower while the write is in flight; what needs
+// the disk waits for it (flushWrites).
+func (d *driver) handleStall() {
+	if d.stallHandled {
+		return
+	}
+	d.stallHandled = true
 	d.core.StepDown()
 	d.leadershipLost()
-	d.r.state.Store(uint32(d.soft.Role))
+}
+
+// recoverFromStall runs when a write the watchdog reported as stalled has
+// completed: if the loop was itself stuck in that write it steps down now,
+// and the watchdog may report the next stall.
+func (d *driver) recoverFromStall() {
+	d.handleStall()
+	d.stallHandled = false
+	d.r.stalled.Store(false)
 	d.r.logger.Warn("store write completed after a stall", "role", d.soft.Role)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
@@ -119,9 +120,21 @@ type opFuture struct {
 	err      error
 	index    uint64
 	response interface{}
-	// queued is set by the driver when the operation entered the loop.
-	queued bool
-	mu     sync.Mutex
+
+	mu sync.Mutex
+	// queued is set by the driver when the operation entered the loop
+	// (claim); abandoned when its caller gave up before that (a timeout, or
+	// the leadership it needed ended): the loop then drops it. At most one
+	// of the two is ever set, under mu: an operation whose caller was told
+	// it never entered the loop (plain raft.ErrEnqueueTimeout, or
+	// raft.ErrNotLeader) is never run.
+	queued, abandoned bool
+	// lost, when not nil, is closed when the leadership the operation needs
+	// ends (leaderEpoch); guarded by mu (the loop replaces it on claim).
+	lost <-chan struct{}
+	// committed is set by the loop once the operation's entry committed: an
+	// ended leadership no longer fails it.
+	committed atomic.Bool
 }
 
 func newOpFuture(w waiter, stopped <-chan struct{}) *opFuture {
@@ -148,10 +161,42 @@ func (f *opFuture) settled() bool {
 	}
 }
 
+// markQueued records that the operation entered the loop.
 func (f *opFuture) markQueued() {
 	f.mu.Lock()
 	f.queued = true
 	f.mu.Unlock()
+}
+
+// claim is the loop taking the operation: false if its caller already gave
+// up on it (the loop must then drop it). lost, if not nil, replaces the
+// leadership the operation is bound to.
+func (f *opFuture) claim(lost <-chan struct{}) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.abandoned {
+		return false
+	}
+	f.queued = true
+	if lost != nil {
+		f.lost = lost
+	}
+	return true
+}
+
+// giveUp settles a future whose wait ended before the operation completed:
+// with notQueued if the loop had not taken it (which then never will:
+// abandoned), otherwise with queuedErr.
+func (f *opFuture) giveUp(notQueued, queuedErr error) {
+	f.mu.Lock()
+	if !f.queued && !f.settled() {
+		f.abandoned = true
+		f.mu.Unlock()
+		f.respond(notQueued, 0, nil)
+		return
+	}
+	f.mu.Unlock()
+	f.respond(queuedErr, 0, nil)
 }
 
 // Error implements Future.
@@ -172,23 +217,34 @@ func (f *opFuture) Error() error {
 		defer putTimer(t)
 		timeout = t.C
 	}
-	expired := false
-	select {
-	case <-f.done:
-	case <-f.stopped:
-		f.respond(raft.ErrRaftShutdown, 0, nil)
-	case <-ctxDone:
-		expired = true
-	case <-timeout:
-		expired = true
+	f.mu.Lock()
+	lost := f.lost
+	f.mu.Unlock()
+	for {
+		select {
+		case <-f.done:
+		case <-f.stopped:
+			f.respond(raft.ErrRaftShutdown, 0, nil)
+		case <-ctxDone:
+			f.giveUp(f.wait.timeoutErr(false), f.wait.timeoutErr(true))
+		case <-timeout:
+			f.giveUp(f.wait.timeoutErr(false), f.wait.timeoutErr(true))
+		case <-lost:
+			f.mu.Lock()
+			now := f.lost
+			f.mu.Unlock()
+			if now != lost {
+				lost = now // claimed under a newer leadership
+				continue
+			}
+			if f.committed.Load() {
+				lost = nil // the apply loop resolves it
+				continue
+			}
+			f.giveUp(raft.ErrNotLeader, raft.ErrLeadershipLost)
+		}
+		return f.err
 	}
-	if expired {
-		f.mu.Lock()
-		queued := f.queued
-		f.mu.Unlock()
-		f.respond(f.wait.timeoutErr(queued), 0, nil)
-	}
-	return f.err
 }
 
 // Index implements IndexFuture.
@@ -244,3 +300,30 @@ type configurationFuture struct {
 func (c *configurationFuture) Error() error                      { return nil }
 func (c *configurationFuture) Index() uint64                     { return c.index }
 func (c *configurationFuture) Configuration() raft.Configuration { return c.configuration }
+
+// leaderEpoch is one stretch of this node's leadership as the futures see
+// it: lost is closed when it ends, by the loop when the core steps down or
+// by the stall watchdog when the loop cannot act. Operations that need the
+// leadership (Apply, Barrier, VerifyLeader, membership changes) are bound
+// to the epoch current when they are made or taken by the loop, and fail at
+// once when it ends: raft.ErrLeadershipLost if the loop had taken them,
+// raft.ErrNotLeader (and never run) if not.
+type leaderEpoch struct {
+	lost chan struct{}
+	once sync.Once
+}
+
+func newLeaderEpoch() *leaderEpoch { return &leaderEpoch{lost: make(chan struct{})} }
+
+// end closes the epoch; later calls do nothing.
+func (e *leaderEpoch) end() { e.once.Do(func() { close(e.lost) }) }
+
+// ended reports whether the epoch is over.
+func (e *leaderEpoch) ended() bool {
+	select {
+	case <-e.lost:
+		return true
+	default:
+		return false
+	}
+}

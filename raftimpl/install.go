@@ -99,6 +99,16 @@ func (r *Raft) storeIncomingSnapshot(data io.Reader, req *transport.InstallSnaps
 	}
 	info = snapshotInfo{index: req.LastLogIndex, term: req.LastLogTerm, configuration: conf,
 		configurationIndex: req.ConfigurationIndex}
+	// A leader retries a snapshot it thinks was lost; the state at one index
+	// and term is the same, so a second copy is never stored: it would only
+	// push the older snapshot kept for fallback out of the store.
+	if id, ok := r.storedSnapshotAt(info.index, info.term); ok {
+		if _, err := io.Copy(io.Discard, io.LimitReader(data, req.Size)); err != nil {
+			return "", info, fmt.Errorf("install snapshot: %w", err)
+		}
+		r.logger.Info("snapshot from leader already stored", "id", id, "index", info.index, "term", info.term)
+		return id, info, nil
+	}
 	sink, err := r.snaps.Create(raft.SnapshotVersionMax, info.index, info.term, conf, info.configurationIndex, r.trans)
 	if err != nil {
 		io.Copy(io.Discard, io.LimitReader(data, req.Size))
@@ -195,4 +205,19 @@ func (d *driver) releaseReceive() {
 		d.holdingReceive = false
 		<-d.r.recvSem
 	}
+}
+
+// storedSnapshotAt returns the ID of a stored, readable snapshot at index and
+// term, if there is one.
+func (r *Raft) storedSnapshotAt(index, term uint64) (string, bool) {
+	list, err := r.snaps.List()
+	if err != nil {
+		return "", false
+	}
+	for _, m := range list {
+		if m.Index == index && m.Term == term {
+			return m.ID, true
+		}
+	}
+	return "", false
 }

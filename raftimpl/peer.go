@@ -1,8 +1,10 @@
 package raftimpl
 
 import (
+	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
@@ -35,6 +37,8 @@ type peer struct {
 	hbCh   chan struct{}
 	stopCh chan struct{}
 	wg     sync.WaitGroup
+	// fails logs runs of failed AppendEntries and heartbeats.
+	fails sendFailures
 }
 
 func newPeer(r *Raft, s raft.Server) *peer {
@@ -224,9 +228,10 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 		var out transport.AppendEntriesResponse
 		start := time.Now()
 		if err := r.trans.AppendEntries(p.id, p.addr, p.appendRequest(m), &out); err != nil {
-			r.logger.Debug("appendEntries failed", "peer", p.id, "error", err)
+			p.fails.failed(p, "appendEntries", err)
 			return resp, false
 		}
+		p.fails.ok(p)
 		if r.metricsOn {
 			r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, start,
 				peerLabel(p.id))
@@ -236,9 +241,10 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 		req := &transport.AppendEntriesRequest{RPCHeader: h, Term: m.Term, Leader: h.Addr}
 		var out transport.AppendEntriesResponse
 		if err := r.trans.AppendEntries(p.id, p.addr, req, &out); err != nil {
-			r.logger.Debug("heartbeat failed", "peer", p.id, "error", err)
+			p.fails.failed(p, "heartbeat", err)
 			return resp, false
 		}
+		p.fails.ok(p)
 		resp.Type = core.MsgHeartbeatResp
 		resp.Term, resp.Success, resp.LastLog = out.Term, out.Success, out.LastLog
 	case core.MsgVote:
@@ -296,4 +302,77 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 		return core.Message{}, true
 	}
 	return resp, true
+}
+
+// sendFailures reports one peer's failing sends without flooding the log: a
+// run of failures is logged at WARN once it has lasted a heartbeat timeout,
+// then again at doubling intervals (up to failLogMaxInterval), at ERROR once
+// it has lasted failErrorAfter or at once when retrying cannot help (a
+// request over the frame limit); one INFO line when sends succeed again
+// after a warning. Nothing is logged in steady state. Safe for concurrent
+// use (a peer's senders share it).
+type sendFailures struct {
+	failing atomic.Bool // fast path of ok()
+	mu      sync.Mutex
+	// count and since describe the current run of failures; next is when
+	// it may be logged again, interval the wait after that; warned is set
+	// once it was logged.
+	count    int
+	since    time.Time
+	next     time.Time
+	interval time.Duration
+	warned   bool
+}
+
+const (
+	failLogFirstInterval = time.Second
+	failLogMaxInterval   = time.Minute
+	failErrorAfter       = 30 * time.Second
+)
+
+// failed records a failed send of what to p.
+func (s *sendFailures) failed(p *peer, what string, err error) {
+	if errors.Is(err, raft.ErrPipelineShutdown) {
+		return // this side closed the pipeline
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing.Store(true)
+	if s.count == 0 {
+		s.since = now
+		s.next = now.Add(p.r.conf.HeartbeatTimeout)
+		s.interval = failLogFirstInterval
+	}
+	s.count++
+	hopeless := errors.Is(err, raft.ErrMessageTooLarge)
+	if now.Before(s.next) && !(hopeless && !s.warned) {
+		p.r.logger.Debug("send to peer failed", "peer", p.id, "rpc", what, "error", err)
+		return
+	}
+	s.next = now.Add(s.interval)
+	s.interval = min(2*s.interval, failLogMaxInterval)
+	s.warned = true
+	args := []interface{}{"peer", p.id, "address", p.addr, "rpc", what, "failures", s.count,
+		"failing_for", now.Sub(s.since).Round(time.Millisecond), "error", err}
+	if hopeless || now.Sub(s.since) >= failErrorAfter {
+		p.r.logger.Error("sends to peer keep failing", args...)
+	} else {
+		p.r.logger.Warn("sends to peer failing", args...)
+	}
+}
+
+// ok records a successful send to p.
+func (s *sendFailures) ok(p *peer) {
+	if !s.failing.Load() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.warned {
+		p.r.logger.Info("sends to peer succeed again", "peer", p.id, "failures", s.count,
+			"failed_for", time.Since(s.since).Round(time.Millisecond))
+	}
+	s.count, s.warned = 0, false
+	s.failing.Store(false)
 }

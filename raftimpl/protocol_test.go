@@ -193,8 +193,8 @@ func testMembershipStagingIsPromotedOnceCaughtUp(t *testing.T, mk clusterMaker) 
 	l := c.leader()
 	want := applyN(t, l.raft, 0, 100)
 	n4 := c.newNode("n4")
-	if err := l.raft.AddStaging(n4.id, n4.addr, 0, 5*time.Second).Error(); err != nil {
-		t.Fatalf("AddStaging: %v", err)
+	if err := l.raft.AddNonvoterPromoting(n4.id, n4.addr, 0, 5*time.Second).Error(); err != nil {
+		t.Fatalf("AddNonvoterPromoting: %v", err)
 	}
 	c.waitApplied(want, n4)
 	waitFor(t, 10*time.Second, "n4 to be promoted to voter", func() bool {

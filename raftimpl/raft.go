@@ -35,6 +35,9 @@ type Raft struct {
 	trans     transport.Transport
 	localID   raft.ServerID
 	localAddr raft.ServerAddress
+	// maxEntrySize is the effective Config.MaxEntrySize; appendBytes bounds
+	// one AppendEntries' entries (Config.entryLimits).
+	maxEntrySize, appendBytes uint64
 
 	// Queues into the driver loop. All are bounded.
 	proposeCh   chan *logFuture
@@ -78,6 +81,10 @@ type Raft struct {
 	// leader's write exceeded DiskStallTimeout.
 	writeStarted atomic.Int64
 	stalled      atomic.Bool
+	// epoch is the current leadership (leaderEpoch); an ended one while
+	// this node does not lead. Replaced by the driver loop when it becomes
+	// leader, before State reports it; ended by the loop or the watchdog.
+	epoch atomic.Pointer[leaderEpoch]
 	// lastSnapshotIndex and lastSnapshotTerm describe the newest snapshot.
 	lastSnapshotIndex atomic.Uint64
 	lastSnapshotTerm  atomic.Uint64
@@ -118,7 +125,13 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		return nil, fmt.Errorf("%w: NewRaft needs an FSM, a LogStore, a StableStore, a SnapshotStore and a Transport", raft.ErrInvalidConfig)
 	}
 	c := *conf
+	maxEntry, appendBytes, err := c.entryLimits(trans)
+	if err != nil {
+		return nil, err
+	}
 	r := &Raft{
+		maxEntrySize:   maxEntry,
+		appendBytes:    appendBytes,
 		conf:           c,
 		logger:         c.logger(),
 		fsm:            fsm,
@@ -150,6 +163,9 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		shutdownCh:     make(chan struct{}),
 		loopDone:       make(chan struct{}),
 	}
+	notLeader := newLeaderEpoch()
+	notLeader.end()
+	r.epoch.Store(notLeader)
 	r.metrics = c.Metrics
 	r.metricsOn = r.metrics != nil
 	if r.metrics == nil {
@@ -171,6 +187,10 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		if !c.NoSnapshotRestoreOnStart {
 			r.appliedIndex.Store(snap.index)
 		}
+	}
+
+	if err := r.restoreCommittedLogs(); err != nil {
+		return nil, err
 	}
 
 	d, err := newDriver(r, snap)
@@ -242,10 +262,16 @@ func (r *Raft) Apply(cmd []byte, timeout time.Duration) ApplyFuture {
 
 // ApplyLog proposes a LogCommand entry with log's Data and Extensions (other
 // fields are ignored). The future resolves with the FSM's response once the
-// entry is committed and applied. The timeout covers the whole wait; on
-// expiry Error returns an error matching raft.ErrEnqueueTimeout (the entry
-// may still commit). On a follower: raft.ErrNotLeader; if leadership is lost
-// before commit: raft.ErrLeadershipLost.
+// entry is committed and applied. The timeout covers the whole wait. On
+// expiry, Error returns raft.ErrEnqueueTimeout itself (==) only if the entry
+// never reached the log and never will (as hashicorp/raft, it was never
+// dequeued); once it may be in the log, an error wrapping
+// raft.ErrEnqueueTimeout ("it may still take effect"). On a node that is not
+// the leader (or whose disk stalled: Config.DiskStallTimeout):
+// raft.ErrNotLeader at once, and the entry is never appended. If leadership
+// is lost before commit: raft.ErrLeadershipLost at once (the entry may or
+// may not commit). An entry larger than Config.MaxEntrySize: an error
+// wrapping raft.ErrEntryTooLarge, at once, and nothing is appended.
 func (r *Raft) ApplyLog(log raft.Log, timeout time.Duration) ApplyFuture {
 	return r.propose(raft.LogCommand, log, timeoutWaiter(timeout))
 }
@@ -275,7 +301,18 @@ func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 	if r.metricsOn {
 		r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
 	}
+	if err := r.checkEntrySize(log); err != nil {
+		return errorFuture{err}
+	}
+	ep := r.epoch.Load()
+	if ep.ended() {
+		if r.isShutdown() {
+			return errorFuture{raft.ErrRaftShutdown}
+		}
+		return errorFuture{raft.ErrNotLeader}
+	}
 	f := newLogFuture(w, r.loopDone, raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions})
+	f.lost = ep.lost
 	if err := enqueue(r, r.proposeCh, f, w); err != nil {
 		return errorFuture{err}
 	}
@@ -326,7 +363,15 @@ func (r *Raft) VerifyLeaderContext(ctx context.Context) Future {
 
 func (r *Raft) verify(w waiter) Future {
 	r.metrics.IncrCounter([]string{"raft", "verify_leader"}, 1)
+	ep := r.epoch.Load()
+	if ep.ended() {
+		if r.isShutdown() {
+			return errorFuture{raft.ErrRaftShutdown}
+		}
+		return errorFuture{raft.ErrNotLeader}
+	}
 	f := newOpFuture(w, r.loopDone)
+	f.lost = ep.lost
 	if err := enqueue(r, r.readCh, readReq{kind: readVerify, future: f}, w); err != nil {
 		return errorFuture{err}
 	}
@@ -420,4 +465,13 @@ func (r *Raft) Shutdown() Future {
 		f.respond(nil, 0, nil)
 	}()
 	return f
+}
+
+// checkEntrySize refuses an entry the engine could not replicate in one
+// AppendEntries.
+func (r *Raft) checkEntrySize(log raft.Log) error {
+	if n := uint64(len(log.Data)) + uint64(len(log.Extensions)); n > r.maxEntrySize {
+		return fmt.Errorf("%w: %d bytes of Data and Extensions, limit %d (Config.MaxEntrySize)", raft.ErrEntryTooLarge, n, r.maxEntrySize)
+	}
+	return nil
 }

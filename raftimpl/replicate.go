@@ -91,17 +91,18 @@ func (p *peer) replicate() {
 }
 
 // coalesce merges into m the MsgApps already queued that continue it (same
-// term, contiguous entries), within MaxAppendEntries and MaxAppendBytes. The
+// term, contiguous entries), within MaxAppendEntries and the byte bound of
+// one request (Config.entryLimits: MaxAppendBytes and the frame limit). The
 // merged request is what the separate ones would have done in order, and its
 // acknowledgement (of the last index) frees all of them in the core's
 // in-flight window. The first queued message that does not fit is returned
 // as next.
 func (p *peer) coalesce(m core.Message) (out core.Message, next *core.Message) {
 	maxEntries := p.r.conf.MaxAppendEntries
-	maxBytes := p.r.conf.MaxAppendBytes
+	maxBytes := p.r.appendBytes
 	var size uint64
 	for _, e := range m.Entries {
-		size += uint64(len(e.Data))
+		size += core.EntrySize(e, entryOverhead)
 	}
 	copied := false
 	for {
@@ -117,9 +118,9 @@ func (p *peer) coalesce(m core.Message) (out core.Message, next *core.Message) {
 		}
 		var add uint64
 		for _, e := range n.Entries {
-			add += uint64(len(e.Data))
+			add += core.EntrySize(e, entryOverhead)
 		}
-		if maxBytes > 0 && len(m.Entries) > 0 && len(n.Entries) > 0 && size+add > maxBytes {
+		if len(m.Entries) > 0 && len(n.Entries) > 0 && size+add > maxBytes {
 			return m, &n
 		}
 		if len(n.Entries) > 0 {
@@ -236,7 +237,7 @@ func (s *pipelineSender) send(m core.Message) bool {
 		return false
 	}
 	if _, err := s.pl.AppendEntries(req, resp); err != nil {
-		s.p.r.logger.Debug("pipelined appendEntries failed", "peer", s.p.id, "error", err)
+		s.p.fails.failed(s.p, "appendEntries (pipelined)", err)
 		s.markBroken()
 		return false
 	}
@@ -262,10 +263,11 @@ func (s *pipelineSender) readReplies() {
 			default:
 			}
 			if err := f.Error(); err != nil {
-				p.r.logger.Debug("pipelined appendEntries failed", "peer", p.id, "error", err)
+				p.fails.failed(p, "appendEntries (pipelined)", err)
 				lost()
 				return
 			}
+			p.fails.ok(p)
 			if p.r.metricsOn {
 				p.r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"},
 					f.Start(), peerLabel(p.id))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"sync/atomic"
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
@@ -20,6 +21,9 @@ type SnapshotFuture interface {
 
 // fsmSnapshotReq asks the apply loop for a point-in-time FSM snapshot.
 type fsmSnapshotReq struct {
+	// user is set for a Snapshot call (hashicorp/raft's rules apply, see
+	// fsmSnapshot), clear for an automatic snapshot.
+	user   bool
 	respCh chan fsmSnapshotResp
 }
 
@@ -53,8 +57,12 @@ func (f *snapshotFuture) Open() (*raft.SnapshotMeta, io.ReadCloser, error) {
 
 // Snapshot takes a snapshot now. The FSM's Snapshot runs on the apply loop
 // (between two Apply calls); FSMSnapshot.Persist runs on the snapshot
-// goroutine, so Apply continues meanwhile. It fails with
-// raft.ErrNothingNewToSnapshot if nothing was applied since the last one.
+// goroutine, so Apply continues meanwhile. As in hashicorp/raft it takes one
+// even when nothing is new since the last snapshot; it fails with the bare
+// raft.ErrNothingNewToSnapshot only when nothing was applied since the node
+// started, and with "cannot take snapshot now, wait until the configuration
+// entry at N has been applied (have applied M)" right after a membership
+// change, until an Apply or Barrier behind it has been applied.
 func (r *Raft) Snapshot() SnapshotFuture {
 	f := &snapshotFuture{opFuture: newOpFuture(waiter{}, r.loopDone), r: r}
 	select {
@@ -83,12 +91,12 @@ func (r *Raft) runSnapshots() {
 			if !r.shouldSnapshot() {
 				continue
 			}
-			if _, err := r.takeSnapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			if _, err := r.takeSnapshot(false); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 				r.logger.Error("failed to take snapshot", "error", err)
 			}
 		case req := <-r.userSnapshotCh:
-			id, err := r.takeSnapshot()
-			if err != nil {
+			id, err := r.takeSnapshot(true)
+			if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 				r.logger.Error("failed to take snapshot", "error", err)
 			}
 			req.future.id = id
@@ -108,9 +116,10 @@ func (r *Raft) shouldSnapshot() bool {
 
 // takeSnapshot snapshots the FSM, persists it to the SnapshotStore, and
 // tells the driver, which compacts the log. It returns the snapshot's ID.
-func (r *Raft) takeSnapshot() (string, error) {
+// user selects the rules of a Snapshot call (fsmSnapshot).
+func (r *Raft) takeSnapshot(user bool) (string, error) {
 	start := time.Now()
-	req := fsmSnapshotReq{respCh: make(chan fsmSnapshotResp, 1)}
+	req := fsmSnapshotReq{user: user, respCh: make(chan fsmSnapshotResp, 1)}
 	select {
 	case r.fsmSnapshotCh <- req:
 	case <-r.shutdownCh:
@@ -163,33 +172,6 @@ type snapshotInfo struct {
 	configurationIndex uint64
 }
 
-// restoreOnStart restores the FSM from the newest snapshot that opens and
-// restores, falling back to older ones. It returns the snapshot used (zero
-// if none). Errors only if snapshots exist and none can be restored.
-func (r *Raft) restoreOnStart() (snapshotInfo, error) {
-	list, err := r.snaps.List()
-	if err != nil {
-		return snapshotInfo{}, fmt.Errorf("listing snapshots: %w", err)
-	}
-	if len(list) == 0 {
-		return snapshotInfo{}, nil
-	}
-	var errs []error
-	for _, meta := range list {
-		if r.conf.NoSnapshotRestoreOnStart {
-			return infoOf(meta), nil
-		}
-		if err := r.restoreFrom(meta.ID); err != nil {
-			r.logger.Error("failed to restore snapshot, trying an older one", "id", meta.ID, "error", err)
-			errs = append(errs, fmt.Errorf("snapshot %s: %w", meta.ID, err))
-			continue
-		}
-		r.logger.Info("restored from snapshot", "id", meta.ID, "index", meta.Index)
-		return infoOf(meta), nil
-	}
-	return snapshotInfo{}, fmt.Errorf("failed to restore any of %d snapshots: %w", len(list), errors.Join(errs...))
-}
-
 func infoOf(meta *raft.SnapshotMeta) snapshotInfo {
 	return snapshotInfo{index: meta.Index, term: meta.Term,
 		configuration: meta.Configuration, configurationIndex: meta.ConfigurationIndex}
@@ -217,19 +199,34 @@ func (r *Raft) restoreFrom(id string) error {
 
 // drainOnClose reads a snapshot to its end on Close, so a checksum check at
 // EOF runs even when the FSM stops reading early, and reports its failure.
+// It counts the bytes the FSM read (CountingReader) and exposes the store's
+// reader (ReadCloserWrapper), as hashicorp/raft's restore reader does.
 type drainOnClose struct {
 	rc     io.ReadCloser
 	err    error
 	closed bool
+	count  atomic.Int64
 }
+
+var (
+	_ CountingReader    = (*drainOnClose)(nil)
+	_ ReadCloserWrapper = (*drainOnClose)(nil)
+)
 
 func (d *drainOnClose) Read(p []byte) (int, error) {
 	n, err := d.rc.Read(p)
+	d.count.Add(int64(n))
 	if err != nil && err != io.EOF {
 		d.err = err
 	}
 	return n, err
 }
+
+// Count implements CountingReader: the bytes read through Read.
+func (d *drainOnClose) Count() int64 { return d.count.Load() }
+
+// WrappedReadCloser implements ReadCloserWrapper.
+func (d *drainOnClose) WrappedReadCloser() io.ReadCloser { return d.rc }
 
 func (d *drainOnClose) Close() error {
 	if d.closed {

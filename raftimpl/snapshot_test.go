@@ -2,7 +2,7 @@ package raftimpl
 
 import (
 	"encoding/json"
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,8 +65,18 @@ func TestSnapshotUserRequestAndOpen(t *testing.T) {
 	if err := json.NewDecoder(rc).Decode(&s); err != nil || len(s.Data) != 10 {
 		t.Fatalf("snapshot contents: %d commands, %v", len(s.Data), err)
 	}
-	if err := r.Snapshot().Error(); !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+	// As hashicorp/raft: nothing new since the last snapshot still takes one.
+	f2 := r.Snapshot()
+	if err := f2.Error(); err != nil {
 		t.Fatalf("second snapshot with nothing new: %v", err)
+	}
+	meta2, rc2, err := f2.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc2.Close()
+	if meta2.Index != meta.Index || meta2.ID == meta.ID {
+		t.Fatalf("second snapshot %s at %d, first %s at %d", meta2.ID, meta2.Index, meta.ID, meta.Index)
 	}
 	if st := r.Stats(); st["last_snapshot_index"] != strconv.FormatUint(meta.Index, 10) {
 		t.Fatalf("Stats last_snapshot_index %q, want %d", st["last_snapshot_index"], meta.Index)
@@ -164,4 +174,78 @@ func TestSnapshotAutomaticByThreshold(t *testing.T) {
 		l, _ := snaps.List()
 		return len(l) == 1 && l[0].Index >= 50
 	})
+}
+
+// Snapshot follows hashicorp/raft: the bare ErrNothingNewToSnapshot while
+// nothing was applied since start (a bootstrapped node whose log holds only
+// the configuration and the leader's no-op; a restarted node restored from a
+// snapshot), a snapshot once something was.
+func TestSnapshotNothingAppliedSinceStart(t *testing.T) {
+	store := logstore.NewInmemStore()
+	snaps := snapshot.NewInmemSnapshotStore()
+	conf := testConfig(t, "s")
+	r := singleNode(t, conf, &testFSM{}, store, snaps)
+	waitFor(t, 5*time.Second, "the no-op to be applied", func() bool { return r.AppliedIndex() >= 2 })
+	if err := r.Snapshot().Error(); err != raft.ErrNothingNewToSnapshot {
+		t.Fatalf("fresh node: Snapshot() = %v, want the bare ErrNothingNewToSnapshot", err)
+	}
+	if err := r.Apply(cmd(1), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Snapshot().Error(); err != nil {
+		t.Fatalf("after an Apply: %v", err)
+	}
+	if err := r.Shutdown().Error(); err != nil {
+		t.Fatal(err)
+	}
+
+	r = singleNode(t, conf, &testFSM{}, store, snaps)
+	defer func() { r.Shutdown().Error() }()
+	if err := r.Snapshot().Error(); err != raft.ErrNothingNewToSnapshot {
+		t.Fatalf("restarted node: Snapshot() = %v, want the bare ErrNothingNewToSnapshot", err)
+	}
+	if err := r.Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Snapshot().Error(); err != nil {
+		t.Fatalf("restarted node after a Barrier: %v", err)
+	}
+}
+
+// A snapshot right after a membership change is refused, with
+// hashicorp/raft's text, until an entry behind the configuration entry has
+// been applied (a plain FSM is not handed configuration entries).
+func TestSnapshotRefusedRightAfterMembershipChange(t *testing.T) {
+	store := logstore.NewInmemStore()
+	snaps := snapshot.NewInmemSnapshotStore()
+	r := singleNode(t, testConfig(t, "s"), &testFSM{}, store, snaps)
+	defer func() { r.Shutdown().Error() }()
+	af := r.Apply(cmd(1), 5*time.Second)
+	if err := af.Error(); err != nil {
+		t.Fatal(err)
+	}
+	cf := r.AddNonvoter("x", "x-addr", 0, 5*time.Second)
+	if err := cf.Error(); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Snapshot().Error()
+	want := fmt.Sprintf("cannot take snapshot now, wait until the configuration entry at %d has been applied (have applied %d)", cf.Index(), af.Index())
+	if err == nil || err.Error() != want {
+		t.Fatalf("Snapshot() right after AddNonvoter = %v, want %q", err, want)
+	}
+	if err := r.Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	f := r.Snapshot()
+	if err := f.Error(); err != nil {
+		t.Fatalf("after a Barrier: %v", err)
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if meta.ConfigurationIndex != cf.Index() || len(meta.Configuration.Servers) != 2 {
+		t.Fatalf("snapshot configuration %+v at %d, want 2 servers at %d", meta.Configuration, meta.ConfigurationIndex, cf.Index())
+	}
 }

@@ -55,15 +55,22 @@ func (r *Raft) transferWith(id raft.ServerID, w waiter) Future {
 
 // startTransfer runs on the loop.
 func (d *driver) startTransfer(req transferReq) {
+	if !req.future.claim(nil) {
+		return // its caller gave up
+	}
 	if d.transfer != nil {
 		req.future.respond(raft.ErrLeadershipTransferInProgress, 0, nil)
 		return
 	}
 	if err := d.core.TransferLeadership(req.id); err != nil {
-		req.future.respond(fmt.Errorf("leadership transfer: %w", err), 0, nil)
+		// NB: hashicorp/raft's sentinels go back bare (services compare
+		// them with ==); other errors say what failed.
+		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			err = fmt.Errorf("leadership transfer: %w", err)
+		}
+		req.future.respond(err, 0, nil)
 		return
 	}
-	req.future.markQueued()
 	d.transfer = req.future
 }
 

@@ -8,8 +8,11 @@ import (
 
 // runWatchdog watches the driver's store writes. A leader whose write has
 // run longer than DiskStallTimeout reports itself a follower at once, so
-// clients and LeaderCh readers stop treating it as the leader while its loop
-// is stuck (the other nodes elect a new leader because its heartbeats stop).
+// clients and LeaderCh readers stop treating it as the leader, and ends its
+// leadership epoch: every operation waiting on it fails at once
+// (raft.ErrLeadershipLost) and new ones get raft.ErrNotLeader, whether or not
+// the loop is stuck in the write. The loop then steps the core down
+// (handleStall), so its heartbeats stop and the others elect a new leader.
 func (r *Raft) runWatchdog() {
 	defer r.wg.Done()
 	bound := r.conf.diskStallTimeout()
@@ -26,6 +29,9 @@ func (r *Raft) runWatchdog() {
 				continue
 			}
 			r.stalled.Store(true)
+			// Everything waiting on this leadership fails now, even if
+			// the loop is stuck in the write itself.
+			r.epoch.Load().end()
 			r.logger.Error("log store write stalled: stepping down", "stalled_for", time.Since(time.Unix(0, started)))
 			r.metrics.IncrCounter([]string{"raft", "transition", "disk_stall"}, 1)
 			r.state.Store(uint32(raft.Follower))

@@ -96,7 +96,7 @@ func NewFileSnapshotStoreWithOptions(opts FileOptions) (*FileSnapshotStore, erro
 		logger = hclog.New(&hclog.LoggerOptions{Name: "snapshot"})
 	}
 	path := filepath.Join(opts.Base, snapDir)
-	if err := os.MkdirAll(path, dirMode); err != nil {
+	if err := mkdirAllDurable(path, opts.NoSync); err != nil {
 		return nil, fmt.Errorf("snapshot: path %s not accessible: %w", path, err)
 	}
 	s := &FileSnapshotStore{path: path, retain: opts.Retain, noSync: opts.NoSync, logger: logger}
@@ -291,7 +291,10 @@ func (s *FileSnapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, 
 	return &m.SnapshotMeta, newCRCReader(f, path, m.Size, m.CRC), nil
 }
 
-// reap removes the finished snapshots beyond the newest retain. Damaged or
+// reap removes the finished snapshots beyond the newest retain distinct
+// (term, index) pairs, and every older copy of a kept pair: a snapshot stored
+// twice at the same point (an InstallSnapshot retried) holds the same state,
+// and must not push the older snapshot kept for fallback out. Damaged or
 // unreadable directories are left for an operator.
 func (s *FileSnapshotStore) reap() error {
 	s.reapMu.Lock()
@@ -300,12 +303,26 @@ func (s *FileSnapshotStore) reap() error {
 	if err != nil {
 		return err
 	}
+	type point struct{ term, index uint64 }
+	kept := make(map[point]bool, s.retain)
 	var errs []error
-	for i := s.retain; i < len(metas); i++ {
-		dir := filepath.Join(s.path, metas[i].ID)
+	removed := false
+	for _, m := range metas { // newest first, so the newest copy is kept
+		p := point{m.Term, m.Index}
+		if !kept[p] && len(kept) < s.retain {
+			kept[p] = true
+			continue
+		}
+		dir := filepath.Join(s.path, m.ID)
 		s.logger.Info("reaping snapshot", "path", dir)
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, fmt.Errorf("snapshot: reaping %s: %w", dir, err))
+		}
+		removed = true
+	}
+	if removed {
+		if err := syncDir(s.path, s.noSync); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -8,7 +8,6 @@ import (
 	"hash/crc64"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 )
@@ -172,25 +171,7 @@ func (s *fileSink) writeMetaLocked() error {
 	return nil
 }
 
-// syncDir fsyncs a directory so the entries in it are durable. Windows
-// cannot sync directories and needs not.
-func (s *fileSink) syncDir(dir string) error {
-	if s.store.noSync || runtime.GOOS == "windows" {
-		return nil
-	}
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("snapshot: syncing %s: %w", dir, err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("snapshot: syncing %s: %w", dir, err)
-	}
-	return nil
-}
+func (s *fileSink) syncDir(dir string) error { return syncDir(dir, s.store.noSync) }
 
 // Cancel implements raft.SnapshotSink: the partial snapshot is removed.
 func (s *fileSink) Cancel() error {

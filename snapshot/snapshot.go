@@ -27,3 +27,23 @@ type SnapshotStore interface {
 	// raft.ErrCorrupt.
 	Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error)
 }
+
+// DamageReporter is implemented by stores that can tell which of the
+// snapshots they once made durable can no longer be read (List leaves those
+// out). The engine probes for it at start: it must not fall back to an older
+// snapshot when that would lose entries only a damaged one held.
+type DamageReporter interface {
+	// Damaged returns the damaged snapshots, in no particular order. It must
+	// be safe for concurrent use; an error means the store could not be
+	// examined.
+	Damaged() ([]DamagedSnapshot, error)
+}
+
+// DamagedSnapshot describes a stored snapshot that cannot be read. Index and
+// Term are what the store still knows of it (for FileSnapshotStore, from the
+// directory's name); Err says what is wrong and names the file.
+type DamagedSnapshot struct {
+	ID          string
+	Index, Term uint64
+	Err         error
+}

@@ -54,6 +54,9 @@ type clusterOpts struct {
 	bootstrapOne bool
 	// leaseReads starts the cluster with lease reads enabled (Pontoon).
 	leaseReads bool
+	// procs runs node2 and node3 in child processes (procs.go); node1,
+	// alone bootstrapped, leads.
+	procs bool
 }
 
 // errNoLeader is returned by start when no node became leader in time.

@@ -20,7 +20,7 @@ import (
 // LocalID and a WARN logger, BoltStore (no LogCache), a FileSnapshotStore
 // keeping 2 snapshots, a TCP transport (pool 3, 10s timeout).
 var pontoonEngine = engine{
-	name: "pontoon",
+	name: pName,
 	readPaths: []readPath{
 		{Name: "verify", Label: "VerifyLeader + local read"},
 		{Name: "readindex", Label: "ReadIndex (waits for the local apply) + local read"},
@@ -50,6 +50,8 @@ type ptNode struct {
 }
 
 type ptCluster struct {
+	// children run node2 and node3 in -procs mode; nodes then holds node1.
+	children []*child
 	// ctx bounds reads; close cancels it.
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -69,43 +71,34 @@ func startPontoon(o clusterOpts) (_ cluster, err error) {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "pontoon", Level: hclog.LevelFromString(o.logLevel), Output: o.logw})
 	var servers []raft.Server
 	for i := 0; i < 3; i++ {
-		id := fmt.Sprintf("node%d", i+1)
-		dir := filepath.Join(o.dir, id)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+		id := raft.ServerID(fmt.Sprintf("node%d", i+1))
+		if o.procs && i > 0 {
+			addr, err := freeAddr()
+			if err != nil {
+				return nil, err
+			}
+			ch, err := spawnNode(pName, o, i, filepath.Join(o.dir, string(id)), addr)
+			if err != nil {
+				return nil, err
+			}
+			c.children = append(c.children, ch)
+			servers = append(servers, raft.Server{ID: id, Address: raft.ServerAddress(addr)})
+			continue
 		}
-		store, err := logstore.NewBoltStore(filepath.Join(dir, "raft.db"))
+		n, err := newPtNode(o, i, addrFor(o.basePort, i), logger)
+		if n != nil {
+			c.nodes = append(c.nodes, n)
+		}
 		if err != nil {
 			return nil, err
 		}
-		n := &ptNode{store: store, fsm: &ptFSM{kv: newKV()}}
-		c.nodes = append(c.nodes, n)
-		snaps, err := snapshot.NewFileSnapshotStore(dir, 2, o.logw)
-		if err != nil {
-			return nil, err
-		}
-		trans, err := transport.NewTCPTransportWithLogger(addrFor(o.basePort, i), nil, 3, o.timeout, logger.Named(id))
-		if err != nil {
-			return nil, err
-		}
-		n.trans = trans
-		conf := raftimpl.DefaultConfig()
-		conf.LocalID = raft.ServerID(id)
-		conf.Logger = logger.Named(id)
-		conf.LeaseReads = o.leaseReads
-		r, err := raftimpl.NewRaft(conf, n.fsm, store, store, snaps, trans)
-		if err != nil {
-			trans.Close()
-			return nil, err
-		}
-		n.raft = r
-		servers = append(servers, raft.Server{ID: conf.LocalID, Address: trans.LocalAddr()})
+		servers = append(servers, raft.Server{ID: id, Address: n.trans.LocalAddr()})
 	}
 	// Every node is bootstrapped with the same configuration (as
 	// hashicorp/raft's docs allow), so no node waits to be told about it;
 	// -bootstrap-one bootstraps node1 only.
 	for i, n := range c.nodes {
-		if i > 0 && o.bootstrapOne {
+		if i > 0 && (o.bootstrapOne || o.procs) {
 			break
 		}
 		if err := n.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
@@ -118,6 +111,76 @@ func startPontoon(o clusterOpts) (_ cluster, err error) {
 	}
 	c.leader.set(i)
 	return c, nil
+}
+
+// newPtNode starts node i (not bootstrapped) with its stores in o.dir/node<i+1>
+// and its transport on addr. On error the returned node, if any, holds what
+// was opened and must be shut down.
+func newPtNode(o clusterOpts, i int, addr string, logger hclog.Logger) (*ptNode, error) {
+	id := fmt.Sprintf("node%d", i+1)
+	dir := filepath.Join(o.dir, id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	store, err := logstore.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return nil, err
+	}
+	n := &ptNode{store: store, fsm: &ptFSM{kv: newKV()}}
+	snaps, err := snapshot.NewFileSnapshotStore(dir, 2, o.logw)
+	if err != nil {
+		return n, err
+	}
+	trans, err := transport.NewTCPTransportWithLogger(addr, nil, 3, o.timeout, logger.Named(id))
+	if err != nil {
+		return n, err
+	}
+	n.trans = trans
+	conf := raftimpl.DefaultConfig()
+	conf.LocalID = raft.ServerID(id)
+	conf.Logger = logger.Named(id)
+	conf.LeaseReads = o.leaseReads
+	r, err := raftimpl.NewRaft(conf, n.fsm, store, store, snaps, trans)
+	if err != nil {
+		return n, err
+	}
+	n.raft = r
+	return n, nil
+}
+
+func init() {
+	startOneNode[pName] = func(o clusterOpts, i int, addr string, logger hclog.Logger) (nodeCloser, error) {
+		n, err := newPtNode(o, i, addr, logger)
+		if err != nil && n != nil {
+			n.shutdown()
+		}
+		return n, err
+	}
+}
+
+// shutdown stops the node and closes its transport and store.
+func (n *ptNode) shutdown() error {
+	var err error
+	if n.raft != nil {
+		err = n.raft.Shutdown().Error() // also closes the transport
+	} else if n.trans != nil {
+		n.trans.Close()
+	}
+	if n.trans != nil {
+		n.trans.CloseStreams()
+	}
+	if cerr := n.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (c *ptCluster) childPIDs() []int {
+	var out []int
+	for _, ch := range c.children {
+		out = append(out, ch.pid())
+	}
+	return out
 }
 
 func (c *ptCluster) findLeader() int {
@@ -171,21 +234,10 @@ func (c *ptCluster) close() error {
 	c.cancel()
 	var fns []func() error
 	for _, n := range c.nodes {
-		fns = append(fns, func() error {
-			var err error
-			if n.raft != nil {
-				err = n.raft.Shutdown().Error() // also closes the transport
-			} else if n.trans != nil {
-				n.trans.Close()
-			}
-			if n.trans != nil {
-				n.trans.CloseStreams()
-			}
-			if cerr := n.store.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
-			return err
-		})
+		fns = append(fns, n.shutdown)
+	}
+	for _, ch := range c.children {
+		fns = append(fns, func() error { return ch.stop(30 * time.Second) })
 	}
 	return shutdownAll(30*time.Second, fns)
 }

@@ -1,5 +1,6 @@
-// Command bench runs Pontoon and hashicorp/raft side by side on the same
-// workload and prints a table with ratios (Pontoon/HashiCorp).
+// Command bench runs Pontoon and hashicorp/raft (on raft-boltdb/v2 and on
+// raft-wal) side by side on the same workload and prints tables with ratios
+// (Pontoon/HashiCorp on each store).
 //
 // Each engine runs a 3-node cluster in this process: a TCP transport on
 // 127.0.0.1, a bbolt log store on disk with fsync on, the same KV FSM.
@@ -55,6 +56,7 @@ type config struct {
 	quick        bool
 	logLevel     string
 	bootstrapOne bool
+	procs        bool
 	rounds       int
 	pontoonReads []string
 }
@@ -82,6 +84,8 @@ type reportConfig struct {
 	// Rounds > 1: each engine ran that many times, the order alternating
 	// between rounds; each cell's figures are medians over the rounds.
 	Rounds int `json:"rounds"`
+	// Procs: node2 and node3 ran in processes of their own (-procs).
+	Procs bool `json:"procs,omitempty"`
 }
 
 type engineResult struct {
@@ -103,11 +107,16 @@ type engineResult struct {
 }
 
 var engines = map[string]engine{
-	pontoonEngine.name:   pontoonEngine,
-	hashicorpEngine.name: hashicorpEngine,
+	pontoonEngine.name:      pontoonEngine,
+	hashicorpEngine.name:    hashicorpEngine,
+	hashicorpWALEngine.name: hashicorpWALEngine,
 }
 
 func main() {
+	if spec := os.Getenv(nodeEnv); spec != "" {
+		runChildNode(spec) // this process is one node of a -procs cluster
+		return
+	}
 	var (
 		c                             config
 		jsonOut                       bool
@@ -121,7 +130,7 @@ func main() {
 	flag.StringVar(&clients, "clients", "1,16,64,256", "closed-loop writer counts")
 	flag.StringVar(&sizes, "sizes", "16,1KiB", "value sizes (bytes; suffix KiB or k allowed)")
 	flag.StringVar(&readers, "readers", "16,64", "linearizable reader counts (empty: no read cells)")
-	flag.StringVar(&engs, "engines", "pontoon,hashicorp", "engines to run, in order")
+	flag.StringVar(&engs, "engines", "pontoon,hashicorp,hashicorp-wal", "engines to run, in order (pontoon, hashicorp = on raft-boltdb/v2, hashicorp-wal = on raft-wal)")
 	flag.StringVar(&c.dir, "dir", "", "data directory (default: a temp dir on the repo's disk, removed afterwards)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the data directory")
 	flag.IntVar(&c.basePort, "port", 0, "first TCP port on 127.0.0.1 (nodes use port..port+2); 0: ephemeral")
@@ -138,6 +147,7 @@ func main() {
 	flag.StringVar(&from, "from", "", "print the text report of a saved -json output and exit")
 	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
+	flag.BoolVar(&c.procs, "procs", false, "run node2 and node3 in processes of their own (node1, the leader, stays here with the clients); CPU/op includes theirs")
 	flag.Parse()
 
 	if from != "" {
@@ -200,7 +210,7 @@ func main() {
 			continue
 		}
 		if _, ok := engines[e]; !ok {
-			fatalf("-engines: unknown engine %q (pontoon, hashicorp)", e)
+			fatalf("-engines: unknown engine %q (pontoon, hashicorp, hashicorp-wal)", e)
 		}
 		c.engines = append(c.engines, e)
 	}
@@ -278,7 +288,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	rep := &report{
 		Machine: describeMachine(dir),
 		Config: reportConfig{Engines: c.engines, Clients: c.clients, Sizes: c.sizes, Readers: c.readers,
-			WarmupSec: c.warmup.Seconds(), CellSec: c.dur.Seconds(), Quick: c.quick},
+			WarmupSec: c.warmup.Seconds(), CellSec: c.dur.Seconds(), Quick: c.quick, Procs: c.procs},
 	}
 	if c.soak > 0 {
 		rep.Config.SoakSec, rep.Config.SoakClient = c.soak.Seconds(), c.soakClients
@@ -404,7 +414,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 	baseline := runtime.NumGoroutine()
 	fmt.Fprintf(progress, "bench: %s: starting a 3-node cluster\n", eng.name)
 	t0 := time.Now()
-	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne})
+	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, procs: c.procs})
 	res.StartupSec = time.Since(t0).Seconds()
 	if err != nil {
 		res.Err, res.startErr = err.Error(), err
@@ -458,7 +468,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 				edir2 := filepath.Join(dir, eng.name+"-lease")
 				defer os.RemoveAll(edir2)
 				cl2, err := startSafely(eng, clusterOpts{dir: edir2, basePort: c.basePort, timeout: c.timeout, elect: c.elect,
-					logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, leaseReads: true})
+					logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, leaseReads: true, procs: c.procs})
 				if err != nil {
 					broken = true // nothing left to close
 					for _, p := range res.ReadPaths {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,19 +15,23 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(nodeEnv); spec != "" {
+		runChildNode(spec) // a node of TestTinyRunProcs's cluster
+		os.Exit(0)
+	}
 	// Every cluster is shut down and its transports' streams closed, so
 	// neither engine nor bbolt should leave a goroutine behind.
 	goleak.VerifyTestMain(m)
 }
 
 // TestTinyRun runs the whole harness in its smallest configuration and
-// checks that both engines' rows are there with operations.
+// checks that every engine's rows are there with operations.
 func TestTinyRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts two 3-node clusters on disk")
+		t.Skip("starts three 3-node clusters on disk")
 	}
 	c := config{
-		engines:      []string{pName, hName},
+		engines:      []string{pName, hName, wName},
 		clients:      []int{1},
 		sizes:        []int{16},
 		readers:      []int{2},
@@ -53,7 +59,8 @@ func TestTinyRun(t *testing.T) {
 	if rep.Limits.BoltCommitSamples == 0 || rep.Limits.TCPRTTSamples == 0 {
 		t.Errorf("machine probes took no samples: %+v", rep.Limits)
 	}
-	if !strings.Contains(table.String(), "ops/s P") || !strings.Contains(table.String(), "ops/s H") {
+	if !strings.Contains(table.String(), "ops/s P") || !strings.Contains(table.String(), "ops/s H") ||
+		!strings.Contains(table.String(), "ops/s W") || !strings.Contains(table.String(), "P/W") {
 		t.Errorf("table lacks a column per engine")
 	}
 	byName := map[string]*engineResult{}
@@ -86,12 +93,80 @@ func TestTinyRun(t *testing.T) {
 		}
 	}
 	t.Run(hName, func(t *testing.T) { check(t, byName[hName]) })
+	t.Run(wName, func(t *testing.T) { check(t, byName[wName]) })
 	t.Run(pName, func(t *testing.T) {
 		if e := byName[pName]; e != nil && errors.Is(e.startErr, errNoLeader) {
 			t.Skipf("Pontoon's engine elected no leader over TCP yet (%s); its row is reported as an error", e.Err)
 		}
 		check(t, byName[pName])
 	})
+}
+
+// TestTinyRunProcs runs the harness with node2 and node3 in child
+// processes (this test binary re-executed) for every engine.
+func TestTinyRunProcs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three 3-node clusters on disk, two nodes each in child processes")
+	}
+	c := config{
+		engines:      []string{pName, hName, wName},
+		clients:      []int{4},
+		sizes:        []int{16},
+		readers:      []int{2},
+		warmup:       100 * time.Millisecond,
+		dur:          300 * time.Millisecond,
+		timeout:      10 * time.Second,
+		elect:        30 * time.Second,
+		probeSamples: 5,
+		dir:          t.TempDir(),
+		logLevel:     "ERROR",
+		pontoonReads: []string{"verify", "readindex"},
+		procs:        true,
+	}
+	progress := &lockedBuffer{}
+	rep, err := run(context.Background(), c, progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	printReport(&table, rep)
+	t.Logf("report:\n%s", table.String())
+	if !strings.Contains(table.String(), "mode: multi-process") {
+		t.Errorf("report does not say it ran in multi-process mode")
+	}
+	for _, e := range rep.Engines {
+		if e.Err != "" {
+			t.Fatalf("%s: %s\n%s", e.Engine, e.Err, progress.String())
+		}
+		if len(e.Writes) != 1 || e.Writes[0].Ops == 0 || len(e.Reads) == 0 {
+			t.Errorf("%s: writes %+v reads %+v", e.Engine, e.Writes, e.Reads)
+		}
+		if e.ShutdownErr != "" {
+			t.Errorf("%s: shutdown: %s", e.Engine, e.ShutdownErr)
+		}
+		if e.GoroutinesLeft != 0 {
+			t.Errorf("%s: %d goroutines left after shutdown", e.Engine, e.GoroutinesLeft)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers (the engines'
+// loggers and the children's copied stderr).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestHistogram(t *testing.T) {

@@ -9,14 +9,15 @@ import (
 
 const (
 	pName = "pontoon"
-	hName = "hashicorp"
+	hName = "hashicorp"     // hashicorp/raft on raft-boltdb/v2
+	wName = "hashicorp-wal" // hashicorp/raft on raft-wal
 )
 
 // printReport writes the human-readable report: machine, limits, tables
 // with Pontoon/HashiCorp ratios, engine notes and the issue's goals.
 func printReport(w io.Writer, rep *report) {
 	m := rep.Machine
-	fmt.Fprintf(w, "Pontoon vs hashicorp/raft v1.8.0: 3 nodes in one process, TCP on 127.0.0.1, bbolt with fsync, KV FSM\n")
+	fmt.Fprintf(w, "Pontoon vs hashicorp/raft v1.8.0 (H: on raft-boltdb/v2, W: on raft-wal v0.4.0): 3 nodes, TCP on 127.0.0.1, fsync on, KV FSM\n")
 	fmt.Fprintf(w, "date %s | %s %s | %d CPUs (GOMAXPROCS %d) %s | kernel %s | mem %s\n",
 		m.Date, m.GoVersion, m.OS, m.NumCPU, m.GOMAXPROC, m.CPUModel, m.Kernel, m.MemTotal)
 	fmt.Fprintf(w, "data dir %s on %s\n", m.DataDir, m.Disk)
@@ -26,6 +27,12 @@ func printReport(w io.Writer, rep *report) {
 	} else {
 		fmt.Fprintf(w, "cells: clients %v, values %v B, %.1f s warm-up + %.1f s measured per cell; readers %v\n",
 			c.Clients, c.Sizes, c.WarmupSec, c.CellSec, c.Readers)
+	}
+	if !c.Procs {
+		fmt.Fprintf(w, "mode: in-process: the 3 nodes and the clients share this process\n")
+	} else {
+		fmt.Fprintf(w, "mode: multi-process: node1 (leader) with the clients here, node2 and node3 each in a process of its own;\n"+
+			"      CPU/op counts all three processes, allocations and memory node1's process only\n")
 	}
 	if c.Rounds > 1 {
 		fmt.Fprintf(w, "rounds: %d, engine order alternating; every figure is the median over the rounds\n", c.Rounds)
@@ -55,7 +62,7 @@ func printReport(w io.Writer, rep *report) {
 	}
 	printEngines(w, rep)
 	if len(rep.Goals) > 0 {
-		fmt.Fprintf(w, "\nGoals of issue 6 (informational; no thresholds enforced)\n")
+		fmt.Fprintf(w, "\nGoals of issue 14 (informational; no thresholds enforced)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, g := range rep.Goals {
 			mark := "MISSED"
@@ -68,11 +75,15 @@ func printReport(w io.Writer, rep *report) {
 	}
 }
 
-// columns: the engines in run order; ratio when both are present.
+// columns: the engines in run order; with Pontoon and at least one
+// baseline present, Pontoon first, then the baselines (raft-boltdb, then
+// raft-wal), and a ratio column per baseline.
 type columns struct {
 	engines []*engineResult
 	ratio   bool
-	p, h    *engineResult
+	p, h, w *engineResult
+	// bases are the baselines present (h and/or w), in that order.
+	bases []*engineResult
 }
 
 func engineColumns(rep *report) columns {
@@ -85,21 +96,30 @@ func engineColumns(rep *report) columns {
 			c.p = e
 		case hName:
 			c.h = e
+		case wName:
+			c.w = e
 		}
 	}
-	c.ratio = c.p != nil && c.h != nil
-	if c.ratio { // fixed order: Pontoon, HashiCorp, ratio
-		c.engines = []*engineResult{c.p, c.h}
+	for _, b := range []*engineResult{c.h, c.w} {
+		if b != nil {
+			c.bases = append(c.bases, b)
+		}
+	}
+	c.ratio = c.p != nil && len(c.bases) > 0
+	if c.ratio { // fixed order: Pontoon, the baselines, the ratios
+		c.engines = append([]*engineResult{c.p}, c.bases...)
 	}
 	return c
 }
 
 func abbrev(e *engineResult) string {
-	if e.Engine == pName {
+	switch e.Engine {
+	case pName:
 		return "P"
-	}
-	if e.Engine == hName {
+	case hName:
 		return "H"
+	case wName:
+		return "W"
 	}
 	return e.Engine
 }
@@ -129,7 +149,9 @@ func header(cols columns, lead []string, ms []metric) string {
 			fmt.Fprintf(&b, "\t%s %s", m.name, abbrev(e))
 		}
 		if cols.ratio {
-			b.WriteString("\tP/H")
+			for _, base := range cols.bases {
+				b.WriteString("\tP/" + abbrev(base))
+			}
 		}
 	}
 	return b.String() + "\t"
@@ -151,11 +173,13 @@ func row(cols columns, lead []string, ms []metric, cell func(*engineResult) (*ce
 				vals = append(vals, m.get(r))
 			}
 		}
-		if cols.ratio {
-			if vals[0] >= 0 && vals[1] > 0 {
-				fmt.Fprintf(&b, "\t%.2f×", vals[0]/vals[1])
-			} else {
-				b.WriteString("\t-")
+		if cols.ratio { // vals: Pontoon first, then the baselines
+			for i := range cols.bases {
+				if vals[0] >= 0 && vals[i+1] > 0 {
+					fmt.Fprintf(&b, "\t%.2f×", vals[0]/vals[i+1])
+				} else {
+					b.WriteString("\t-")
+				}
 			}
 		}
 	}
@@ -232,7 +256,7 @@ func printReads(w io.Writer, rep *report, cols columns) {
 		}
 	}
 	if cols.ratio {
-		fmt.Fprintf(w, "  (each Pontoon path is compared with HashiCorp's %s)\n", firstPath(cols.h))
+		fmt.Fprintf(w, "  (each Pontoon path is compared with each baseline's %s)\n", firstPath(cols.bases[0]))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	ms := []metric{{"reads/s", mOps.get, "%.0f"}, mP50, mP99, mP999, mCPU, mAllc}
@@ -332,7 +356,7 @@ func sizeName(n int) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-// goal is one target of issue 6, evaluated on this run.
+// goal is one target of issue 14, evaluated on this run.
 type goal struct {
 	Name   string `json:"name"`
 	Target string `json:"target"`
@@ -365,55 +389,127 @@ func evalGoals(rep *report) []goal {
 	if !cols.ratio {
 		return nil
 	}
-	both := func(size, n int) (*cellResult, *cellResult) {
-		p, ps := cellStatus(cols.p, cols.p.Writes, size, n)
-		h, hs := cellStatus(cols.h, cols.h.Writes, size, n)
-		if ps != "" || hs != "" || h.OpsPerSec == 0 || h.P99Ms == 0 {
+	// pair returns Pontoon's and base's cells for (size, n), or nils.
+	pair := func(base *engineResult, size, n int) (*cellResult, *cellResult) {
+		if base == nil {
 			return nil, nil
 		}
-		return p, h
-	}
-	for _, size := range rep.Config.Sizes {
-		for _, n := range []int{64, 256} {
-			if p, h := both(size, n); p != nil {
-				r := p.OpsPerSec / h.OpsPerSec
-				gs = append(gs, goal{fmt.Sprintf("throughput %s C=%d", sizeName(size), n), "P/H ≥ 5×", fmt.Sprintf("%.2f×", r), r >= 5})
-				r = p.P99Ms / h.P99Ms
-				gs = append(gs, goal{fmt.Sprintf("p99 %s C=%d", sizeName(size), n), "P/H ≤ 0.5×", fmt.Sprintf("%.2f×", r), r <= 0.5})
-			}
+		p, ps := cellStatus(cols.p, cols.p.Writes, size, n)
+		b, bs := cellStatus(base, base.Writes, size, n)
+		if ps != "" || bs != "" || b.OpsPerSec == 0 || b.P99Ms == 0 {
+			return nil, nil
 		}
+		return p, b
 	}
-	worst, where := 0.0, ""
-	for _, size := range rep.Config.Sizes {
-		for _, n := range rep.Config.Clients {
-			if p, h := both(size, n); p != nil {
-				if r := p.P99Ms / h.P99Ms; r > worst {
-					worst, where = r, fmt.Sprintf("%s C=%d", sizeName(size), n)
+	// Targets of issue 14 per baseline: throughput ratio, CPU/op ratio.
+	type target struct {
+		base      *engineResult
+		minThru   float64
+		maxCPU    float64
+		maxP1Base float64 // 1-client median vs the baseline's (0: none)
+	}
+	targets := []target{{cols.h, 5, 1.0 / 3, 0}, {cols.w, 3, 0.5, 0.7}}
+	for _, t := range targets {
+		if t.base == nil {
+			continue
+		}
+		ab := abbrev(t.base)
+		for _, size := range rep.Config.Sizes {
+			for _, n := range []int{64, 256} {
+				if p, b := pair(t.base, size, n); p != nil {
+					r := p.OpsPerSec / b.OpsPerSec
+					gs = append(gs, goal{fmt.Sprintf("throughput %s C=%d", sizeName(size), n),
+						fmt.Sprintf("P/%s ≥ %.0f×", ab, t.minThru), fmt.Sprintf("%.2f×", r), r >= t.minThru})
+					r = p.P99Ms / b.P99Ms
+					gs = append(gs, goal{fmt.Sprintf("p99 %s C=%d", sizeName(size), n),
+						fmt.Sprintf("P/%s ≤ 0.5×", ab), fmt.Sprintf("%.2f×", r), r <= 0.5})
 				}
 			}
 		}
-	}
-	if where != "" {
-		gs = append(gs, goal{"p99 no worse anywhere", "max P/H ≤ 1×", fmt.Sprintf("%.2f× (worst: %s)", worst, where), worst <= 1})
+		worst, where := 0.0, ""
+		for _, size := range rep.Config.Sizes {
+			for _, n := range rep.Config.Clients {
+				if p, b := pair(t.base, size, n); p != nil {
+					if r := p.P99Ms / b.P99Ms; r > worst {
+						worst, where = r, fmt.Sprintf("%s C=%d", sizeName(size), n)
+					}
+				}
+			}
+		}
+		if where != "" {
+			gs = append(gs, goal{"p99 no worse anywhere", fmt.Sprintf("max P/%s ≤ 1×", ab),
+				fmt.Sprintf("%.2f× (worst: %s)", worst, where), worst <= 1})
+		}
+		for _, size := range rep.Config.Sizes {
+			if p, b := pair(t.base, size, 64); p != nil && b.CPUSecPer10k > 0 {
+				r := p.CPUSecPer10k / b.CPUSecPer10k
+				gs = append(gs, goal{fmt.Sprintf("CPU/op %s C=64", sizeName(size)),
+					fmt.Sprintf("P/%s ≤ %.2f×", ab, t.maxCPU), fmt.Sprintf("%.2f×", r), r <= t.maxCPU})
+			}
+		}
+		if t.maxP1Base > 0 {
+			size := rep.Config.Sizes[0]
+			if p, b := pair(t.base, size, 1); p != nil && b.P50Ms > 0 {
+				r := p.P50Ms / b.P50Ms
+				gs = append(gs, goal{fmt.Sprintf("1-client median %s", sizeName(size)),
+					fmt.Sprintf("P/%s ≤ %.1f×", ab, t.maxP1Base), fmt.Sprintf("%.2f×", r), r <= t.maxP1Base})
+			}
+		}
 	}
 	if fl := rep.Limits.FloorMs; fl > 0 {
 		size := rep.Config.Sizes[0]
 		if p, _ := cellStatus(cols.p, cols.p.Writes, size, 1); p != nil {
 			r := p.P50Ms / fl
 			v := fmt.Sprintf("%.3f ms = %.2f×", p.P50Ms, r)
-			if h, _ := cellStatus(cols.h, cols.h.Writes, size, 1); h != nil {
-				v += fmt.Sprintf(" (HashiCorp %.3f ms = %.2f×)", h.P50Ms, h.P50Ms/fl)
+			for _, b := range cols.bases {
+				if bc, _ := cellStatus(b, b.Writes, size, 1); bc != nil {
+					v += fmt.Sprintf(" (%s %.3f ms = %.2f×)", abbrev(b), bc.P50Ms, bc.P50Ms/fl)
+				}
 			}
 			gs = append(gs, goal{fmt.Sprintf("1-client median %s vs floor %.3f ms", sizeName(size), fl), "≤ 1.3×", v, r <= 1.3})
 		}
 	}
-	for _, size := range rep.Config.Sizes {
-		if p, h := both(size, 64); p != nil && h.CPUSecPer10k > 0 {
-			r := p.CPUSecPer10k / h.CPUSecPer10k
-			gs = append(gs, goal{fmt.Sprintf("CPU/op %s C=64", sizeName(size)), "P/H ≤ 0.33×", fmt.Sprintf("%.2f×", r), r <= 1.0/3})
+	gs = append(gs, readGoals(rep, cols)...)
+	return gs
+}
+
+// readGoals: each Pontoon read path at least 1.5× the baselines' VerifyLeader
+// throughput and p99.9 no worse, at every reader count.
+func readGoals(rep *report, cols columns) []goal {
+	var gs []goal
+	if len(rep.Config.Readers) == 0 || len(rep.Config.Sizes) == 0 {
+		return nil
+	}
+	size := rep.Config.Sizes[0]
+	for _, b := range cols.bases {
+		bp := firstPath(b)
+		for _, path := range cols.p.ReadPaths {
+			for _, n := range rep.Config.Readers {
+				p, ps := cellStatus(cols.p, readCells(cols.p, path.Name), size, n)
+				h, hs := cellStatus(b, readCells(b, bp), size, n)
+				if ps != "" || hs != "" || h.OpsPerSec == 0 || h.P999Ms == 0 {
+					continue
+				}
+				r := p.OpsPerSec / h.OpsPerSec
+				gs = append(gs, goal{fmt.Sprintf("reads %s C=%d", path.Name, n),
+					fmt.Sprintf("P/%s ≥ 1.5×", abbrev(b)), fmt.Sprintf("%.2f×", r), r >= 1.5})
+				r = p.P999Ms / h.P999Ms
+				gs = append(gs, goal{fmt.Sprintf("reads p99.9 %s C=%d", path.Name, n),
+					fmt.Sprintf("P/%s ≤ 1×", abbrev(b)), fmt.Sprintf("%.2f×", r), r <= 1})
+			}
 		}
 	}
 	return gs
+}
+
+func readCells(e *engineResult, path string) []cellResult {
+	var out []cellResult
+	for _, c := range e.Reads {
+		if c.ReadPath == path || c.ReadPath == "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func pathSuffix(r cellResult) string {

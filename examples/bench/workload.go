@@ -122,13 +122,13 @@ func runCell(ctx context.Context, cl cluster, spec cellSpec) (res cellResult, br
 
 	rss := startRSSSampler(100 * time.Millisecond)
 	sleep(ctx, spec.warmup)
-	cpu0, m0 := cpuTime(), mallocs()
+	cpu0, m0 := clusterCPU(cl), mallocs()
 	t0 := time.Now()
 	phase.Store(phaseMeasure)
 	sleep(ctx, spec.dur)
 	phase.Store(phaseStop)
 	elapsed := time.Since(t0)
-	cpu1, m1 := cpuTime(), mallocs()
+	cpu1, m1 := clusterCPU(cl), mallocs()
 	peak := rss.finish()
 
 	select {

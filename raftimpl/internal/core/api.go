@@ -241,11 +241,11 @@ const (
 	DemoteVoter
 	// RemoveServer removes a server.
 	RemoveServer
-	// AddStaging adds a Staging server (Pontoon's own; hashicorp/raft's
-	// AddStaging is AddVoter): it receives the log but neither votes nor
+	// AddNonvoterPromoting adds a Staging server (Pontoon's own; not
+	// hashicorp/raft's AddStaging, which is AddVoter): it receives the log but neither votes nor
 	// counts, and the leader proposes Promote for it once its log has caught
 	// up. For an existing ID it only updates the address.
-	AddStaging
+	AddNonvoterPromoting
 	// Promote turns a Staging server into a Voter.
 	Promote
 )
@@ -343,9 +343,14 @@ type Config struct {
 	MaxAppendEntries int
 	// MaxInflight bounds unacknowledged MsgApp per follower.
 	MaxInflight int
-	// MaxSizePerMsg bounds the Data bytes of one MsgApp (at least one entry
-	// is always sent).
+	// MaxSizePerMsg bounds the bytes of one MsgApp's entries, each counted
+	// as EntrySize(e, EntryOverhead) (at least one entry is always sent); 0:
+	// no bound.
 	MaxSizePerMsg uint64
+	// EntryOverhead is added to each entry's Data and Extensions when
+	// counting against MaxSizePerMsg: the driver's allowance for the
+	// entry's encoding in a message.
+	EntryOverhead uint64
 	// PreVote enables the pre-vote phase.
 	PreVote bool
 	// Seed seeds the core's private random source (election jitter).

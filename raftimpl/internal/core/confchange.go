@@ -10,8 +10,8 @@ import (
 // Membership changes, hashicorp/raft style: one at a time, each a
 // LogConfiguration entry holding the whole new configuration, in effect as
 // soon as it is appended and committed by the new configuration's quorum
-// (membership.go). Beyond hashicorp/raft: AddStaging, with automatic
-// promotion once the new server has caught up.
+// (membership.go). Beyond hashicorp/raft: AddNonvoterPromoting, with
+// automatic promotion once the new server has caught up.
 
 // ProposeConfChange appends a configuration entry applying cc to the latest
 // configuration and returns its index. The rules, in order:
@@ -75,7 +75,7 @@ func (c *Core) appendConf(conf raft.Configuration) uint64 {
 }
 
 // applyConfChange returns the configuration cc makes of conf (fact sheet §1;
-// AddStaging and Promote are Pontoon's).
+// AddNonvoterPromoting and Promote are Pontoon's).
 func applyConfChange(conf raft.Configuration, cc ConfChange) (raft.Configuration, error) {
 	if cc.ID == "" {
 		return conf, fmt.Errorf("%w: empty server ID", raft.ErrInvalidConfig)
@@ -107,7 +107,7 @@ func applyConfChange(conf raft.Configuration, cc ConfChange) (raft.Configuration
 		// NB: an existing server keeps its suffrage (a voter keeps its
 		// vote); only the address changes.
 		next.Servers[i].Address = cc.Address
-	case AddStaging:
+	case AddNonvoterPromoting:
 		if i < 0 {
 			add(raft.Staging)
 			break

@@ -150,6 +150,7 @@ func New(cfg Config, storage Storage) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
+	log.entryOverhead = cfg.EntryOverhead
 	c := &Core{
 		id:   cfg.ID,
 		cfg:  cfg,

@@ -147,7 +147,7 @@ func TestApplyConfChange(t *testing.T) {
 		{ConfChange{Command: AddVoter, ID: "a", Address: "a2"}, raft.Server{Suffrage: raft.Voter, ID: "a", Address: "a2"}, false},
 		{ConfChange{Command: AddNonvoter, ID: "a", Address: "a2"}, raft.Server{Suffrage: raft.Voter, ID: "a", Address: "a2"}, false},
 		{ConfChange{Command: AddNonvoter, ID: "d", Address: "d1"}, raft.Server{Suffrage: raft.Nonvoter, ID: "d", Address: "d1"}, false},
-		{ConfChange{Command: AddStaging, ID: "d", Address: "d1"}, raft.Server{Suffrage: raft.Staging, ID: "d", Address: "d1"}, false},
+		{ConfChange{Command: AddNonvoterPromoting, ID: "d", Address: "d1"}, raft.Server{Suffrage: raft.Staging, ID: "d", Address: "d1"}, false},
 		{ConfChange{Command: DemoteVoter, ID: "a"}, raft.Server{Suffrage: raft.Nonvoter, ID: "a", Address: "a1"}, false},
 		{ConfChange{Command: Promote, ID: "c"}, raft.Server{Suffrage: raft.Voter, ID: "c", Address: "c1"}, false},
 		{ConfChange{Command: RemoveServer, ID: "b"}, raft.Server{}, true},
@@ -179,7 +179,7 @@ func TestStagingPromotion(t *testing.T) {
 	e := cluster(t, "3")
 	run(t, e, "propose 1 count=10 prefix=e", "stabilize", "add-spare")
 	l := e.nodes[0].core
-	idx, err := l.ProposeConfChange(ConfChange{Command: AddStaging, ID: "n4", Address: "n4"})
+	idx, err := l.ProposeConfChange(ConfChange{Command: AddNonvoterPromoting, ID: "n4", Address: "n4"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,8 +160,16 @@ func (c *Core) handleVoteRequest(m Message) {
 	// has moved on.
 	strict := c.log.committed >= c.conf.latestIndex() && !c.log.isNewer(m.LastLogIndex, m.LastLogTerm)
 	// 1. The candidate must be in the latest configuration, when there is
-	// one: a removed server cannot disrupt the cluster.
-	if strict && len(c.conf.latest().Servers) > 0 && !c.inLatest(m.From) {
+	// one: a removed server cannot disrupt the cluster. This comes before
+	// the term is looked at, so a refused candidate's term is not adopted.
+	//
+	// NB: only the first exception above applies here, and only to a
+	// candidate that is in a configuration this server holds: a server in
+	// none of them is refused whatever log it claims (a server outside the
+	// cluster, or a misconfigured one, sending a high term with the
+	// transfer flag must not depose the leader).
+	if len(c.conf.latest().Servers) > 0 && !c.inLatest(m.From) &&
+		(c.log.committed >= c.conf.latestIndex() || !c.conf.knows(m.From)) {
 		refuse()
 		return
 	}

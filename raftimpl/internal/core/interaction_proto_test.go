@@ -93,7 +93,7 @@ func parseConfChange(s string) ConfChangeCommand {
 	case "remove-server":
 		return RemoveServer
 	case "add-staging":
-		return AddStaging
+		return AddNonvoterPromoting
 	case "promote":
 		return Promote
 	}

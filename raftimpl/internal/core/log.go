@@ -29,6 +29,8 @@ type raftLog struct {
 	pendingSnap *SnapshotInfo
 	// committed is the highest index known to be committed.
 	committed uint64
+	// entryOverhead is Config.EntryOverhead (EntrySize).
+	entryOverhead uint64
 	// applied is the highest index handed to the driver in
 	// Ready.CommittedEntries and acknowledged by Advance.
 	applied uint64
@@ -143,8 +145,8 @@ func (l *raftLog) isUpToDate(lastIndex, lastTerm uint64) bool {
 }
 
 // entries returns entries [lo, hi), at most maxCount of them and stopping
-// once their Data reaches maxBytes (0: no byte bound); at least one entry is
-// returned when lo < hi.
+// before their size (EntrySize) passes maxBytes (0: no byte bound); at least
+// one entry is returned when lo < hi.
 func (l *raftLog) entries(lo, hi uint64, maxCount int, maxBytes uint64) ([]*raft.Log, error) {
 	if lo >= hi {
 		return nil, nil
@@ -174,29 +176,36 @@ func (l *raftLog) entries(lo, hi uint64, maxCount int, maxBytes uint64) ([]*raft
 		}
 		out = ents
 		if uint64(len(ents)) < storedHi-lo {
-			return limitSize(out, maxBytes), nil
+			return l.limitSize(out, maxBytes), nil
 		}
 	}
 	if hi > l.unstable.offset {
 		out = append(out, l.unstable.slice(max(lo, l.unstable.offset), hi)...)
 	}
-	return limitSize(out, maxBytes), nil
+	return l.limitSize(out, maxBytes), nil
 }
 
-// limitSize cuts ents after the entry that makes their Data exceed maxBytes,
-// keeping at least one; maxBytes == 0 means no bound.
-func limitSize(ents []*raft.Log, maxBytes uint64) []*raft.Log {
+// limitSize cuts ents after the entry that makes their size (EntrySize)
+// exceed maxBytes, keeping at least one; maxBytes == 0 means no bound.
+func (l *raftLog) limitSize(ents []*raft.Log, maxBytes uint64) []*raft.Log {
 	if maxBytes == 0 || len(ents) == 0 {
 		return ents
 	}
-	size := uint64(len(ents[0].Data))
+	size := EntrySize(ents[0], l.entryOverhead)
 	for i := 1; i < len(ents); i++ {
-		size += uint64(len(ents[i].Data))
+		size += EntrySize(ents[i], l.entryOverhead)
 		if size > maxBytes {
 			return ents[:i]
 		}
 	}
 	return ents
+}
+
+// EntrySize is what e counts for against a byte bound (Config.MaxSizePerMsg):
+// its Data and Extensions plus overhead, the driver's allowance for the
+// entry's encoding around them.
+func EntrySize(e *raft.Log, overhead uint64) uint64 {
+	return uint64(len(e.Data)) + uint64(len(e.Extensions)) + overhead
 }
 
 // findConflictByTerm returns the largest index <= i whose term is <= t,

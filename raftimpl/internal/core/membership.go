@@ -47,6 +47,29 @@ func (m *membership) reset(conf raft.Configuration, index uint64) {
 	m.refresh()
 }
 
+// knows reports whether id is in the committed configuration or in one of
+// the pending ones.
+func (m *membership) knows(id raft.ServerID) bool {
+	if inConfiguration(m.committed, id) {
+		return true
+	}
+	for _, e := range m.pending {
+		if inConfiguration(e.conf, id) {
+			return true
+		}
+	}
+	return false
+}
+
+func inConfiguration(c raft.Configuration, id raft.ServerID) bool {
+	for _, s := range c.Servers {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *membership) refresh() { m.voters = quorum.Voters(m.latest()) }
 
 func (m *membership) latest() raft.Configuration {

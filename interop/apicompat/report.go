@@ -1,0 +1,3 @@
+package apicompat
+
+func Markdown(results []Result, allow map[string][2]string) string { return "" }
