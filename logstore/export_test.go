@@ -100,3 +100,14 @@ func MarkNextActivation(s *BoltStore, path string) error {
 	_, err = f.WriteAt(appendEndMark(nil, k, journalDataStart), journalDataStart)
 	return err
 }
+
+// BeginClose does what Close does before it removes the journal files:
+// every pending entry into bbolt, and the journal recorded not ready.
+func BeginClose(s *BoltStore) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.flushLocked(); err != nil {
+		return err
+	}
+	return s.writeJournalState(&journalState{id: s.j.id, size: s.j.size})
+}

@@ -741,3 +741,18 @@ func TestJournalCrashDuringActivation(t *testing.T) {
 	defer c.Close()
 	requireLogs(t, c, 1, last)
 }
+
+// TestJournalCrashDuringClose: a crash in Close after the journal was
+// recorded not ready but before its files were removed: the files are
+// ignored (every entry is in bbolt), the open succeeds with every entry.
+func TestJournalCrashDuringClose(t *testing.T) {
+	s := openOpts(t, logstore.Options{Path: filepath.Join(t.TempDir(), "raft.db")})
+	defer s.Close()
+	last := appendBatches(t, s, 1, 30, rand.New(rand.NewSource(14)))
+	mustNoErr(t, logstore.BeginClose(s))
+	cp := crashCopy(t, s)
+	c := openOpts(t, logstore.Options{Path: cp})
+	requireLogs(t, c, 1, last)
+	mustNoErr(t, c.Close())
+	requireOnlyBolt(t, cp)
+}
