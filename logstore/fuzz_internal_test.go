@@ -188,3 +188,134 @@ func FuzzBoltDamage(f *testing.F) {
 		}
 	})
 }
+
+// journalFixture is a crash copy of a store whose newest entries are in
+// its journal (small files: both hold records), built once.
+var journalFixture struct {
+	once  sync.Once
+	files [3][]byte // raft.db, journal.0, journal.1
+	last  uint64
+	err   error
+}
+
+func journalFixtureFiles(dir string) error {
+	journalFixture.once.Do(func() {
+		path := filepath.Join(dir, "raft.db")
+		s, err := New(Options{Path: path, JournalSize: 16 << 10, NoSync: true, Logger: hclog.NewNullLogger()})
+		if err != nil {
+			journalFixture.err = err
+			return
+		}
+		defer s.Close()
+		next := uint64(1)
+		for b := 0; b < 60; b++ {
+			var batch []*raft.Log
+			for k := 0; k < 1+b%5; k++ {
+				batch = append(batch, &raft.Log{Index: next, Term: 1, Data: []byte(strings.Repeat("d", 40+b*3))})
+				next++
+			}
+			if err := s.StoreLogs(batch); err != nil {
+				journalFixture.err = err
+				return
+			}
+		}
+		journalFixture.last = next - 1
+		s.wmu.Lock()
+		err = s.waitCheckpointLocked()
+		s.wmu.Unlock()
+		if err != nil {
+			journalFixture.err = err
+			return
+		}
+		jp := journalPaths(path)
+		for i, p := range []string{path, jp[0], jp[1]} {
+			if journalFixture.files[i], err = os.ReadFile(p); err != nil {
+				journalFixture.err = err
+				return
+			}
+		}
+	})
+	return journalFixture.err
+}
+
+// FuzzJournalOpen damages one journal file of a crashed store once and
+// opens the store: no panic, errors wrap raft.ErrCorrupt, and an open that
+// succeeds holds every entry, except where the damage reached the end mark
+// of the last write in the active file (what a torn last write can look
+// like): then it holds every entry of the records wholly before the damage.
+func FuzzJournalOpen(f *testing.F) {
+	for _, at := range []uint32{20, 512, 530, 1000, 3000, 9000, 15000} {
+		for _, file := range []byte{0, 1} {
+			f.Add(file, byte(0), at, uint16(1), byte(0x20))
+			f.Add(file, byte(1), at, uint16(300), byte(0))
+			f.Add(file, byte(2), at, uint16(0), byte(0))
+		}
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, file, op byte, off uint32, n uint16, val byte) {
+		if err := journalFixtureFiles(dir); err != nil {
+			t.Fatal(err)
+		}
+		fx := &journalFixture
+		which := 1 + int(file%2)
+		d := damage{op: op, off: int(off), n: int(n), val: val}
+		bad, lo, hi := d.apply(fx.files[which])
+		path := filepath.Join(t.TempDir(), "raft.db")
+		jp := journalPaths(path)
+		names := []string{path, jp[0], jp[1]}
+		for i, b := range fx.files {
+			if i == which {
+				b = bad
+			}
+			if err := os.WriteFile(names[i], b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// What must survive: everything, unless the damage reached the
+		// last end mark of the file that holds the newest records.
+		want := fx.last
+		sc, err := scanJournal(fx.files[which])
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := scanJournal(fx.files[3-which])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.hdr.gen > other.hdr.gen && len(sc.recs) > 0 && int64(hi) > sc.end && int64(lo) < sc.end+journalMarkLen {
+			want = sc.recs[0].first - 1
+			for k, r := range sc.recs {
+				end := sc.end
+				if k+1 < len(sc.recs) {
+					end = sc.recs[k+1].off
+				}
+				if end > int64(lo) {
+					break
+				}
+				want = r.last()
+			}
+		}
+		s, err := New(Options{Path: path, JournalSize: 16 << 10, NoSync: true, Logger: hclog.NewNullLogger()})
+		if err != nil {
+			if !errors.Is(err, raft.ErrCorrupt) {
+				t.Fatalf("open error %q does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		defer s.Close()
+		last, err := s.LastIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last < want {
+			t.Fatalf("damage %+v (bytes %d-%d of journal.%d): open succeeded with the log ending at %d; %d were durable",
+				d, lo, hi, which-1, last, want)
+		}
+		for i := uint64(1); i <= want; i++ {
+			var l raft.Log
+			if err := s.GetLog(i, &l); err != nil {
+				t.Fatalf("damage %+v: entry %d of %d: %v", d, i, want, err)
+			}
+		}
+	})
+}
