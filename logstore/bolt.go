@@ -246,7 +246,7 @@ func New(opts Options) (_ *BoltStore, err error) {
 		return nil, err
 	}
 	if !bopts.ReadOnly {
-		if err := s.createBuckets(); err != nil {
+		if err := s.createBuckets(ost.has); err != nil {
 			_ = s.db.Close()
 			return nil, err
 		}
@@ -267,8 +267,11 @@ func New(opts Options) (_ *BoltStore, err error) {
 }
 
 // createBuckets creates the two buckets if they are missing, in one
-// transaction that commits only if something was created.
-func (s *BoltStore) createBuckets() (err error) {
+// transaction that commits only if something was created. A file that
+// records a journal (journal_state.go) always has them: if one is missing,
+// the file is refused rather than written (the write would hide another
+// writer's change from the next open).
+func (s *BoltStore) createBuckets(hasJournal bool) (err error) {
 	defer guardFor(s.path, "create buckets", &err)()
 	var missing bool
 	if err := s.db.View(func(tx *bbolt.Tx) error {
@@ -279,6 +282,10 @@ func (s *BoltStore) createBuckets() (err error) {
 	}
 	if !missing {
 		return nil
+	}
+	if hasJournal {
+		return fmt.Errorf("%w: log store %s: bucket %q or %q is missing, but the file records a journal in use",
+			raft.ErrCorrupt, s.path, bucketLogs, bucketConf)
 	}
 	tx, err := s.db.Begin(true)
 	if err != nil {
