@@ -79,3 +79,12 @@ var (
 	// written by a server with another ID than Config.LocalID.
 	ErrServerIDMismatch = errors.New("stored state belongs to another server ID")
 )
+
+// Transport: the ReadIndex extension.
+var (
+	// ErrReadIndexUnsupported is returned (wrapped, together with
+	// ErrNotLeader) by ReadIndex on a follower whose leader does not answer
+	// Pontoon's ReadIndex RPC: a hashicorp/raft leader closes the connection
+	// on it ("unknown rpc type 200"). Read on the leader instead.
+	ErrReadIndexUnsupported = errors.New("the leader does not support ReadIndex (a hashicorp/raft node?)")
+)

@@ -288,7 +288,7 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 		var out transport.ReadIndexResponse
 		if err := ri.ReadIndex(p.id, p.addr, &transport.ReadIndexRequest{RPCHeader: h, Term: m.Term}, &out); err != nil {
 			r.logger.Debug("readIndex failed", "peer", p.id, "error", err)
-			return resp, true
+			return resp, false // unreachable: the core fails the read at once
 		}
 		resp.Term, resp.Index, resp.Success = out.Term, out.Index, out.Success
 	case core.MsgTimeoutNow:
