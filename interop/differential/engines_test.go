@@ -43,6 +43,11 @@ type node interface {
 	addPeer(addr string) error
 	removePeer(addr string) error
 	shutdown() error
+	bootstrapAgain() error
+	str() string
+	// snapshotAndRestore takes a snapshot and restores it with Restore,
+	// returning how far LastIndex moved.
+	snapshotAndRestore() (uint64, error)
 }
 
 // engine builds clusters of one library and names its sentinels.
@@ -457,4 +462,50 @@ var pontoon = engine{
 		"ErrPipelineReplicationNotSupported": raft.ErrPipelineReplicationNotSupported,
 	},
 	newCluster: newPontoonCluster,
+}
+
+func (n *hNode) bootstrapAgain() error {
+	return n.r.BootstrapCluster(hraft.Configuration{Servers: []hraft.Server{{ID: hraft.ServerID(n.sid), Address: n.trans.LocalAddr()}}}).Error()
+}
+
+func (n *hNode) str() string { return n.r.String() }
+
+func (n *hNode) snapshotAndRestore() (uint64, error) {
+	f := n.r.Snapshot()
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	before := n.r.LastIndex()
+	if err := n.r.Restore(meta, rc, opTimeout); err != nil {
+		return 0, err
+	}
+	return n.r.LastIndex() - before, nil
+}
+
+func (n *pNode) bootstrapAgain() error {
+	return n.r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(n.sid), Address: n.trans.LocalAddr()}}}).Error()
+}
+
+func (n *pNode) str() string { return n.r.String() }
+
+func (n *pNode) snapshotAndRestore() (uint64, error) {
+	f := n.r.Snapshot()
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	before := n.r.LastIndex()
+	if err := n.r.Restore(meta, rc, opTimeout); err != nil {
+		return 0, err
+	}
+	return n.r.LastIndex() - before, nil
 }

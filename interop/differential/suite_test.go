@@ -188,6 +188,14 @@ func scenarioSingle(t *testing.T, e engine) *obs {
 	o.err("remove peer (deprecated)", l.removePeer("x-addr"))
 	o.err("leadership transfer, no other voter", l.transfer())
 	o.err("leadership transfer to itself", l.transferTo(l.id(), l.addr()))
+	o.err("bootstrap a running cluster", l.bootstrapAgain())
+	o.set("String", l.str())
+	bidx, err = l.barrier()
+	o.idx("barrier before snapshot and Restore", bidx, err)
+	moved, err := l.snapshotAndRestore()
+	o.set("snapshot then Restore it", fmt.Sprintf("%s LastIndex moved by %d", o.errStr(err), moved))
+	_, err = f0apply(l)
+	o.err("apply after Restore", err)
 	o.set("state before shutdown", l.state())
 
 	o.err("shutdown", l.shutdown())
@@ -378,4 +386,9 @@ func byRole(servers string, roles map[string]string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
+}
+
+func f0apply(n node) (uint64, error) {
+	idx, _, err := n.apply("after-restore")
+	return idx, err
 }
