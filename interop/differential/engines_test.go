@@ -126,7 +126,7 @@ func (s *hSnap) Release() {}
 
 type hNode struct {
 	r     *hraft.Raft
-	trans *hraft.InmemTransport
+	trans hraft.Transport
 	sid   string
 }
 
@@ -141,18 +141,39 @@ func hConfig(id string) *hraft.Config {
 	return c
 }
 
-func newHashicorpCluster(t *testing.T, n int) []node {
+func newHashicorpCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, false) }
+
+func newHashicorpTCPCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, true) }
+
+// newHashicorpClusterOn starts n servers over in-memory transports, or TCP
+// on loopback.
+func newHashicorpClusterOn(t *testing.T, n int, tcp bool) []node {
 	var nodes []node
-	var trans []*hraft.InmemTransport
+	var trans []hraft.Transport
 	var servers []hraft.Server
+	var inmem []*hraft.InmemTransport
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("n%d", i+1)
-		addr, tr := hraft.NewInmemTransport(hraft.ServerAddress(id + "-addr"))
+		var tr hraft.Transport
+		if tcp {
+			nt, err := hraft.NewTCPTransportWithLogger("127.0.0.1:0", nil, 3, 2*time.Second, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// NB: hashicorp's Close leaves pooled connections open, and
+			// the peers' handlers with them.
+			t.Cleanup(nt.CloseStreams)
+			tr = nt
+		} else {
+			_, it := hraft.NewInmemTransport(hraft.ServerAddress(id + "-addr"))
+			inmem = append(inmem, it)
+			tr = it
+		}
 		trans = append(trans, tr)
-		servers = append(servers, hraft.Server{ID: hraft.ServerID(id), Address: addr})
+		servers = append(servers, hraft.Server{ID: hraft.ServerID(id), Address: tr.LocalAddr()})
 	}
-	for _, a := range trans {
-		for _, b := range trans {
+	for _, a := range inmem {
+		for _, b := range inmem {
 			if a != b {
 				a.Connect(b.LocalAddr(), b)
 			}
@@ -319,7 +340,7 @@ func (s *pSnap) Release() {}
 
 type pNode struct {
 	r     *raftimpl.Raft
-	trans *transport.InmemTransport
+	trans transport.Transport
 	sid   string
 }
 
@@ -334,18 +355,36 @@ func pConfig(id string) *raftimpl.Config {
 	return c
 }
 
-func newPontoonCluster(t *testing.T, n int) []node {
+func newPontoonCluster(t *testing.T, n int) []node { return newPontoonClusterOn(t, n, false) }
+
+func newPontoonTCPCluster(t *testing.T, n int) []node { return newPontoonClusterOn(t, n, true) }
+
+// newPontoonClusterOn starts n servers over in-memory transports, or TCP on
+// loopback.
+func newPontoonClusterOn(t *testing.T, n int, tcp bool) []node {
 	var nodes []node
-	var trans []*transport.InmemTransport
+	var trans []transport.Transport
 	var servers []raft.Server
+	var inmem []*transport.InmemTransport
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("n%d", i+1)
-		addr, tr := transport.NewInmemTransport(raft.ServerAddress(id + "-addr"))
+		var tr transport.Transport
+		if tcp {
+			nt, err := transport.NewTCPTransportWithLogger("127.0.0.1:0", nil, 3, 2*time.Second, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr = nt
+		} else {
+			_, it := transport.NewInmemTransport(raft.ServerAddress(id + "-addr"))
+			inmem = append(inmem, it)
+			tr = it
+		}
 		trans = append(trans, tr)
-		servers = append(servers, raft.Server{ID: raft.ServerID(id), Address: addr})
+		servers = append(servers, raft.Server{ID: raft.ServerID(id), Address: tr.LocalAddr()})
 	}
-	for _, a := range trans {
-		for _, b := range trans {
+	for _, a := range inmem {
+		for _, b := range inmem {
 			if a != b {
 				a.Connect(b.LocalAddr(), b)
 			}
