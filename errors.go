@@ -79,3 +79,19 @@ var (
 	// written by a server with another ID than Config.LocalID.
 	ErrServerIDMismatch = errors.New("stored state belongs to another server ID")
 )
+
+// Transport: the ReadIndex extension.
+var (
+	// ErrReadIndexUnsupported is returned (wrapped, together with
+	// ErrNotLeader) by ReadIndex on a follower whose leader does not answer
+	// Pontoon's ReadIndex RPC: a hashicorp/raft leader closes the connection
+	// on it ("unknown rpc type 200"). Read on the leader instead.
+	ErrReadIndexUnsupported = errors.New("the leader does not support ReadIndex (a hashicorp/raft node?)")
+)
+
+// Operations (metrics and logs).
+var (
+	// ErrStoreInUse is wrapped when a store's file is locked by another
+	// process (another node, or a tool, has the data directory open).
+	ErrStoreInUse = errors.New("in use by another process")
+)

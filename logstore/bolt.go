@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
 	raft "github.com/pontoon-raft/raft"
 	"go.etcd.io/bbolt"
 )
@@ -91,6 +92,11 @@ type Options struct {
 	// BoltOptions is set); raft-boltdb reads it like any bbolt file.
 	NoJournal bool
 
+	// Metrics receives the store's metrics (raft-boltdb/v2's raft.boltdb.*
+	// keys and the journal's; see docs/metrics.md). nil means go-metrics'
+	// global instance, as raft-boltdb.
+	Metrics *metrics.Metrics
+
 	// JournalSize is the size in bytes of each of the two journal files;
 	// 0 means DefaultJournalSize (2 MiB), smaller values than
 	// MinJournalSize are raised to it. A batch larger than a journal file
@@ -121,8 +127,9 @@ type BoltStore struct {
 	path string
 	// db is the open bbolt handle. Immutable; bbolt makes it safe for
 	// concurrent use and fails every call after Close.
-	db     *bbolt.DB
-	logger hclog.Logger
+	db      *bbolt.DB
+	logger  hclog.Logger
+	metrics metricSink
 
 	// wmu serializes StoreLogs and the journal part of DeleteRange, so the
 	// encode buffers can be reused and the journal has one writer. A
@@ -228,13 +235,13 @@ func New(opts Options) (_ *BoltStore, err error) {
 		return nil, err
 	}
 
-	s := &BoltStore{path: opts.Path, logger: logger}
+	s := &BoltStore{path: opts.Path, logger: logger, metrics: metricSink{opts.Metrics}}
 	if err := func() (err error) {
 		defer guardFor(s.path, "open", &err)()
 		s.db, err = bbolt.Open(opts.Path, mode, bopts)
 		return err
 	}(); err != nil {
-		return nil, fmt.Errorf("log store %s: open: %w", opts.Path, err)
+		return nil, openError(opts.Path, bopts, err)
 	}
 	s.db.NoSync = opts.NoSync
 

@@ -62,8 +62,10 @@ type Config struct {
 	// (NewRaft fails with raft.ErrIncompatibleLogStore otherwise).
 	RestoreCommittedLogs bool
 
-	// Metrics receives this node's metrics. Nil discards them. Pontoon never
-	// writes to go-metrics' global instance.
+	// Metrics receives this node's metrics (hashicorp/raft's keys, listed
+	// with Pontoon's own in docs/metrics.md). Nil means go-metrics' global
+	// instance, as hashicorp/raft: whatever metrics.NewGlobal installed,
+	// before or after NewRaft; until then nothing is emitted.
 	Metrics *metrics.Metrics
 
 	// MaxInflightAppends bounds unacknowledged AppendEntries per follower.

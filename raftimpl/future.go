@@ -271,6 +271,8 @@ func (f *opFuture) Response() interface{} {
 type logFuture struct {
 	*opFuture
 	log raft.Log
+	// created is when Apply or Barrier was called (metrics).
+	created time.Time
 }
 
 // newLogFuture returns a logFuture with its own opFuture, both in one

@@ -25,10 +25,9 @@ type Raft struct {
 
 	conf    Config
 	logger  hclog.Logger
-	metrics *metrics.Metrics
-	// metricsOn is false when Config.Metrics was nil: hot paths then skip
-	// the calls (go-metrics allocates per call, even into a black hole).
-	metricsOn bool
+	metrics metricSink
+	// mx is the bookkeeping of metrics and operator logs (metrics.go).
+	mx metricState
 	// hdr is the RPC header this node sends (header()); built once.
 	hdr       transport.RPCHeader
 	hdrOnce   sync.Once
@@ -171,11 +170,7 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 	notLeader := newLeaderEpoch()
 	notLeader.end()
 	r.epoch.Store(notLeader)
-	r.metrics = c.Metrics
-	r.metricsOn = r.metrics != nil
-	if r.metrics == nil {
-		r.metrics = blackholeMetrics()
-	}
+	r.metrics = metricSink{c.Metrics}
 
 	r.reload.rc = ReloadableConfig{TrailingLogs: c.TrailingLogs, SnapshotInterval: c.SnapshotInterval,
 		SnapshotThreshold: c.SnapshotThreshold, HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout}
@@ -204,11 +199,12 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 	}
 	trans.SetHeartbeatHandler(r.handleHeartbeat)
 
-	r.wg.Add(4)
+	r.wg.Add(5)
 	go d.run()
 	go r.runFSM()
 	go r.runSnapshots()
 	go r.runWatchdog()
+	go r.runMetrics()
 	return r, nil
 }
 
@@ -303,9 +299,7 @@ func (r *Raft) BarrierContext(ctx context.Context) Future {
 }
 
 func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
-	if r.metricsOn {
-		r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
-	}
+	r.metrics.IncrCounter(proposeKey(t), 1)
 	if err := r.checkEntrySize(log); err != nil {
 		return errorFuture{err}
 	}
@@ -318,6 +312,9 @@ func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 	}
 	f := newLogFuture(w, r.loopDone, raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions})
 	f.lost = ep.lost
+	if r.metrics.enabled() {
+		f.created = time.Now()
+	}
 	if err := enqueue(r, r.proposeCh, f, w); err != nil {
 		return errorFuture{err}
 	}
@@ -367,7 +364,7 @@ func (r *Raft) VerifyLeaderContext(ctx context.Context) Future {
 }
 
 func (r *Raft) verify(w waiter) Future {
-	r.metrics.IncrCounter([]string{"raft", "verify_leader"}, 1)
+	r.metrics.IncrCounter(keyVerifyLeader, 1)
 	ep := r.epoch.Load()
 	if ep.ended() {
 		if r.isShutdown() {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/transport"
 )
 
 // readKind selects how a read confirms leadership.
@@ -33,6 +34,12 @@ type readReq struct {
 // heartbeat round, no log write) and on a follower whose transport supports
 // transport.WithReadIndex (one round trip to the leader, then waiting for the
 // local FSM to catch up). Read the FSM after it returns.
+//
+// On a follower it retries while no leader is known, until ctx is done. If
+// the leader does not answer ReadIndex at all (a hashicorp/raft leader in a
+// mixed cluster, as the transport reports through
+// transport.WithReadIndexSupport), it fails at once with an error wrapping
+// both raft.ErrNotLeader and raft.ErrReadIndexUnsupported.
 func (r *Raft) ReadIndex(ctx context.Context) (uint64, error) {
 	return r.linearizableRead(ctx, readIndex)
 }
@@ -54,6 +61,9 @@ func (r *Raft) linearizableRead(ctx context.Context, kind readKind) (uint64, err
 		// during the read) retries until ctx gives up.
 		if err == nil || kind != readIndex || !errors.Is(err, raft.ErrNotLeader) || r.State() == raft.Leader {
 			return idx, err
+		}
+		if uerr := r.leaderReadIndexUnsupported(); uerr != nil {
+			return 0, fmt.Errorf("%w: %w", raft.ErrNotLeader, uerr)
 		}
 		t := time.NewTimer(r.conf.tickInterval())
 		select {
@@ -82,6 +92,20 @@ func (r *Raft) readOnce(ctx context.Context, kind readKind) (uint64, error) {
 		return 0, err
 	}
 	return idx, nil
+}
+
+// leaderReadIndexUnsupported returns the transport's error if the current
+// leader is known not to answer ReadIndex, else nil.
+func (r *Raft) leaderReadIndexUnsupported() error {
+	s, ok := r.trans.(transport.WithReadIndexSupport)
+	if !ok {
+		return nil
+	}
+	addr, id := r.LeaderWithID()
+	if id == "" && addr == "" {
+		return nil
+	}
+	return s.ReadIndexUnsupported(id, addr)
 }
 
 // waitApplied blocks until the FSM has applied index.

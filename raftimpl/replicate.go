@@ -268,10 +268,7 @@ func (s *pipelineSender) readReplies() {
 				return
 			}
 			p.fails.ok(p)
-			if p.r.metricsOn {
-				p.r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"},
-					f.Start(), peerLabel(p.id))
-			}
+			p.noteAppend(f.Start(), len(m.Entries))
 			if !p.deliver(p.appendResponse(m, f.Response())) {
 				return
 			}

@@ -25,12 +25,6 @@ func (n *NetworkTransport) RequestPreVote(id raft.ServerID, target raft.ServerAd
 	return n.genericRPC(id, target, rpcRequestPreVote, false, args, resp)
 }
 
-// ReadIndex implements WithReadIndex (a Pontoon extension; hashicorp nodes
-// do not answer it and close the connection).
-func (n *NetworkTransport) ReadIndex(id raft.ServerID, target raft.ServerAddress, args *ReadIndexRequest, resp *ReadIndexResponse) error {
-	return n.genericRPC(id, target, rpcReadIndex, false, args, resp)
-}
-
 // TimeoutNow implements Transport.
 func (n *NetworkTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *TimeoutNowRequest, resp *TimeoutNowResponse) error {
 	return n.genericRPC(id, target, rpcTimeoutNow, false, args, resp)
@@ -100,20 +94,16 @@ func (n *NetworkTransport) InstallSnapshot(id raft.ServerID, target raft.ServerA
 }
 
 // AppendEntriesPipeline implements Transport. The pipeline owns one
-// connection; up to MaxRPCsInFlight requests may await replies on it.
+// connection, dialled by its first AppendEntries (so a dial error surfaces
+// there); up to MaxRPCsInFlight requests may await replies on it.
 func (n *NetworkTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (AppendPipeline, error) {
 	if n.maxInFlight < minInFlightForPipelining {
 		return nil, raft.ErrPipelineReplicationNotSupported
 	}
-	c, err := n.getConn(id, target, false)
-	if err != nil {
-		return nil, err
-	}
-	p := newNetPipeline(n, c, n.maxInFlight)
+	p := newNetPipeline(n, id, target, n.maxInFlight)
 	n.mu.Lock()
 	if n.mu.shutdown {
 		n.mu.Unlock()
-		n.discardConn(c)
 		return nil, raft.ErrTransportShutdown
 	}
 	n.mu.pipelines[p] = struct{}{}

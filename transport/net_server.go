@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	metrics "github.com/hashicorp/go-metrics"
 	msgpack "github.com/hashicorp/go-msgpack/v2/codec"
 
 	raft "github.com/pontoon-raft/raft"
@@ -45,17 +46,25 @@ func (n *NetworkTransport) listen() {
 			_ = conn.Close()
 			return
 		}
-		if len(n.mu.serverConns) >= n.lim.maxInboundConns {
+		ok, evicted := n.admitLocked()
+		if !ok {
 			n.mu.Unlock()
-			n.logger.Error("too many inbound connections, closing new one", "limit", n.lim.maxInboundConns, "remote-address", conn.RemoteAddr().String())
+			n.logger.Debug("too many inbound connections, all busy: closing new one", "limit", n.lim.maxInboundConns, "remote-address", conn.RemoteAddr().String())
 			_ = conn.Close()
+			n.flood.note(floodRefused)
 			continue
 		}
-		n.mu.serverConns[conn] = struct{}{}
+		ct := &connTrack{conn: conn, acceptedAt: time.Now()}
+		n.mu.serverConns[conn] = ct
 		n.wg.Add(1)
 		n.mu.Unlock()
+		if evicted != nil {
+			_ = evicted.Close()
+			n.logger.Debug("inbound connection limit reached: closed an idle connection", "limit", n.lim.maxInboundConns, "closed", evicted.RemoteAddr().String())
+			n.flood.note(floodEvicted)
+		}
 		n.logger.Debug("accepted connection", "local-address", n.LocalAddr(), "remote-address", conn.RemoteAddr().String())
-		go n.serveConn(conn)
+		go n.serveConn(ct)
 	}
 }
 
@@ -67,7 +76,9 @@ func (n *NetworkTransport) listen() {
 // out and enc.
 type serverConn struct {
 	conn net.Conn
-	sr   *codec.StreamReader
+	// track is what the accept loop sees of this connection.
+	track *connTrack
+	sr    *codec.StreamReader
 	// frame holds the request being read. An AppendEntries decoded by the
 	// fast path keeps it (its entries point into it), so the next request
 	// gets a new one of frameHint capacity; otherwise it is reused.
@@ -77,9 +88,15 @@ type serverConn struct {
 	// onFirst runs when a request's first byte arrives; started records it.
 	onFirst func()
 	started bool
-	out     []byte // encoded replies of one Write, reused
-	enc     *msgpack.Encoder
-	dec     codec.BytesDecoder
+	// m receives the current request's metrics (nil: none); waitStart is
+	// when the reader began waiting for it, decodeStart when its first
+	// byte arrived.
+	m           *metrics.Metrics
+	waitStart   time.Time
+	decodeStart time.Time
+	out         []byte // encoded replies of one Write, reused
+	enc         *msgpack.Encoder
+	dec         codec.BytesDecoder
 
 	// free holds the reply channels not in use: a request takes one before
 	// it is handed to the engine and the writer returns it after writing
@@ -100,6 +117,12 @@ type pendingReply struct {
 	// written, when not nil, is signalled once the reply is written: the
 	// reader waits for it before reading past an InstallSnapshot.
 	written chan struct{}
+	// m, when not nil, receives raft.net.rpcRespond for this request,
+	// labelled labels, timed from handedAt (just before its hand-off to the
+	// engine).
+	m        *metrics.Metrics
+	labels   []metrics.Label
+	handedAt time.Time
 }
 
 // errSnapshotNotDrained closes a connection whose InstallSnapshot data was
@@ -111,8 +134,9 @@ var errSnapshotNotDrained = errors.New("install snapshot: handler left data unre
 // engine while earlier ones are still being handled (up to the read-ahead
 // bound), so an engine that drains its queue persists several pipelined
 // AppendEntries at once; replies go out in request order.
-func (n *NetworkTransport) serveConn(conn net.Conn) {
+func (n *NetworkTransport) serveConn(ct *connTrack) {
 	defer n.wg.Done()
+	conn := ct.conn
 	defer func() {
 		n.mu.Lock()
 		delete(n.mu.serverConns, conn)
@@ -123,9 +147,15 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	if hs, ok := conn.(interface {
 		HandshakeContext(context.Context) error
 	}); ok {
-		_ = conn.SetDeadline(time.Now().Add(n.lim.timeout))
+		_ = conn.SetDeadline(ct.acceptedAt.Add(n.lim.timeout))
 		if err := hs.HandshakeContext(context.Background()); err != nil {
-			if !n.IsShutdown() {
+			switch {
+			case n.IsShutdown(), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				// A silent connection: part of a flood, reported in sum.
+				n.logger.Debug("TLS handshake timed out", "remote-address", remote)
+				n.flood.note(floodSilent)
+			default:
 				n.logger.Error("TLS handshake failed", "remote-address", remote, "error", err)
 			}
 			return
@@ -135,6 +165,7 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	depth := n.lim.readAhead
 	sc := &serverConn{
 		conn:       conn,
+		track:      ct,
 		sr:         codec.NewStreamReader(conn),
 		free:       make(chan chan RPCResponse, depth),
 		queue:      make(chan pendingReply, depth),
@@ -143,10 +174,19 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	for i := 0; i < depth; i++ {
 		sc.free <- make(chan RPCResponse, 1)
 	}
-	// Once a request's first byte is in, the rest must arrive within Timeout.
+	// Once a request's first byte is in, the rest must arrive within
+	// Timeout; the first request keeps its deadline from the accept.
 	sc.onFirst = func() {
 		sc.started = true
-		_ = conn.SetReadDeadline(time.Now().Add(n.lim.timeout))
+		now := time.Now()
+		ct.lastActive.Store(now.UnixNano())
+		if sc.m != nil {
+			sc.m.MeasureSince(keyGetRPCType, sc.waitStart)
+			sc.decodeStart = now
+		}
+		if ct.served.Load() {
+			_ = conn.SetReadDeadline(now.Add(n.lim.timeout))
+		}
 	}
 	go n.writeReplies(sc)
 	err := n.readRequests(sc)
@@ -160,9 +200,16 @@ func (n *NetworkTransport) serveConn(conn net.Conn) {
 	switch {
 	case sc.writeErr != nil:
 		n.logConnEnd(remote, sc.writeErr, "failed to handle incoming request")
+	case errors.Is(err, errHandled):
+		// Logged by readRequests already.
 	case err != nil && sc.started:
 		n.logConnEnd(remote, err, "failed to read incoming request")
 	case err != nil && !errors.Is(err, errHandled):
+		if !ct.served.Load() && errors.Is(err, os.ErrDeadlineExceeded) && !n.IsShutdown() {
+			n.logger.Debug("closing connection that sent no request in time", "remote-address", remote, "timeout", n.lim.timeout)
+			n.flood.note(floodSilent)
+			return
+		}
 		n.logConnEnd(remote, err, "")
 	}
 }
@@ -179,7 +226,14 @@ func (n *NetworkTransport) readRequests(sc *serverConn) error {
 		if !ok {
 			return nil
 		}
-		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.idleTimeout))
+		sc.m = n.metricsFor()
+		now := time.Now()
+		sc.waitStart = now
+		if sc.track.served.Load() {
+			_ = sc.conn.SetReadDeadline(now.Add(n.lim.idleTimeout))
+		} else {
+			_ = sc.conn.SetReadDeadline(sc.track.acceptedAt.Add(n.lim.timeout))
+		}
 		typ, err := n.readRequestFrame(sc)
 		if err != nil {
 			return err
@@ -224,14 +278,34 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	}
 	rpc.RespChan = respCh
 	pr := pendingReply{respCh: respCh}
+	var labels []metrics.Label
+	var enqStart time.Time
+	if m := sc.m; m != nil {
+		req, isAE := rpc.Command.(*AppendEntriesRequest)
+		labels = rpcTypeLabels(typ, isAE && IsHeartbeat(req))
+		m.MeasureSinceWithLabels(keyRPCDecode, sc.decodeStart, labels)
+		enqStart = time.Now()
+	}
+	sc.track.outstanding.Add(1)
+	if !sc.track.served.Load() {
+		sc.track.served.Store(true)
+	}
 	if snap != nil {
 		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.snapshotTimeout(snap.N, n.TimeoutScale)))
 		pr.written = make(chan struct{})
 	}
-	// Never blocks: the queue has room for every reply slot.
+	if sc.m != nil {
+		pr.m, pr.labels, pr.handedAt = sc.m, labels, time.Now()
+	}
+	// Never blocks: the queue has room for every reply slot. NB: queued
+	// before the hand-off, so the writer knows of every request the engine
+	// may already have answered and writes all answered replies at once.
 	sc.queue <- pr
 	if err := n.handOff(rpc); err != nil {
 		return err
+	}
+	if m := sc.m; m != nil {
+		m.MeasureSinceWithLabels(keyRPCEnqueue, enqStart, labels)
 	}
 	if snap != nil {
 		select {
@@ -360,7 +434,11 @@ func (n *NetworkTransport) flushReplies(sc *serverConn, batch []pendingReply) er
 			return err
 		}
 	}
+	sc.track.outstanding.Add(-int32(len(batch)))
 	for i, pr := range batch {
+		if pr.m != nil {
+			pr.m.MeasureSinceWithLabels(keyRPCRespond, pr.handedAt, pr.labels)
+		}
 		if pr.written != nil {
 			close(pr.written)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -53,7 +54,10 @@ type NetworkTransportConfig struct {
 	// Timeout bounds every network operation of one RPC: dial, write, and
 	// the wait for the reply. InstallSnapshot gets Timeout per TimeoutScale
 	// bytes. On the server side it bounds the time to receive one request
-	// once its first byte has arrived. 0 means DefaultTimeout.
+	// once its first byte has arrived, and the time from accepting a
+	// connection to its first complete request (a connection that sends
+	// nothing is closed after Timeout, not IdleTimeout). 0 means
+	// DefaultTimeout.
 	Timeout time.Duration
 
 	// MsgpackUseNewTimeFormat writes Log.AppendedAt in the msgpack timestamp
@@ -74,9 +78,13 @@ type NetworkTransportConfig struct {
 	// for this long. 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
 
-	// MaxInboundConns bounds the accepted connections served at once;
-	// further ones are closed as soon as they are accepted (logged). 0 means
-	// DefaultMaxInboundConns.
+	// MaxInboundConns bounds the accepted connections served at once. At
+	// the limit a new connection is admitted by closing an idle one: first
+	// the oldest that has not yet delivered a complete request, else the
+	// one with nothing outstanding that was active longest ago; only when
+	// every connection has a request in the engine is the new one closed.
+	// So connections that never send anything cannot lock a cluster peer
+	// out. 0 means DefaultMaxInboundConns.
 	MaxInboundConns int
 
 	// ServerReadAhead bounds how many requests of one connection the server
@@ -85,6 +93,13 @@ type NetworkTransportConfig struct {
 	// persisted, and writes the replies in request order. 0 means
 	// DefaultServerReadAhead; 1 serves one request at a time.
 	ServerReadAhead int
+
+	// Metrics receives the transport's metrics (raft.net.getRPCType,
+	// rpcDecode, rpcEnqueue, rpcRespond, as hashicorp/raft's). Nil means
+	// go-metrics' global instance, looked up per request as hashicorp's
+	// global calls do; while that is still the library's initial black hole
+	// the transport skips the timing altogether.
+	Metrics *metrics.Metrics
 }
 
 // NetworkTransport is a Transport over a StreamLayer whose frames are
@@ -114,7 +129,10 @@ type NetworkTransportConfig struct {
 // it is decoded, and a declared length is checked against the limit before
 // anything is allocated for it, so a tiny frame claiming a 4 GiB string
 // costs nothing. A server connection idle for IdleTimeout, or whose request
-// does not arrive within Timeout of its first byte, is closed.
+// does not arrive within Timeout of its first byte, is closed; so is a new
+// connection that has not delivered a complete request within Timeout of
+// being accepted. At MaxInboundConns, idle connections are evicted to admit
+// new ones (see the field). Floods are reported at WARN at most every 10 s.
 type NetworkTransport struct {
 	// TimeoutScale is the snapshot size per Timeout an InstallSnapshot is
 	// allowed (DefaultTimeoutScale). Set it before the transport is used.
@@ -128,6 +146,7 @@ type NetworkTransport struct {
 	maxInFlight   int
 	newTimeFormat bool
 	addrProvider  ServerAddressProvider
+	metrics       *metrics.Metrics // nil: go-metrics' global (metricsFor)
 
 	// consumeCh carries incoming RPCs to the engine (unbuffered).
 	consumeCh chan RPC
@@ -138,6 +157,9 @@ type NetworkTransport struct {
 
 	heartbeatFn atomic.Pointer[func(RPC)]
 
+	// flood reports connection floods, rate-limited.
+	flood floodLog
+
 	mu struct {
 		sync.Mutex
 		shutdown bool
@@ -146,10 +168,14 @@ type NetworkTransport struct {
 		// clientConns holds every open client connection, idle or in use,
 		// so Close can fail pending calls.
 		clientConns map[*clientConn]struct{}
-		// serverConns holds every accepted connection still being served.
-		serverConns map[net.Conn]struct{}
+		// serverConns holds every accepted connection still being served,
+		// at most lim.maxInboundConns.
+		serverConns map[net.Conn]*connTrack
 		// pipelines holds every open pipeline.
 		pipelines map[*netPipeline]struct{}
+		// noReadIndex holds the targets found not to answer ReadIndex, with
+		// when (see ReadIndex); created on first use.
+		noReadIndex map[raft.ServerAddress]time.Time
 	}
 }
 
@@ -158,7 +184,8 @@ var (
 	_ WithPreVote = (*NetworkTransport)(nil)
 	_ WithClose   = (*NetworkTransport)(nil)
 
-	_ WithReadIndex = (*NetworkTransport)(nil)
+	_ WithReadIndex        = (*NetworkTransport)(nil)
+	_ WithReadIndexSupport = (*NetworkTransport)(nil)
 )
 
 // NewNetworkTransportWithConfig starts a transport on config.Stream. It
@@ -181,12 +208,15 @@ func NewNetworkTransportWithConfig(config *NetworkTransportConfig) *NetworkTrans
 		maxInFlight:   maxInFlight,
 		newTimeFormat: config.MsgpackUseNewTimeFormat,
 		addrProvider:  config.ServerAddressProvider,
+		metrics:       config.Metrics,
 		consumeCh:     make(chan RPC),
 		shutdownCh:    make(chan struct{}),
 	}
 	n.mu.pool = make(map[poolKey][]*clientConn)
 	n.mu.clientConns = make(map[*clientConn]struct{})
-	n.mu.serverConns = make(map[net.Conn]struct{})
+	n.mu.serverConns = make(map[net.Conn]*connTrack)
+	n.flood.logger = logger
+	n.flood.limit, n.flood.interval = n.lim.maxInboundConns, floodLogInterval
 	n.mu.pipelines = make(map[*netPipeline]struct{})
 	n.wg.Add(1)
 	go n.listen()
@@ -285,6 +315,7 @@ func (n *NetworkTransport) Close() error {
 		_ = p.Close()
 	}
 	n.wg.Wait()
+	n.flood.stop()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close stream: %w", err)
 	}

@@ -12,12 +12,27 @@ import (
 // netPipeline sends AppendEntries back to back on one connection; a reader
 // goroutine decodes the replies in order and hands the futures to Consumer.
 //
+// The connection is dialled by the first AppendEntries, not when the
+// pipeline is opened: an engine may open a pipeline and send nothing on it
+// for a long time (no writes), and a server closes a connection that
+// delivers no request within its Timeout (a flood guard).
+//
 // Invariants: at most cap(slots) requests are written and not yet delivered
 // on doneCh; inflight holds, in send order, the futures whose replies have
 // not been read; every future is completed exactly once.
 type netPipeline struct {
-	t *NetworkTransport
+	t      *NetworkTransport
+	id     raft.ServerID
+	target raft.ServerAddress
+
+	// c is the connection: set once, by the first AppendEntries (wmu
+	// held), under cmu; the reader uses it only after a request sent on
+	// it (inflight orders the two).
 	c *clientConn
+	// cmu guards c's assignment against shutdown, and closed.
+	cmu sync.Mutex
+	// closed is set by shutdown: no connection may be set after it.
+	closed bool
 
 	slots    chan struct{}
 	inflight chan *appendFuture
@@ -34,10 +49,11 @@ type netPipeline struct {
 	drained bool
 }
 
-func newNetPipeline(t *NetworkTransport, c *clientConn, maxInFlight int) *netPipeline {
+func newNetPipeline(t *NetworkTransport, id raft.ServerID, target raft.ServerAddress, maxInFlight int) *netPipeline {
 	return &netPipeline{
 		t:          t,
-		c:          c,
+		id:         id,
+		target:     target,
 		slots:      make(chan struct{}, maxInFlight),
 		inflight:   make(chan *appendFuture, maxInFlight),
 		doneCh:     make(chan AppendFuture, maxInFlight),
@@ -60,6 +76,14 @@ func (p *netPipeline) AppendEntries(args *AppendEntriesRequest, resp *AppendEntr
 		p.wmu.Unlock()
 		return nil, raft.ErrPipelineShutdown
 	}
+	if p.c == nil {
+		if err := p.connect(); err != nil {
+			p.wmu.Unlock()
+			<-p.slots
+			p.shutdown()
+			return nil, err
+		}
+	}
 	_ = p.c.conn.SetWriteDeadline(time.Now().Add(p.t.lim.timeout))
 	err := p.c.send(p.t, rpcAppendEntries, args, true)
 	if err == nil {
@@ -72,6 +96,22 @@ func (p *netPipeline) AppendEntries(args *AppendEntriesRequest, resp *AppendEntr
 		return nil, err
 	}
 	return f, nil
+}
+
+// connect dials the pipeline's connection. wmu is held.
+func (p *netPipeline) connect() error {
+	c, err := p.t.getConn(p.id, p.target, false)
+	if err != nil {
+		return err
+	}
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
+	if p.closed {
+		p.t.discardConn(c)
+		return raft.ErrPipelineShutdown
+	}
+	p.c = c
+	return nil
 }
 
 // takeSlot takes an in-flight slot, waiting while MaxRPCsInFlight requests
@@ -108,7 +148,13 @@ func (p *netPipeline) Close() error {
 func (p *netPipeline) shutdown() {
 	p.closeOnce.Do(func() {
 		close(p.shutdownCh)
-		p.t.discardConn(p.c)
+		p.cmu.Lock()
+		p.closed = true
+		c := p.c
+		p.cmu.Unlock()
+		if c != nil {
+			p.t.discardConn(c)
+		}
 		p.t.mu.Lock()
 		delete(p.t.mu.pipelines, p)
 		p.t.mu.Unlock()

@@ -23,6 +23,11 @@ func (n *NetworkTransport) getConn(id raft.ServerID, target raft.ServerAddress, 
 	if c := n.takePooled(key); c != nil {
 		return c, nil
 	}
+	return n.dialConn(key)
+}
+
+// dialConn dials a new connection for key, owned by the caller.
+func (n *NetworkTransport) dialConn(key poolKey) (*clientConn, error) {
 	if n.IsShutdown() {
 		return nil, raft.ErrTransportShutdown
 	}

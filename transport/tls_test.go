@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,5 +155,33 @@ func TestTLSMutualAuth(t *testing.T) {
 	})
 	if got := served.Load(); got != before {
 		t.Fatalf("%d RPCs from unauthenticated peers reached the engine", got-before)
+	}
+}
+
+// TestTLSConnFlood: silent connections to a TLS transport (they never
+// start a handshake) neither lock a peer out nor log an ERROR each: they
+// are evicted at the limit and time out in Timeout, reported in sum.
+func TestTLSConnFlood(t *testing.T) {
+	ca := newTestCA(t, "cluster CA")
+	logs := &logBuffer{}
+	srv, err := NewTLSTransportWithConfig("127.0.0.1:0", nil, mutualConfig(ca, ca.leaf(t, "server")), &NetworkTransportConfig{
+		MaxPool: 2, Timeout: 500 * time.Millisecond, MaxInboundConns: 8,
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: logs, Level: hclog.Debug}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	serve(t, srv, func(rpc RPC) { rpc.Respond(&RequestVoteResponse{Granted: true}, nil) })
+	silentConns(t, srv.LocalAddr(), 20)
+	cli, _ := newTLSTestTransport(t, mutualConfig(ca, ca.leaf(t, "client")))
+	if err := cli.RequestVote("srv", srv.LocalAddr(), &RequestVoteRequest{Term: 1}, &RequestVoteResponse{}); err != nil {
+		t.Fatalf("TLS peer locked out: %v", err)
+	}
+	waitFor(t, "the silent connections to time out", func() bool {
+		return strings.Contains(logs.String(), "TLS handshake timed out") && serverConnCount(srv) <= 2
+	})
+	if out := logs.String(); strings.Contains(out, "[ERROR]") {
+		t.Fatalf("a flood logged errors:\n%s", out)
 	}
 }

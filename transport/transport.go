@@ -66,6 +66,17 @@ type WithReadIndex interface {
 	ReadIndex(id raft.ServerID, target raft.ServerAddress, args *ReadIndexRequest, resp *ReadIndexResponse) error
 }
 
+// WithReadIndexSupport is a WithReadIndex transport that can tell a peer
+// that does not answer ReadIndex (a hashicorp/raft node) from one that
+// failed: the engine then fails a follower's read at once instead of
+// retrying it until the caller's deadline.
+type WithReadIndexSupport interface {
+	// ReadIndexUnsupported returns an error wrapping
+	// raft.ErrReadIndexUnsupported if ReadIndex to the server recently
+	// showed that it does not answer ReadIndex, else nil. It does no I/O.
+	ReadIndexUnsupported(id raft.ServerID, target raft.ServerAddress) error
+}
+
 // WithClose is a Transport that can be closed. The engine closes it when it
 // shuts down.
 type WithClose interface {

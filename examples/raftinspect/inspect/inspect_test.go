@@ -1,0 +1,363 @@
+package inspect
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/logstore"
+	"github.com/pontoon-raft/raft/raftimpl"
+	"github.com/pontoon-raft/raft/snapshot"
+	"github.com/pontoon-raft/raft/transport"
+)
+
+// run runs raftinspect in process and returns its exit code and output.
+func run(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(args, &out, &errOut)
+	return code, out.String() + errOut.String()
+}
+
+func mustContain(t *testing.T, what, out string, subs ...string) {
+	t.Helper()
+	for _, s := range subs {
+		if !strings.Contains(out, s) {
+			t.Fatalf("%s: output lacks %q:\n%s", what, s, out)
+		}
+	}
+}
+
+// kvFSM is a counting FSM that snapshots its count.
+type kvFSM struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (f *kvFSM) Apply(*raft.Log) interface{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	return nil
+}
+func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return countSnap(f.n), nil
+}
+func (f *kvFSM) Restore(rc io.ReadCloser) error { return rc.Close() }
+
+type countSnap int
+
+func (c countSnap) Persist(s raft.SnapshotSink) error {
+	if _, err := fmt.Fprintf(s, "count=%d", int(c)); err != nil {
+		_ = s.Cancel()
+		return err
+	}
+	return s.Close()
+}
+func (countSnap) Release() {}
+
+// writePontoonDir runs a real single-node Pontoon cluster on dir (BoltStore
+// and FileSnapshotStore), with 40 commands, a snapshot, a configuration
+// change and 10 more commands, then shuts it down cleanly.
+func writePontoonDir(t *testing.T, dir string) {
+	t.Helper()
+	store, err := logstore.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := snapshot.NewFileSnapshotStoreWithOptions(snapshot.FileOptions{Base: dir, Retain: 2, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, trans := transport.NewInmemTransport("n1")
+	conf := raftimpl.DefaultConfig()
+	conf.LocalID = "n1"
+	conf.Logger = hclog.NewNullLogger()
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
+	r, err := raftimpl.NewRaft(conf, &kvFSM{}, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			_ = r.Shutdown().Error()
+			_ = store.Close()
+			t.Fatal(err)
+		}
+	}
+	must(r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: "n1", Address: addr}}}).Error())
+	deadline := time.Now().Add(10 * time.Second)
+	for r.State() != raft.Leader {
+		if time.Now().After(deadline) {
+			must(fmt.Errorf("no leader"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < 40; i++ {
+		must(r.Apply([]byte(fmt.Sprintf("cmd-%d", i)), 5*time.Second).Error())
+	}
+	must(r.Snapshot().Error())
+	must(r.AddNonvoter("n2", "addr-n2", 0, 5*time.Second).Error())
+	for i := 40; i < 50; i++ {
+		must(r.Apply([]byte(fmt.Sprintf("cmd-%d", i)), 5*time.Second).Error())
+	}
+	must(r.Shutdown().Error())
+	must(store.Close())
+}
+
+// TestInspectPontoonDir: a directory written by a cleanly stopped Pontoon
+// node: info shows the log range, terms, stable keys, both configurations
+// and the snapshot; dump prints entries by index; verify passes, and fails
+// naming state.bin once a snapshot byte is flipped.
+func TestInspectPontoonDir(t *testing.T) {
+	dir := t.TempDir()
+	writePontoonDir(t, dir)
+
+	code, out := run(t, dir)
+	if code != 0 {
+		t.Fatalf("info: exit %d\n%s", code, out)
+	}
+	// 1 bootstrap configuration, 2 noop, 3..42 commands, 43 the
+	// configuration adding n2, 44..53 commands.
+	mustContain(t, "info", out,
+		"first index 1, last index 53 (53 entries)",
+		"LogCommand 50", "LogNoop 1", "LogConfiguration 2",
+		"journal:        none",
+		"CurrentTerm   ", "LastVoteCand  \"n1\"",
+		"configurations: 2 in the log",
+		"index 1 term 1: [Voter n1 n1]",
+		"index 43 term 2: [Voter n1 n1, Nonvoter n2 addr-n2]",
+		"snapshots:      1 in",
+		"index 42 term 2 size 8",
+		"configuration (index 1): [Voter n1 n1]",
+	)
+
+	code, out = run(t, "dump", "-from", "42", "-to", "44", dir)
+	if code != 0 {
+		t.Fatalf("dump: exit %d\n%s", code, out)
+	}
+	mustContain(t, "dump", out,
+		"42: term 2 LogCommand", `"cmd-39"`,
+		"43: term 2 LogConfiguration", "[Voter n1 n1, Nonvoter n2 addr-n2]",
+		"44: term 2 LogCommand", `"cmd-40"`)
+	if n := strings.Count(out, "\n"); n != 3 {
+		t.Fatalf("dump 42..44 printed %d lines:\n%s", n, out)
+	}
+
+	code, out = run(t, "verify", dir)
+	if code != 0 {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+	mustContain(t, "verify", out, "ok: 53 entries (1..53)", "1 snapshot(s)")
+
+	// Damage the snapshot's data.
+	states, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*", "state.bin"))
+	if len(states) != 1 {
+		t.Fatalf("state.bin files: %v", states)
+	}
+	b, err := os.ReadFile(states[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if err := os.WriteFile(states[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out = run(t, "verify", dir)
+	if code != exitDamaged {
+		t.Fatalf("verify of a damaged snapshot: exit %d\n%s", code, out)
+	}
+	mustContain(t, "verify damaged", out, "CRC mismatch", states[0])
+}
+
+// TestInspectRefusesDirInUse: a store held open (as by a running node) is
+// reported in use, politely and quickly, by every command.
+func TestInspectRefusesDirInUse(t *testing.T) {
+	defer func(d time.Duration) { openTimeout = d }(openTimeout)
+	openTimeout = 200 * time.Millisecond
+	dir := t.TempDir()
+	s, err := logstore.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, cmd := range []string{"info", "dump", "verify", "checkpoint"} {
+		start := time.Now()
+		code, out := run(t, cmd, dir)
+		if code != exitFailed {
+			t.Fatalf("%s on a directory in use: exit %d\n%s", cmd, code, out)
+		}
+		if cmd != "checkpoint" { // no journal yet: checkpoint has nothing to do
+			mustContain(t, cmd, out, "raft.db is in use by another process")
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s took %v", cmd, d)
+		}
+	}
+}
+
+// TestInspectMissingDir: a directory without raft.db gets a clear error.
+func TestInspectMissingDir(t *testing.T) {
+	code, out := run(t, t.TempDir())
+	if code != exitFailed {
+		t.Fatalf("exit %d", code)
+	}
+	mustContain(t, "missing", out, "no log store here")
+	if code, _ := run(t, "dump", "-from", "x", t.TempDir()); code != exitFailed {
+		t.Fatalf("bad flag: exit %d", code)
+	}
+}
+
+// crashChildEnv names the data directory a crash child writes to.
+const crashChildEnv = "RAFTINSPECT_CRASH_CHILD"
+
+// crashChild writes entries 1..20 into raft.db (no journal, closed), then
+// reopens the store with its journal, writes 21..30 (journal only: far
+// below a checkpoint), sets the stable keys, prints "ready" and waits to
+// be killed.
+func crashChild(dir string) {
+	path := filepath.Join(dir, "raft.db")
+	fail := func(err error) {
+		fmt.Println("error:", err)
+		os.Exit(3)
+	}
+	s, err := logstore.New(logstore.Options{Path: path, NoJournal: true})
+	if err != nil {
+		fail(err)
+	}
+	conf := raft.EncodeConfiguration(raft.Configuration{Servers: []raft.Server{{ID: "n1", Address: "a1"}}})
+	logs := make([]*raft.Log, 0, 30)
+	for i := uint64(1); i <= 30; i++ {
+		l := &raft.Log{Index: i, Term: 1 + i/15, Type: raft.LogCommand, Data: []byte(fmt.Sprintf("v%d", i))}
+		if i == 1 {
+			l.Type, l.Data = raft.LogConfiguration, conf
+		}
+		logs = append(logs, l)
+	}
+	if err := s.StoreLogs(logs[:20]); err != nil {
+		fail(err)
+	}
+	if err := s.Close(); err != nil {
+		fail(err)
+	}
+	if s, err = logstore.New(logstore.Options{Path: path}); err != nil {
+		fail(err)
+	}
+	for _, l := range logs[20:] {
+		if err := s.StoreLog(l); err != nil {
+			fail(err)
+		}
+	}
+	if err := s.SetUint64([]byte("CurrentTerm"), 3); err != nil {
+		fail(err)
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// TestInspectCrashedPontoonDir: a Pontoon store SIGKILLed with entries in
+// its journal only. While the child runs, the directory is refused as in
+// use; after the kill, info shows the whole log and which entries only the
+// journal holds, verify passes, and checkpoint folds the journal into
+// raft.db so a plain bbolt reader (raft-boltdb's view) finds every entry.
+func TestInspectCrashedPontoonDir(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	code, out := run(t, "info", dir)
+	if code != exitFailed {
+		t.Fatalf("info on a running node's directory: exit %d\n%s", code, out)
+	}
+	mustContain(t, "in use", out, "raft.db is in use by another process")
+
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	killed = true
+
+	code, out = run(t, dir)
+	if code != 0 {
+		t.Fatalf("info: exit %d\n%s", code, out)
+	}
+	mustContain(t, "info after the crash", out,
+		"first index 1, last index 30 (30 entries)",
+		"entries 21..30 are in the journal only; raft.db alone ends at 20",
+		"term 1: indexes 1..14", "term 3: indexes 30..30",
+		"CurrentTerm   3",
+		"index 1 term 1: [Voter n1 a1]")
+	code, out = run(t, "dump", "-from", "29", dir)
+	mustContain(t, "dump", out, `29: term 2 LogCommand appended - 3 bytes "v29"`, `30: term 3 LogCommand`)
+	if code != 0 {
+		t.Fatalf("dump: exit %d", code)
+	}
+	if code, out = run(t, "verify", dir); code != 0 {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+
+	d := dataDir{dir: dir, db: filepath.Join(dir, "raft.db"), snapBase: dir}
+	if last, err := d.boltLastIndex(); err != nil || last != 20 {
+		t.Fatalf("raft.db alone before the checkpoint ends at %d (%v), want 20", last, err)
+	}
+	code, out = run(t, "checkpoint", dir)
+	if code != 0 {
+		t.Fatalf("checkpoint: exit %d\n%s", code, out)
+	}
+	mustContain(t, "checkpoint", out, "raft.db ended at index 20, now at 30")
+	if last, err := d.boltLastIndex(); err != nil || last != 30 {
+		t.Fatalf("raft.db alone after the checkpoint ends at %d (%v), want 30", last, err)
+	}
+	if files := d.journalFiles(); len(files) != 0 {
+		t.Fatalf("journal files left: %v", files)
+	}
+	code, out = run(t, dir)
+	mustContain(t, "info after the checkpoint", out, "journal:        none", "last index 30")
+	if code, out = run(t, "checkpoint", dir); code != 0 || !strings.Contains(out, "no journal") {
+		t.Fatalf("second checkpoint: exit %d\n%s", code, out)
+	}
+}
+
+// TestInspectShowOutput prints info's output for a Pontoon directory (run
+// with -v to see it; docs/raftinspect.md shows the same).
+func TestInspectShowOutput(t *testing.T) {
+	if !testing.Verbose() {
+		t.Skip("only with -v")
+	}
+	dir := t.TempDir()
+	writePontoonDir(t, dir)
+	_, out := run(t, dir)
+	t.Log("\n" + out)
+}
