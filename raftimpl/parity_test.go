@@ -118,6 +118,9 @@ type trackingStore struct {
 	*logstore.InmemStore
 	mu             sync.Mutex
 	staged, commit uint64
+	// beyond counts writes whose staged commit index passed their last
+	// entry (the contract: never above LastIndex).
+	beyond int
 }
 
 func (s *trackingStore) StageCommitIndex(idx uint64) error {
@@ -138,6 +141,9 @@ func (s *trackingStore) StoreLogs(logs []*raft.Log) error {
 	defer s.mu.Unlock()
 	if err := s.InmemStore.StoreLogs(logs); err != nil {
 		return err
+	}
+	if len(logs) > 0 && s.staged > logs[len(logs)-1].Index {
+		s.beyond++
 	}
 	s.commit = s.staged
 	return nil
@@ -190,6 +196,9 @@ func TestRestoreCommittedLogs(t *testing.T) {
 	}
 	if c, _ := store.GetCommitIndex(); c < last {
 		t.Fatalf("recorded commit index %d, want >= %d", c, last)
+	}
+	if store.beyond > 0 {
+		t.Fatalf("%d writes staged a commit index beyond their last entry", store.beyond)
 	}
 
 	fsm := &testFSM{}
