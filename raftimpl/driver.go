@@ -131,7 +131,7 @@ func (d *driver) newCore() error {
 		ElectionTick:     c.ticks(c.HeartbeatTimeout, 2),
 		HeartbeatTick:    1,
 		LeaseTick:        c.ticks(c.LeaderLeaseTimeout, 1),
-		MaxAppendEntries: c.MaxAppendEntries,
+		MaxAppendEntries: d.r.appendEntries,
 		MaxInflight:      c.MaxInflightAppends,
 		MaxSizePerMsg:    d.r.appendBytes,
 		EntryOverhead:    entryOverhead,
@@ -413,10 +413,8 @@ func (d *driver) changeSoftState(ss core.SoftState) {
 	if ss.Role != old.Role {
 		if ss.Role == raft.Leader {
 			// NB: before State reports it: an Apply that sees Leader is
-			// bound to this leadership.
+			// bound to this leadership. It ends in leadershipLost.
 			r.epoch.Store(newLeaderEpoch())
-		} else if old.Role == raft.Leader {
-			r.epoch.Load().end()
 		}
 		r.state.Store(uint32(ss.Role))
 		r.metrics.IncrCounter(stateMetricKey(ss.Role), 1)
@@ -461,8 +459,10 @@ func stateMetricKey(s raft.RaftState) []string {
 // raft.ErrLeadershipLost, reads and membership changes not yet appended with
 // raft.ErrNotLeader.
 func (d *driver) leadershipLost() {
-	d.r.epoch.Load().end()
+	// NB: the loop settles what it holds first, then ends the epoch, so
+	// each of them gets the loop's answer, not the epoch's.
 	d.failOps(raft.ErrLeadershipLost, raft.ErrNotLeader)
+	d.r.epoch.Load().end()
 }
 
 // failOps fails every operation the loop holds: proposals awaiting commit

@@ -52,6 +52,8 @@ type snapshotRecv struct {
 	id   string
 	info snapshotInfo
 	err  error
+	// started is when the request arrived (raft.rpc.installSnapshot).
+	started time.Time
 }
 
 // receiveSnapshot stores an incoming snapshot (follower side), off the
@@ -75,7 +77,7 @@ func (d *driver) receiveSnapshot(rpc transport.RPC, req *transport.InstallSnapsh
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		ev := snapshotRecv{rpc: rpc, req: req}
+		ev := snapshotRecv{rpc: rpc, req: req, started: time.Now()}
 		ev.id, ev.info, ev.err = r.storeIncomingSnapshot(rpc.Reader, req)
 		select {
 		case r.snapshotRecvCh <- ev:
@@ -148,6 +150,7 @@ func (d *driver) snapshotReceived(ev snapshotRecv) {
 	d.nextID++
 	m.Context = d.nextID
 	d.rpcs[m.Context] = pendingRPC{rpc: ev.rpc, req: m, started: time.Now()}
+	d.noteSnapshotArrival(m.Context, ev.started)
 	d.step(m)
 }
 

@@ -332,6 +332,22 @@ func (d *driver) noteRPC(req core.Message, started time.Time) {
 	}
 }
 
+// noteSnapshotArrival remembers when the InstallSnapshot now pending under
+// context began arriving, for raft.rpc.installSnapshot.
+func (d *driver) noteSnapshotArrival(context uint64, started time.Time) {
+	r := d.r
+	if !r.metrics.enabled() {
+		return
+	}
+	if r.mx.snapStarted == nil {
+		r.mx.snapStarted = make(map[uint64]time.Time)
+	}
+	// NB: an entry whose request expired (expireRPCs) is never looked up:
+	// drop those, so the map holds the pending one at most.
+	clear(r.mx.snapStarted)
+	r.mx.snapStarted[context] = started
+}
+
 // noteResponse records that a peer answered (raft.leader.lastContact).
 func (d *driver) noteResponse(m core.Message) {
 	if !m.IsResponse() || !d.r.metrics.enabled() {

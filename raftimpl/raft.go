@@ -39,8 +39,10 @@ type Raft struct {
 	localID   raft.ServerID
 	localAddr raft.ServerAddress
 	// maxEntrySize is the effective Config.MaxEntrySize; appendBytes bounds
-	// one AppendEntries' entries (Config.entryLimits).
+	// one AppendEntries' entries (Config.entryLimits), appendEntries their
+	// number (Config.appendEntriesLimit).
 	maxEntrySize, appendBytes uint64
+	appendEntries             int
 
 	// Queues into the driver loop. All are bounded.
 	proposeCh   chan *logFuture
@@ -133,40 +135,41 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		return nil, err
 	}
 	r := &Raft{
-		RestoreCommittedLogs: c.RestoreCommittedLogs,
-		maxEntrySize:         maxEntry,
-		appendBytes:          appendBytes,
-		conf:                 c,
-		logger:               c.logger(),
-		fsm:                  fsm,
-		logs:                 logs,
-		stable:               stable,
-		snaps:                snaps,
-		trans:                trans,
-		localID:              c.LocalID,
-		localAddr:            trans.LocalAddr(),
-		proposeCh:            make(chan *logFuture, 4096),
-		rpcCh:                make(chan transport.RPC, 256),
-		readCh:               make(chan readReq, 256),
-		confCh:               make(chan confChangeReq, 16),
-		transferCh:           make(chan transferReq),
-		restoreCh:            make(chan userRestoreReq),
-		reloadCh:             make(chan ReloadableConfig),
-		appliedCh:            make(chan struct{}),
-		peerRespCh:           make(chan core.Message, 4096),
-		bootstrapCh:          make(chan bootstrapReq),
-		applyCh:              make(chan []commitItem, 128),
-		userSnapshotCh:       make(chan userSnapshotReq),
-		fsmSnapshotCh:        make(chan fsmSnapshotReq),
-		fsmRestoreCh:         make(chan fsmRestoreReq),
-		snapshotDoneCh:       make(chan snapshotInfo, 1),
-		snapshotRecvCh:       make(chan snapshotRecv),
-		recvSem:              make(chan struct{}, 1),
-		leaderCh:             make(chan bool, 1),
-		observers:            make(map[uint64]*Observer),
-		shutdownCh:           make(chan struct{}),
-		loopDone:             make(chan struct{}),
+		maxEntrySize:   maxEntry,
+		appendBytes:    appendBytes,
+		appendEntries:  c.appendEntriesLimit(trans),
+		conf:           c,
+		logger:         c.logger(),
+		fsm:            fsm,
+		logs:           logs,
+		stable:         stable,
+		snaps:          snaps,
+		trans:          trans,
+		localID:        c.LocalID,
+		localAddr:      trans.LocalAddr(),
+		proposeCh:      make(chan *logFuture, 4096),
+		rpcCh:          make(chan transport.RPC, 256),
+		readCh:         make(chan readReq, 256),
+		confCh:         make(chan confChangeReq, 16),
+		transferCh:     make(chan transferReq),
+		restoreCh:      make(chan userRestoreReq),
+		reloadCh:       make(chan ReloadableConfig),
+		appliedCh:      make(chan struct{}),
+		peerRespCh:     make(chan core.Message, 4096),
+		bootstrapCh:    make(chan bootstrapReq),
+		applyCh:        make(chan []commitItem, 128),
+		userSnapshotCh: make(chan userSnapshotReq),
+		fsmSnapshotCh:  make(chan fsmSnapshotReq),
+		fsmRestoreCh:   make(chan fsmRestoreReq),
+		snapshotDoneCh: make(chan snapshotInfo, 1),
+		snapshotRecvCh: make(chan snapshotRecv),
+		recvSem:        make(chan struct{}, 1),
+		leaderCh:       make(chan bool, 1),
+		observers:      make(map[uint64]*Observer),
+		shutdownCh:     make(chan struct{}),
+		loopDone:       make(chan struct{}),
 	}
+	r.RestoreCommittedLogs = c.RestoreCommittedLogs
 	notLeader := newLeaderEpoch()
 	notLeader.end()
 	r.epoch.Store(notLeader)

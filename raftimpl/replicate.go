@@ -98,7 +98,7 @@ func (p *peer) replicate() {
 // in-flight window. The first queued message that does not fit is returned
 // as next.
 func (p *peer) coalesce(m core.Message) (out core.Message, next *core.Message) {
-	maxEntries := p.r.conf.MaxAppendEntries
+	maxEntries := p.r.appendEntries
 	maxBytes := p.r.appendBytes
 	var size uint64
 	for _, e := range m.Entries {
