@@ -238,3 +238,15 @@ func TestStalePrevIndexText(t *testing.T) {
 		t.Fatalf("AddVoter with a stale prevIndex: %v", err)
 	}
 }
+
+// LeadershipTransfer with no other voter fails with hashicorp/raft's text,
+// still matching raft.ErrUnknownServer.
+func TestTransferNoPeerText(t *testing.T) {
+	store := logstore.NewInmemStore()
+	r := singleNode(t, testConfig(t, "s"), &testFSM{}, store, snapshot.NewInmemSnapshotStore())
+	defer func() { r.Shutdown().Error() }()
+	err := r.LeadershipTransfer().Error()
+	if !errors.Is(err, raft.ErrUnknownServer) || err.Error() != "cannot find peer" {
+		t.Fatalf("LeadershipTransfer with no other voter: %v", err)
+	}
+}

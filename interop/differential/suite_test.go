@@ -313,10 +313,7 @@ var intended = map[string]string{
 
 // pending lists differences other work items of issue 12 remove (the
 // sentinel audit); they are reported, not failed on, until those land.
-var pending = map[string]string{
-	"leadership transfer, no other voter": "hashicorp/raft says \"cannot find peer\"; Pontoon's text (raftimpl/transfer.go, core) " +
-		"is left to the owner of the transfer code",
-}
+var pending = map[string]string{}
 
 func compare(t *testing.T, h, p *obs) {
 	t.Helper()
