@@ -253,7 +253,7 @@ func New(opts Options) (_ *BoltStore, err error) {
 		return nil, err
 	}
 	if !bopts.ReadOnly {
-		if err := s.createBuckets(); err != nil {
+		if err := s.createBuckets(ost.has); err != nil {
 			_ = s.db.Close()
 			return nil, err
 		}
@@ -274,8 +274,11 @@ func New(opts Options) (_ *BoltStore, err error) {
 }
 
 // createBuckets creates the two buckets if they are missing, in one
-// transaction that commits only if something was created.
-func (s *BoltStore) createBuckets() (err error) {
+// transaction that commits only if something was created. A file that
+// records a journal (journal_state.go) always has them: if one is missing,
+// the file is refused rather than written (the write would hide another
+// writer's change from the next open).
+func (s *BoltStore) createBuckets(hasJournal bool) (err error) {
 	defer guardFor(s.path, "create buckets", &err)()
 	var missing bool
 	if err := s.db.View(func(tx *bbolt.Tx) error {
@@ -286,6 +289,10 @@ func (s *BoltStore) createBuckets() (err error) {
 	}
 	if !missing {
 		return nil
+	}
+	if hasJournal {
+		return fmt.Errorf("%w: log store %s: bucket %q or %q is missing, but the file records a journal in use",
+			raft.ErrCorrupt, s.path, bucketLogs, bucketConf)
 	}
 	tx, err := s.db.Begin(true)
 	if err != nil {
@@ -350,6 +357,9 @@ func (s *BoltStore) verifyAll() (err error) {
 			}
 			if err := decodeLog(v, &l); err != nil {
 				return fmt.Errorf("%w: log store %s: log %d does not decode: %v", raft.ErrCorrupt, s.path, idx, err)
+			}
+			if l.Index != idx {
+				return fmt.Errorf("%w: log store %s: log %d holds entry %d", raft.ErrCorrupt, s.path, idx, l.Index)
 			}
 			return nil
 		})

@@ -104,9 +104,14 @@ func (s *BoltStore) GetLog(index uint64, log *raft.Log) (err error) {
 	if v == nil {
 		return raft.ErrLogNotFound
 	}
-	if err := decodeLog(v, log); err != nil {
+	var l raft.Log
+	if err := decodeLog(v, &l); err != nil {
 		return fmt.Errorf("%w: log store %s: log %d does not decode: %v", raft.ErrCorrupt, s.path, index, err)
 	}
+	if l.Index != index {
+		return fmt.Errorf("%w: log store %s: log %d holds entry %d", raft.ErrCorrupt, s.path, index, l.Index)
+	}
+	*log = l
 	return nil
 }
 
