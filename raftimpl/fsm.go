@@ -237,6 +237,9 @@ func (r *Raft) fsmRestore(st *fsmPosition, req fsmRestoreReq) error {
 	st.configuration, st.configurationIndex = req.info.configuration, req.info.configurationIndex
 	st.snapshotIndex = req.info.index
 	st.handed = req.info.index
+	// The FSM's state was replaced: every entry after the snapshot must be
+	// applied, replayed at start or not.
+	st.replayedTo = 0
 	r.appliedIndex.Store(req.info.index)
 	r.signalApplied()
 	return nil

@@ -19,6 +19,10 @@ import (
 // Raft is one node of a Raft cluster. Its methods are safe for concurrent
 // use.
 type Raft struct {
+	// RestoreCommittedLogs is Config.RestoreCommittedLogs, exported as in
+	// hashicorp/raft's Raft. Read only: changing it has no effect.
+	RestoreCommittedLogs bool
+
 	conf    Config
 	logger  hclog.Logger
 	metrics metricSink
@@ -165,6 +169,7 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		shutdownCh:     make(chan struct{}),
 		loopDone:       make(chan struct{}),
 	}
+	r.RestoreCommittedLogs = c.RestoreCommittedLogs
 	notLeader := newLeaderEpoch()
 	notLeader.end()
 	r.epoch.Store(notLeader)

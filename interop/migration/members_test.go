@@ -74,14 +74,16 @@ func (s snap) persist(w io.Writer, cancel func() error, close func() error) erro
 
 type hFSM struct{ *state }
 
-func (f hFSM) Apply(l *hraft.Log) interface{}      { return f.apply(l.Data) }
+func (f hFSM) Apply(l *hraft.Log) interface{}       { return f.apply(l.Data) }
 func (f hFSM) Snapshot() (hraft.FSMSnapshot, error) { return hSnap{snap{f.snapshot()}}, nil }
 func (f hFSM) Restore(rc io.ReadCloser) error       { return f.restore(rc) }
 
 type hSnap struct{ snap }
 
-func (s hSnap) Persist(sink hraft.SnapshotSink) error { return s.persist(sink, sink.Cancel, sink.Close) }
-func (hSnap) Release()                                {}
+func (s hSnap) Persist(sink hraft.SnapshotSink) error {
+	return s.persist(sink, sink.Cancel, sink.Close)
+}
+func (hSnap) Release() {}
 
 type pFSM struct{ *state }
 
@@ -121,6 +123,9 @@ type member struct {
 	mu     sync.RWMutex
 	h      *hraft.Raft
 	hstore *raftboltdb.BoltStore
+	// htrans is hashicorp's TCP transport (nil in memory): its Close leaves
+	// pooled connections open, which keeps the peers' handlers running.
+	htrans *hraft.NetworkTransport
 	p      *raftimpl.Raft
 	pstore *logstore.BoltStore
 }
@@ -165,12 +170,13 @@ func startHashicorp(t tb, id, addr, dir string, st *state, tn tuning, boot []str
 		t.Fatal(err)
 	}
 	var trans hraft.Transport
+	var tcp *hraft.NetworkTransport
 	if isTCP(addr) {
 		tt, err := hraft.NewTCPTransportWithLogger(addr, nil, 3, 2*time.Second, quiet())
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
-		trans = tt
+		trans, tcp = tt, tt
 	} else {
 		_, it := hraft.NewInmemTransport(hraft.ServerAddress(addr))
 		trans = it
@@ -196,7 +202,7 @@ func startHashicorp(t tb, id, addr, dir string, st *state, tn tuning, boot []str
 	if err != nil {
 		t.Fatalf("%s: hashicorp NewRaft over %s: %v", id, dir, err)
 	}
-	return &member{kind: "hashicorp", id: id, addr: addr, dir: dir, st: st, h: r, hstore: store}
+	return &member{kind: "hashicorp", id: id, addr: addr, dir: dir, st: st, h: r, hstore: store, htrans: tcp}
 }
 
 // startPontoon opens dir with logstore.BoltStore and snapshot.FileSnapshotStore
@@ -344,6 +350,9 @@ func (m *member) stop(t tb) {
 		if err := m.h.Shutdown().Error(); err != nil {
 			t.Errorf("%s shutdown: %v", m, err)
 		}
+		if m.htrans != nil {
+			m.htrans.CloseStreams()
+		}
 		if err := m.hstore.Close(); err != nil {
 			t.Errorf("%s close: %v", m, err)
 		}
@@ -473,4 +482,30 @@ func cmds(prefix string, from, to int) []string {
 		out = append(out, fmt.Sprintf("%s-%d", prefix, i))
 	}
 	return out
+}
+
+// addVoter adds m as a voter through this member (the leader).
+func (l *member) addVoter(m *member) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.h != nil {
+		return l.h.AddVoter(hraft.ServerID(m.id), hraft.ServerAddress(m.addr), 0, opTimeout).Error()
+	}
+	if l.p != nil {
+		return l.p.AddVoter(raft.ServerID(m.id), raft.ServerAddress(m.addr), 0, opTimeout).Error()
+	}
+	return errStopped
+}
+
+// lastSnapshotIndex is the index of the member's newest snapshot (Stats).
+func (m *member) lastSnapshotIndex() string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.h != nil {
+		return m.h.Stats()["last_snapshot_index"]
+	}
+	if m.p != nil {
+		return m.p.Stats()["last_snapshot_index"]
+	}
+	return ""
 }
