@@ -88,3 +88,10 @@ var (
 	// on it ("unknown rpc type 200"). Read on the leader instead.
 	ErrReadIndexUnsupported = errors.New("the leader does not support ReadIndex (a hashicorp/raft node?)")
 )
+
+// Operations (metrics and logs).
+var (
+	// ErrStoreInUse is wrapped when a store's file is locked by another
+	// process (another node, or a tool, has the data directory open).
+	ErrStoreInUse = errors.New("in use by another process")
+)

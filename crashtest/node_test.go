@@ -91,19 +91,21 @@ func runNode(spec nodeSpec) error {
 	conf.SnapshotThreshold = snapshotThreshold
 	conf.TrailingLogs = trailingLogs
 	conf.SnapshotInterval = snapshotInterval
-	fsm := newKVFSM()
-	r, err := raftimpl.NewRaft(conf, fsm, store, store, snaps, trans)
-	if err != nil {
-		return fmt.Errorf("NewRaft: %w", err)
-	}
 	if spec.Bootstrap {
+		// Before NewRaft, so that no peer's AppendEntries can get here
+		// first.
 		var c raft.Configuration
 		for _, p := range spec.Peers {
 			c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
 		}
-		if err := r.BootstrapCluster(c).Error(); err != nil {
+		if err := raftimpl.BootstrapCluster(conf, store, store, snaps, trans, c); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
+	}
+	fsm := newKVFSM()
+	r, err := raftimpl.NewRaft(conf, fsm, store, store, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("NewRaft: %w", err)
 	}
 	ln, err := net.Listen("tcp", spec.HTTPAddr)
 	if err != nil {

@@ -23,7 +23,7 @@ var (
 	flagKills    = flag.Int("crash.kills", 0, "at least this many processes killed (0: each test's CI size)")
 	flagClients  = flag.Int("crash.clients", 6, "concurrent clients")
 	flagSeed     = flag.Int64("crash.seed", 0, "nemesis and client seed (0: from the clock)")
-	flagBreak    = flag.String("crash.break", "", `deliberate bug in the nodes, to see the test fail: "ack-early"`)
+	flagBreak    = flag.String("crash.break", "", `deliberate bug, to see the test fail: "ack-early" (nodes acknowledge writes before they commit), "drop-journal" (a killed node's journal is deleted)`)
 )
 
 // scenario is one crash test: where the nodes keep their data and how a
@@ -109,9 +109,17 @@ func nemesis(c *cluster, sc scenario, rng *rand.Rand, duration time.Duration, mi
 	var fig figures
 	start := time.Now()
 	allEvery := max((minKills-2*len(c.nodes))/3, 1) // in events
+	last := start
 	for time.Since(start) < duration || fig.kills < minKills || fig.allEvents < 2 {
-		// The pause between crashes is fault timing, not synchronisation.
-		time.Sleep(time.Second + time.Duration(rng.Int63n(int64(2*time.Second))))
+		// A crash 1-3 s after the previous one began (restart included), or
+		// as soon as the previous restart is done. Fault timing, not
+		// synchronisation.
+		last = last.Add(time.Second + time.Duration(rng.Int63n(int64(2*time.Second))))
+		if d := time.Until(last); d > 0 {
+			time.Sleep(d)
+		} else {
+			last = time.Now()
+		}
 		if err := c.checkAlive(); err != nil {
 			return fig, err
 		}
@@ -131,6 +139,15 @@ func nemesis(c *cluster, sc scenario, rng *rand.Rand, duration time.Duration, mi
 		for _, i := range victims {
 			c.kill(i)
 			fig.kills++
+		}
+		if *flagBreak == "drop-journal" {
+			// Deliberate damage: the journal of a killed node is deleted.
+			for _, i := range victims {
+				js, _ := filepath.Glob(filepath.Join(c.nodes[i].spec.Dir, "raft.db.journal*"))
+				for _, j := range js {
+					_ = os.Remove(j)
+				}
+			}
 		}
 		if power {
 			fig.powerFails += len(victims)

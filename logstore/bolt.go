@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
 	raft "github.com/pontoon-raft/raft"
 	"go.etcd.io/bbolt"
 )
@@ -91,6 +92,11 @@ type Options struct {
 	// BoltOptions is set); raft-boltdb reads it like any bbolt file.
 	NoJournal bool
 
+	// Metrics receives the store's metrics (raft-boltdb/v2's raft.boltdb.*
+	// keys and the journal's; see docs/metrics.md). nil means go-metrics'
+	// global instance, as raft-boltdb.
+	Metrics *metrics.Metrics
+
 	// JournalSize is the size in bytes of each of the two journal files;
 	// 0 means DefaultJournalSize (2 MiB), smaller values than
 	// MinJournalSize are raised to it. A batch larger than a journal file
@@ -121,8 +127,9 @@ type BoltStore struct {
 	path string
 	// db is the open bbolt handle. Immutable; bbolt makes it safe for
 	// concurrent use and fails every call after Close.
-	db     *bbolt.DB
-	logger hclog.Logger
+	db      *bbolt.DB
+	logger  hclog.Logger
+	metrics metricSink
 
 	// wmu serializes StoreLogs and the journal part of DeleteRange, so the
 	// encode buffers can be reused and the journal has one writer. A
@@ -228,13 +235,13 @@ func New(opts Options) (_ *BoltStore, err error) {
 		return nil, err
 	}
 
-	s := &BoltStore{path: opts.Path, logger: logger}
+	s := &BoltStore{path: opts.Path, logger: logger, metrics: metricSink{opts.Metrics}}
 	if err := func() (err error) {
 		defer guardFor(s.path, "open", &err)()
 		s.db, err = bbolt.Open(opts.Path, mode, bopts)
 		return err
 	}(); err != nil {
-		return nil, fmt.Errorf("log store %s: open: %w", opts.Path, err)
+		return nil, openError(opts.Path, bopts, err)
 	}
 	s.db.NoSync = opts.NoSync
 
@@ -246,7 +253,7 @@ func New(opts Options) (_ *BoltStore, err error) {
 		return nil, err
 	}
 	if !bopts.ReadOnly {
-		if err := s.createBuckets(); err != nil {
+		if err := s.createBuckets(ost.has); err != nil {
 			_ = s.db.Close()
 			return nil, err
 		}
@@ -267,8 +274,11 @@ func New(opts Options) (_ *BoltStore, err error) {
 }
 
 // createBuckets creates the two buckets if they are missing, in one
-// transaction that commits only if something was created.
-func (s *BoltStore) createBuckets() (err error) {
+// transaction that commits only if something was created. A file that
+// records a journal (journal_state.go) always has them: if one is missing,
+// the file is refused rather than written (the write would hide another
+// writer's change from the next open).
+func (s *BoltStore) createBuckets(hasJournal bool) (err error) {
 	defer guardFor(s.path, "create buckets", &err)()
 	var missing bool
 	if err := s.db.View(func(tx *bbolt.Tx) error {
@@ -279,6 +289,10 @@ func (s *BoltStore) createBuckets() (err error) {
 	}
 	if !missing {
 		return nil
+	}
+	if hasJournal {
+		return fmt.Errorf("%w: log store %s: bucket %q or %q is missing, but the file records a journal in use",
+			raft.ErrCorrupt, s.path, bucketLogs, bucketConf)
 	}
 	tx, err := s.db.Begin(true)
 	if err != nil {
@@ -343,6 +357,9 @@ func (s *BoltStore) verifyAll() (err error) {
 			}
 			if err := decodeLog(v, &l); err != nil {
 				return fmt.Errorf("%w: log store %s: log %d does not decode: %v", raft.ErrCorrupt, s.path, idx, err)
+			}
+			if l.Index != idx {
+				return fmt.Errorf("%w: log store %s: log %d holds entry %d", raft.ErrCorrupt, s.path, idx, l.Index)
 			}
 			return nil
 		})

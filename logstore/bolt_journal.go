@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -274,6 +275,7 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 	if buf, err = finishRecord(buf, start, journalKey{j.id, j.gens[j.active]}, j.tail, s.lastTx.Load()); err != nil {
 		return true, fmt.Errorf("log store %s: store logs: %w", s.path, err)
 	}
+	wstart := time.Now()
 	if _, err := j.files[j.active].WriteAt(buf, j.tail); err != nil {
 		j.failed = fmt.Errorf("journal %s: write: %w", j.paths[j.active], err)
 		return true, fmt.Errorf("log store %s: store logs: %w", s.path, j.failed)
@@ -282,6 +284,7 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 		j.failed = err
 		return true, fmt.Errorf("log store %s: store logs: %w", s.path, err)
 	}
+	s.noteJournalWrite(wstart)
 	j.tail += size
 	j.setReach(j.gens[j.active], j.tail)
 	r := &j.ranges[j.active]
@@ -368,9 +371,11 @@ func (s *BoltStore) commitPending(lo uint64, ents [][]byte) error {
 	for i := range ents {
 		keys = binary.BigEndian.AppendUint64(keys, lo+uint64(i))
 	}
+	start := time.Now()
 	if err := s.putEncoded(keys, ents); err != nil {
 		return fmt.Errorf("checkpoint of the journal: %w", err)
 	}
+	s.noteCheckpoint(start, len(ents))
 	hi := lo + uint64(len(ents)) - 1
 	s.pmu.Lock()
 	if n := len(s.pmu.ents); n > 0 && s.pmu.lo <= hi {

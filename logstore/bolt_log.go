@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	raft "github.com/pontoon-raft/raft"
 	"go.etcd.io/bbolt"
@@ -78,6 +79,7 @@ func (s *BoltStore) boundary(op string, move func(*bbolt.Cursor) ([]byte, []byte
 // raft.ErrCorrupt. log is written only on success and never aliases the
 // file.
 func (s *BoltStore) GetLog(index uint64, log *raft.Log) (err error) {
+	defer s.noteGetLog(time.Now())
 	// Pending first: an entry leaves pending only after the checkpoint
 	// that put it in bbolt committed, so it is always in one or the other.
 	if enc := s.pendingEntry(index); enc != nil {
@@ -102,9 +104,14 @@ func (s *BoltStore) GetLog(index uint64, log *raft.Log) (err error) {
 	if v == nil {
 		return raft.ErrLogNotFound
 	}
-	if err := decodeLog(v, log); err != nil {
+	var l raft.Log
+	if err := decodeLog(v, &l); err != nil {
 		return fmt.Errorf("%w: log store %s: log %d does not decode: %v", raft.ErrCorrupt, s.path, index, err)
 	}
+	if l.Index != index {
+		return fmt.Errorf("%w: log store %s: log %d holds entry %d", raft.ErrCorrupt, s.path, index, l.Index)
+	}
+	*log = l
 	return nil
 }
 
@@ -129,6 +136,7 @@ func (s *BoltStore) StoreLogs(logs []*raft.Log) (err error) {
 			return fmt.Errorf("log store %s: store logs: nil entry at position %d", s.path, i)
 		}
 	}
+	defer s.afterStoreLogs(logs, time.Now(), &err)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	defer guardFor(s.path, "store logs", &err)()

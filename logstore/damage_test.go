@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -112,16 +113,45 @@ func runDamageChild(t *testing.T, mode, path string, kill bool) string {
 	return ""
 }
 
+// crashedStores caches the stores crashedStore made, by name: each is
+// copied before it is damaged. TestMain removes them.
+var crashedStores struct {
+	sync.Mutex
+	dir   string
+	paths map[string]string
+}
+
 // crashedStore returns the path of a store whose writer was killed right
 // after its last acknowledged write: every entry is in the journal only.
-func crashedStore(t *testing.T) string {
+// Stores of different names have different journals.
+func crashedStore(t *testing.T, name string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
-	path := filepath.Join(t.TempDir(), "raft.db")
+	c := &crashedStores
+	c.Lock()
+	defer c.Unlock()
+	if p, ok := c.paths[name]; ok {
+		return p
+	}
+	if c.dir == "" {
+		dir, err := os.MkdirTemp("", "logstore-crashed-")
+		mustNoErr(t, err)
+		c.dir, c.paths = dir, map[string]string{}
+	}
+	path := filepath.Join(c.dir, name, "raft.db")
+	mustNoErr(t, os.MkdirAll(filepath.Dir(path), 0o700))
 	runDamageChild(t, "write", path, true)
+	c.paths[name] = path
 	return path
+}
+
+// removeCrashedStores removes what crashedStore made.
+func removeCrashedStores() {
+	if d := crashedStores.dir; d != "" {
+		_ = os.RemoveAll(d)
+	}
 }
 
 // copyStore copies the files of the store at path into a new directory.
@@ -188,7 +218,7 @@ func activeJournal(t *testing.T, path string) (string, []int64) {
 // not a torn tail (a crash tears only the last write, and leaves an end
 // mark or the start of a record), so the open is refused.
 func TestDamageRecordsMissing(t *testing.T) {
-	crashed := crashedStore(t)
+	crashed := crashedStore(t, "a")
 	requireWhole(t, copyStore(t, crashed))
 	for _, how := range []string{"truncate-half", "truncate-at-record", "zero-second-half", "zero-all-records", "zero-last-record"} {
 		t.Run(how, func(t *testing.T) {
@@ -220,8 +250,8 @@ func TestDamageRecordsMissing(t *testing.T) {
 // journal file deleted, zeroed or replaced by another store's: raft.db
 // records the journal in use, so the open is refused.
 func TestDamageJournalMissingOrForeign(t *testing.T) {
-	crashed := crashedStore(t)
-	other := crashedStore(t) // same indexes, another journal
+	crashed := crashedStore(t, "a")
+	other := crashedStore(t, "b") // same indexes, another journal
 	for _, how := range []string{"delete-active", "delete-both", "delete-other", "zero-active", "zero-header", "empty-active", "foreign"} {
 		t.Run(how, func(t *testing.T) {
 			path := copyStore(t, crashed)
@@ -266,7 +296,7 @@ func TestDamageJournalMissingOrForeign(t *testing.T) {
 // at index 6, term 4). The journal is never replayed onto it: the open is
 // refused, and DiscardJournal keeps the other writer's file.
 func TestDamageOtherWriter(t *testing.T) {
-	crashed := crashedStore(t)
+	crashed := crashedStore(t, "a")
 	for _, how := range []string{"open-only", "write"} {
 		t.Run(how, func(t *testing.T) {
 			path := copyStore(t, crashed)
@@ -418,7 +448,7 @@ func TestDamageEmptyBolt(t *testing.T) {
 		mustNoErr(t, os.WriteFile(path, nil, 0o600))
 		requireRefused(t, logstore.Options{Path: path}, path)
 	})
-	crashed := crashedStore(t)
+	crashed := crashedStore(t, "a")
 	for _, how := range []string{"zero-length", "missing", "new-store"} {
 		t.Run("crashed/"+how, func(t *testing.T) {
 			path := copyStore(t, crashed)

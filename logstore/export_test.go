@@ -84,3 +84,30 @@ func JournalRecordOffsets(path string) ([]int64, error) {
 	}
 	return append(offs, sc.end), nil
 }
+
+// MarkNextActivation writes, into the copy at path of s's inactive journal
+// file, the end mark that activating it next would write first: the state
+// a crash leaves in the middle of a rotation.
+func MarkNextActivation(s *BoltStore, path string) error {
+	s.wmu.Lock()
+	i, k := 1-s.j.active, journalKey{s.j.id, max(s.j.gens[0], s.j.gens[1]) + 1}
+	s.wmu.Unlock()
+	f, err := os.OpenFile(journalPaths(path)[i], os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteAt(appendEndMark(nil, k, journalDataStart), journalDataStart)
+	return err
+}
+
+// BeginClose does what Close does before it removes the journal files:
+// every pending entry into bbolt, and the journal recorded not ready.
+func BeginClose(s *BoltStore) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.flushLocked(); err != nil {
+		return err
+	}
+	return s.writeJournalState(&journalState{id: s.j.id, size: s.j.size})
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"go.etcd.io/bbolt"
 )
@@ -87,12 +86,10 @@ func createBoltFile(path string, mode os.FileMode, bopts *bbolt.Options) (err er
 		}
 	case errors.Is(lerr, os.ErrExist):
 		_ = os.Remove(tmp)
-	case errors.Is(lerr, syscall.EPERM), errors.Is(lerr, syscall.ENOTSUP), errors.Is(lerr, syscall.EXDEV):
+	default: // no hard links here (EPERM, ENOTSUP, ENOSYS...)
 		if err := os.Rename(tmp, path); err != nil {
 			return err
 		}
-	default:
-		return lerr
 	}
 	return syncDir(dir)
 }

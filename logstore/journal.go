@@ -147,12 +147,24 @@ func parseJournalHeader(b []byte) (h journalHeader, ok, magic bool) {
 	return h, true, true
 }
 
+// crcSmall is crc32.Update(crc, crcTable, b) for a few bytes. Unlike
+// crc32.Update it does not make b escape, so the small arrays the
+// functions below hash stay on the stack: the write path allocates nothing
+// for its CRCs.
+func crcSmall(crc uint32, b []byte) uint32 {
+	crc = ^crc
+	for _, c := range b {
+		crc = crcTable[byte(crc)^c] ^ (crc >> 8)
+	}
+	return ^crc
+}
+
 // keyCRC starts a CRC over k.
 func keyCRC(k journalKey) uint32 {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[0:], k.id)
 	binary.LittleEndian.PutUint64(b[8:], k.gen)
-	return crc32.Checksum(b[:], crcTable)
+	return crcSmall(0, b[:])
 }
 
 // recordHeaderCRC is the CRC of a record's header fields.
@@ -163,14 +175,14 @@ func recordHeaderCRC(k journalKey, off int64, n uint32) uint32 {
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[0:], uint64(off))
 	binary.LittleEndian.PutUint32(b[8:], n)
-	return crc32.Update(keyCRC(k), crcTable, b[:])
+	return crcSmall(keyCRC(k), b[:])
 }
 
 // payloadCRC is the CRC of a record's tx field and payload under k.
 func payloadCRC(k journalKey, tx uint32, payload []byte) uint32 {
 	var b [4]byte
 	binary.LittleEndian.PutUint32(b[:], tx)
-	return crc32.Update(crc32.Update(keyCRC(k), crcTable, b[:]), crcTable, payload)
+	return crc32.Update(crcSmall(keyCRC(k), b[:]), crcTable, payload)
 }
 
 // appendEndMark appends the end mark for offset off under k.
@@ -179,7 +191,7 @@ func appendEndMark(dst []byte, k journalKey, off int64) []byte {
 	binary.LittleEndian.PutUint64(b[0:], uint64(off))
 	copy(b[8:], "END.")
 	dst = binary.LittleEndian.AppendUint32(dst, journalMarkTag)
-	return binary.LittleEndian.AppendUint32(dst, crc32.Update(keyCRC(k), crcTable, b[:]))
+	return binary.LittleEndian.AppendUint32(dst, crcSmall(keyCRC(k), b[:]))
 }
 
 // endMarkAt reports whether b holds a valid end mark under k at off.

@@ -16,5 +16,5 @@ func TestMain(m *testing.M) {
 		damageChild()
 		return
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { removeCrashedStores() }))
 }

@@ -21,9 +21,10 @@ const compactChunk = 16384
 // lies below every entry being written, so the deletion races nothing; a
 // crash midway leaves a stored prefix that the next compaction removes.
 type compactor struct {
-	logs   logstore.LogStore
-	logger hclog.Logger
-	mu     sync.Mutex
+	logs    logstore.LogStore
+	logger  hclog.Logger
+	metrics metricSink
+	mu      sync.Mutex
 	// lo, hi is the range still to delete (lo > hi: nothing).
 	lo, hi uint64
 	wake   chan struct{}
@@ -31,8 +32,8 @@ type compactor struct {
 	done   chan struct{}
 }
 
-func newCompactor(logs logstore.LogStore, logger hclog.Logger) *compactor {
-	c := &compactor{logs: logs, logger: logger, lo: 1, wake: make(chan struct{}, 1),
+func newCompactor(logs logstore.LogStore, logger hclog.Logger, m metricSink) *compactor {
+	c := &compactor{logs: logs, logger: logger, metrics: m, lo: 1, wake: make(chan struct{}, 1),
 		stopCh: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
@@ -78,7 +79,10 @@ func (c *compactor) run() {
 			if !c.paceFreePages() {
 				return
 			}
-			if err := c.logs.DeleteRange(lo, hi); err != nil {
+			start := time.Now()
+			err := c.logs.DeleteRange(lo, hi)
+			c.metrics.MeasureSince(keyRemoveOldLogs, start)
+			if err != nil {
 				// The entries stay stored below the first index; the next
 				// compaction after a restart starts from them again.
 				c.logger.Error("log compaction failed", "from", lo, "to", hi, "error", err)

@@ -37,7 +37,7 @@ func TestCompactorDeletesInChunks(t *testing.T) {
 	if err := store.StoreLogs(logs); err != nil {
 		t.Fatal(err)
 	}
-	c := newCompactor(store, hclog.NewNullLogger())
+	c := newCompactor(store, hclog.NewNullLogger(), metricSink{})
 	c.deleteRange(1, 2*compactChunk)
 	c.deleteRange(1, n-50)
 	waitFor(t, 5*time.Second, "the compaction to finish", func() bool { return !c.pending() })
@@ -62,7 +62,7 @@ func TestCompactorDeletesInChunks(t *testing.T) {
 // stop returns promptly even with a large range pending.
 func TestCompactorStops(t *testing.T) {
 	store := &rangeRecorder{InmemStore: logstore.NewInmemStore()}
-	c := newCompactor(store, hclog.NewNullLogger())
+	c := newCompactor(store, hclog.NewNullLogger(), metricSink{})
 	c.deleteRange(1, 1<<40)
 	c.stop()
 }
@@ -80,7 +80,7 @@ func (p *pagedStore) FreePages() int { return int(p.free.Load()) }
 func TestCompactorPacesByFreePages(t *testing.T) {
 	store := &pagedStore{rangeRecorder: &rangeRecorder{InmemStore: logstore.NewInmemStore()}}
 	store.free.Store(compactFreePageLimit + 5000)
-	c := newCompactor(store, hclog.NewNullLogger())
+	c := newCompactor(store, hclog.NewNullLogger(), metricSink{})
 	defer c.stop()
 	c.deleteRange(1, 2*compactChunk)
 	// Free pages shrink (appends reuse them) but stay above the limit:

@@ -26,7 +26,9 @@ type Config struct {
 	// CommitTimeout is kept for compatibility; Pontoon replicates as soon as
 	// entries exist, so it only bounds how long a batch may wait.
 	CommitTimeout time.Duration
-	// MaxAppendEntries bounds the entries in one AppendEntries request.
+	// MaxAppendEntries bounds the entries in one AppendEntries request (and
+	// the transport's own bound, if it reports one through a
+	// MaxAppendEntries() int method, is kept too).
 	MaxAppendEntries int
 	// BatchApplyCh is accepted for compatibility; Pontoon always batches.
 	BatchApplyCh bool
@@ -62,8 +64,10 @@ type Config struct {
 	// (NewRaft fails with raft.ErrIncompatibleLogStore otherwise).
 	RestoreCommittedLogs bool
 
-	// Metrics receives this node's metrics. Nil discards them. Pontoon never
-	// writes to go-metrics' global instance.
+	// Metrics receives this node's metrics (hashicorp/raft's keys, listed
+	// with Pontoon's own in docs/metrics.md). Nil means go-metrics' global
+	// instance, as hashicorp/raft: whatever metrics.NewGlobal installed,
+	// before or after NewRaft; until then nothing is emitted.
 	Metrics *metrics.Metrics
 
 	// MaxInflightAppends bounds unacknowledged AppendEntries per follower.
@@ -261,6 +265,17 @@ func frameLimit(trans transport.Transport) uint64 {
 		return uint64(t.MaxMessageSize())
 	}
 	return transport.DefaultMaxMessageSize
+}
+
+// appendEntriesLimit is the most entries one AppendEntries carries:
+// MaxAppendEntries, or fewer if the transport accepts fewer (its
+// MaxAppendEntries() method).
+func (c *Config) appendEntriesLimit(trans transport.Transport) int {
+	n := c.MaxAppendEntries
+	if t, ok := trans.(interface{ MaxAppendEntries() int }); ok && t.MaxAppendEntries() > 0 && t.MaxAppendEntries() < n {
+		n = t.MaxAppendEntries()
+	}
+	return n
 }
 
 // entryLimits returns the effective MaxEntrySize and the byte bound of one

@@ -74,6 +74,9 @@ type driver struct {
 	// published; published is false until the first publish.
 	pubLatestIdx, pubCommittedIdx uint64
 	published                     bool
+	// pubEver is set by the first publish (published is reset to force
+	// one).
+	pubEver bool
 	// nextNotMemberWarn is when maybeWarnNotMember may warn again.
 	nextNotMemberWarn time.Time
 }
@@ -128,7 +131,7 @@ func (d *driver) newCore() error {
 		ElectionTick:     c.ticks(c.HeartbeatTimeout, 2),
 		HeartbeatTick:    1,
 		LeaseTick:        c.ticks(c.LeaderLeaseTimeout, 1),
-		MaxAppendEntries: c.MaxAppendEntries,
+		MaxAppendEntries: d.r.appendEntries,
 		MaxInflight:      c.MaxInflightAppends,
 		MaxSizePerMsg:    d.r.appendBytes,
 		EntryOverhead:    entryOverhead,
@@ -159,7 +162,7 @@ func (d *driver) run() {
 	defer d.ticker.Stop()
 	trans := r.trans.Consumer()
 	d.writer = newLogWriter(commitStaging(r.logs, &r.commitIndex), &r.writeStarted)
-	d.storage.compactor = newCompactor(r.logs, r.logger)
+	d.storage.compactor = newCompactor(r.logs, r.logger, r.metrics)
 
 	for {
 		// Proposals (and, on a follower, AppendEntries) wait while the disk
@@ -183,6 +186,7 @@ func (d *driver) run() {
 }
 
 func (d *driver) step(m core.Message) {
+	d.noteResponse(m)
 	if err := d.core.Step(m); err != nil {
 		d.r.logger.Debug("core rejected message", "type", m.Type, "from", m.From, "error", err)
 	}
@@ -246,6 +250,7 @@ func (d *driver) proposeBatch(first *logFuture) {
 		f.log.AppendedAt = now
 		logs[i] = &f.log
 	}
+	d.r.noteProposed(batch, now)
 	firstIdx, _, err := d.core.Propose(logs)
 	if err != nil {
 		if errors.Is(err, raft.ErrNotLeader) {
@@ -324,9 +329,7 @@ func (d *driver) processReady() error {
 			if err != nil {
 				return err
 			}
-			if d.r.metricsOn {
-				d.r.metrics.MeasureSince([]string{"raft", "storeLogs"}, start)
-			}
+			d.noteWrite(time.Since(start), len(rd.Entries))
 		}
 		if d.r.stalled.Load() {
 			d.stallEnded = true // acted on after Advance (reportPersisted)
@@ -392,8 +395,10 @@ func (d *driver) deliverCommitted(entries []*raft.Log) bool {
 			}
 		}
 	}
+	start := d.r.noteCommitted(batch)
 	select {
 	case d.r.applyCh <- batch:
+		d.noteEnqueued(start)
 		return true
 	case <-d.r.shutdownCh:
 		return false
@@ -408,13 +413,11 @@ func (d *driver) changeSoftState(ss core.SoftState) {
 	if ss.Role != old.Role {
 		if ss.Role == raft.Leader {
 			// NB: before State reports it: an Apply that sees Leader is
-			// bound to this leadership.
+			// bound to this leadership. It ends in leadershipLost.
 			r.epoch.Store(newLeaderEpoch())
-		} else if old.Role == raft.Leader {
-			r.epoch.Load().end()
 		}
 		r.state.Store(uint32(ss.Role))
-		r.metrics.IncrCounter([]string{"raft", "state", stateMetricName(ss.Role)}, 1)
+		r.metrics.IncrCounter(stateMetricKey(ss.Role), 1)
 		r.logger.Info("entering state", "state", ss.Role, "term", d.core.Status().Term)
 		r.observe(ss.Role)
 		if old.Role == raft.Leader {
@@ -438,16 +441,17 @@ func (d *driver) changeSoftState(ss core.SoftState) {
 		r.pub.Unlock()
 		r.observe(LeaderObservation{Leader: addr, LeaderAddr: addr, LeaderID: ss.Leader})
 	}
+	d.noteSoftState(old, ss)
 }
 
-func stateMetricName(s raft.RaftState) string {
+func stateMetricKey(s raft.RaftState) []string {
 	switch s {
 	case raft.Leader:
-		return "leader"
+		return keyStateLeader
 	case raft.Candidate:
-		return "candidate"
+		return keyStateCand
 	}
-	return "follower"
+	return keyStateFollower
 }
 
 // leadershipLost fails every operation waiting on this node's leadership:
@@ -455,8 +459,10 @@ func stateMetricName(s raft.RaftState) string {
 // raft.ErrLeadershipLost, reads and membership changes not yet appended with
 // raft.ErrNotLeader.
 func (d *driver) leadershipLost() {
-	d.r.epoch.Load().end()
+	// NB: the loop settles what it holds first, then ends the epoch, so
+	// each of them gets the loop's answer, not the epoch's.
 	d.failOps(raft.ErrLeadershipLost, raft.ErrNotLeader)
+	d.r.epoch.Load().end()
 }
 
 // failOps fails every operation the loop holds: proposals awaiting commit
@@ -525,8 +531,10 @@ func (d *driver) publish() {
 		return
 	}
 	// Membership changed: copy it out (Status clones) and reconcile peers.
-	d.pubLatestIdx, d.pubCommittedIdx, d.published = latestIdx, committedIdx, true
+	prevLatest, prevCommitted, wasPublished := d.pubLatestIdx, d.pubCommittedIdx, d.pubEver
+	d.pubLatestIdx, d.pubCommittedIdx, d.published, d.pubEver = latestIdx, committedIdx, true, true
 	st := d.core.Status()
+	d.noteConfiguration(st, prevLatest, prevCommitted, !wasPublished)
 	r.pub.Lock()
 	r.pub.latest = st.Latest
 	r.pub.latestIdx = st.LatestIndex
@@ -611,7 +619,7 @@ func (d *driver) snapshotTaken(info snapshotInfo) {
 		return
 	}
 	d.core.ReportSnapshot(*toCoreSnapshot(info))
-	d.r.metrics.MeasureSince([]string{"raft", "compactLogs"}, start)
+	d.r.metrics.MeasureSince(keyCompactLogs, start)
 }
 
 // startRead hands a read to the core; its ReadState resolves the future.

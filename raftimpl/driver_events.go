@@ -81,7 +81,7 @@ func (d *driver) onTick() (stop bool) {
 		// everything waiting on this leadership fails at once.
 		d.handleStall()
 	}
-	d.core.Tick()
+	d.tick()
 	d.expireRPCs()
 	if d.soft.Leader == "" {
 		d.maybeWarnNotMember(time.Now())

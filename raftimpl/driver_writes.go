@@ -64,9 +64,7 @@ func (d *driver) finishWrite(res writeResult) error {
 		d.respond(d.held[i].m)
 	}
 	d.held = append(d.held[:0], d.held[i:]...)
-	if d.r.metricsOn {
-		d.r.metrics.AddSample([]string{"raft", "storeLogs"}, float32(res.took.Seconds()*1000))
-	}
+	d.noteWrite(res.took, len(res.entries))
 	if d.r.stalled.Load() {
 		d.stallEnded = true // acted on outside a Ready (reportPersisted)
 	}

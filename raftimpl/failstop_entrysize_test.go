@@ -286,3 +286,26 @@ func TestFailingPeerLoggedWithBackoff(t *testing.T) {
 		t.Fatalf("%d send-failure lines before any failure", steady)
 	}
 }
+
+// A transport that takes fewer entries per AppendEntries than
+// Config.MaxAppendEntries: the leader's batches keep to its bound, so a
+// burst still replicates.
+func TestBatchesKeepTheTransportsEntryCount(t *testing.T) {
+	c := newTCPCluster(t, 3, transport.NetworkTransportConfig{MaxAppendEntries: 4}, nil)
+	l := c.leader(t)
+	if l.appendEntries != 4 {
+		t.Fatalf("entries per AppendEntries %d, want the transport's 4", l.appendEntries)
+	}
+	var want [][]byte
+	var futures []ApplyFuture
+	for i := 0; i < 200; i++ {
+		want = append(want, cmd(i))
+		futures = append(futures, l.Apply(cmd(i), 20*time.Second))
+	}
+	for i, f := range futures {
+		if err := f.Error(); err != nil {
+			t.Fatalf("Apply %d: %v", i, err)
+		}
+	}
+	c.waitCommands(t, want)
+}

@@ -78,9 +78,11 @@ func TestStalledLeaderFailsPendingAtOnce(t *testing.T) {
 	bound := 2 * time.Second
 	timer := time.NewTimer(bound)
 	defer timer.Stop()
+	var slowest time.Duration
 	for i := 0; i < pending; i++ {
 		select {
 		case res := <-results:
+			slowest = max(slowest, res.at.Sub(steppedDown))
 			if res.err != raft.ErrLeadershipLost {
 				t.Errorf("%s: %v, want ErrLeadershipLost", res.what, res.err)
 			}
@@ -91,6 +93,7 @@ func TestStalledLeaderFailsPendingAtOnce(t *testing.T) {
 			t.Fatalf("%d of %d pending operations still waiting %s after the leader stepped down", pending-i, pending, bound)
 		}
 	}
+	t.Logf("pending operations failed at most %s after State() left Leader", slowest)
 	// A new Apply is refused at once, the disk still stuck.
 	start := time.Now()
 	if err := l.raft.Apply(cmd(99), long).Error(); err != raft.ErrNotLeader {
@@ -98,6 +101,8 @@ func TestStalledLeaderFailsPendingAtOnce(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Apply on the stalled former leader took %s", d)
+	} else {
+		t.Logf("Apply on the stalled former leader: ErrNotLeader after %s", d)
 	}
 	if err := l.raft.Barrier(long).Error(); err != raft.ErrNotLeader {
 		t.Fatalf("Barrier on the stalled former leader: %v, want ErrNotLeader", err)

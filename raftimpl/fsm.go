@@ -2,6 +2,7 @@ package raftimpl
 
 import (
 	"fmt"
+	"time"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -15,6 +16,9 @@ type commitItem struct {
 	// and future are then nil). It travels alone in its batch, so it is
 	// ordered with the entries around it.
 	restore *fsmRestoreReq
+	// queuedAt, set on a batch's first item, is when the driver handed the
+	// batch to the apply loop (metrics; zero while they go nowhere).
+	queuedAt time.Time
 }
 
 // runFSM is the apply loop: it applies committed entries in order, batching
@@ -54,6 +58,7 @@ func (r *Raft) runFSM() {
 			req.respCh <- err
 			continue
 		}
+		r.metrics.MeasureSince(keyFSMQueued, batch[0].queuedAt)
 		if batch = skipReplayed(batch, st.replayedTo); len(batch) == 0 {
 			continue
 		}
@@ -108,7 +113,9 @@ func (a *applier) apply(batch []commitItem, st *fsmPosition) {
 			}
 		}
 		if len(a.logs) > 0 {
+			start := r.metrics.now()
 			out := a.batching.ApplyBatch(a.logs)
+			r.noteApplyBatch(start, len(batch))
 			if len(out) != len(a.logs) {
 				r.logger.Error("BatchingFSM.ApplyBatch returned the wrong number of responses",
 					"want", len(a.logs), "got", len(out))
@@ -121,7 +128,9 @@ func (a *applier) apply(batch []commitItem, st *fsmPosition) {
 		for i, it := range batch {
 			switch it.log.Type {
 			case raft.LogCommand:
+				start := r.metrics.now()
 				responses[i] = r.fsm.Apply(it.log)
+				r.metrics.MeasureSince(keyFSMApply, start)
 			case raft.LogConfiguration:
 				if a.isConfStore {
 					c, err := raft.DecodeConfiguration(it.log.Data)
@@ -129,7 +138,9 @@ func (a *applier) apply(batch []commitItem, st *fsmPosition) {
 						r.logger.Error("skipping undecodable configuration entry", "index", it.log.Index, "error", err)
 						continue
 					}
+					start := r.metrics.now()
 					a.confStore.StoreConfiguration(it.log.Index, c)
+					r.metrics.MeasureSince(keyFSMStoreConfig, start)
 				}
 			}
 		}
@@ -157,9 +168,7 @@ func (a *applier) apply(batch []commitItem, st *fsmPosition) {
 			it.future.respond(nil, it.log.Index, responses[i])
 		}
 	}
-	if r.metricsOn {
-		r.metrics.IncrCounter([]string{"raft", "fsm", "applied"}, float32(len(batch)))
-	}
+	r.metrics.IncrCounter(keyFSMApplied, float32(len(batch)))
 }
 
 // fsmPosition is where the FSM stands. Only the apply loop touches it after
@@ -228,6 +237,9 @@ func (r *Raft) fsmRestore(st *fsmPosition, req fsmRestoreReq) error {
 	st.configuration, st.configurationIndex = req.info.configuration, req.info.configurationIndex
 	st.snapshotIndex = req.info.index
 	st.handed = req.info.index
+	// The FSM's state was replaced: every entry after the snapshot must be
+	// applied, replayed at start or not.
+	st.replayedTo = 0
 	r.appliedIndex.Store(req.info.index)
 	r.signalApplied()
 	return nil

@@ -169,8 +169,9 @@ func (f *opFuture) markQueued() {
 }
 
 // claim is the loop taking the operation: false if its caller already gave
-// up on it (the loop must then drop it). lost, if not nil, replaces the
-// leadership the operation is bound to.
+// up on it (the loop must then drop it). lost replaces the leadership the
+// operation is bound to: the loop's current one, nil when it does not lead
+// (the loop itself then answers raft.ErrNotLeader).
 func (f *opFuture) claim(lost <-chan struct{}) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -178,9 +179,7 @@ func (f *opFuture) claim(lost <-chan struct{}) bool {
 		return false
 	}
 	f.queued = true
-	if lost != nil {
-		f.lost = lost
-	}
+	f.lost = lost
 	return true
 }
 
@@ -271,6 +270,8 @@ func (f *opFuture) Response() interface{} {
 type logFuture struct {
 	*opFuture
 	log raft.Log
+	// created is when Apply or Barrier was called (metrics).
+	created time.Time
 }
 
 // newLogFuture returns a logFuture with its own opFuture, both in one

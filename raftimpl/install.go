@@ -33,11 +33,13 @@ func (p *peer) sendSnapshot(m core.Message) (core.Message, bool) {
 		Size: meta.Size}
 	var out transport.InstallSnapshotResponse
 	start := time.Now()
-	if err := r.trans.InstallSnapshot(p.id, p.addr, req, &out, rc); err != nil {
+	body := r.sendingSnapshot(p.id, meta, rc)
+	if err := r.trans.InstallSnapshot(p.id, p.addr, req, &out, body); err != nil {
 		r.logger.Error("failed to install snapshot", "peer", p.id, "id", meta.ID, "error", err)
 		return core.Message{}, false
 	}
-	r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "installSnapshot"}, start, peerLabel(p.id))
+	r.snapshotSent(p.id, meta, body, out.Success)
+	r.replMeasure(p.id, replSnapshot, start)
 	return core.Message{Type: core.MsgSnapResp, From: p.id, To: r.localID, Context: m.Context,
 		Term: out.Term, Success: out.Success, Index: meta.Index}, true
 }
@@ -50,6 +52,8 @@ type snapshotRecv struct {
 	id   string
 	info snapshotInfo
 	err  error
+	// started is when the request arrived (raft.rpc.installSnapshot).
+	started time.Time
 }
 
 // receiveSnapshot stores an incoming snapshot (follower side), off the
@@ -73,7 +77,7 @@ func (d *driver) receiveSnapshot(rpc transport.RPC, req *transport.InstallSnapsh
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		ev := snapshotRecv{rpc: rpc, req: req}
+		ev := snapshotRecv{rpc: rpc, req: req, started: time.Now()}
 		ev.id, ev.info, ev.err = r.storeIncomingSnapshot(rpc.Reader, req)
 		select {
 		case r.snapshotRecvCh <- ev:
@@ -114,7 +118,8 @@ func (r *Raft) storeIncomingSnapshot(data io.Reader, req *transport.InstallSnaps
 		io.Copy(io.Discard, io.LimitReader(data, req.Size))
 		return "", info, fmt.Errorf("install snapshot: creating sink: %w", err)
 	}
-	n, err := io.Copy(sink, io.LimitReader(data, req.Size))
+	body := r.receivingSnapshot(req, data)
+	n, err := io.Copy(sink, io.LimitReader(body, req.Size))
 	if err == nil && n != req.Size {
 		err = fmt.Errorf("short read: got %d of %d bytes", n, req.Size)
 	}
@@ -125,6 +130,7 @@ func (r *Raft) storeIncomingSnapshot(data io.Reader, req *transport.InstallSnaps
 	if err := sink.Close(); err != nil {
 		return "", info, fmt.Errorf("install snapshot: closing sink: %w", err)
 	}
+	r.snapshotStored(sink.ID(), body)
 	return sink.ID(), info, nil
 }
 
@@ -144,6 +150,7 @@ func (d *driver) snapshotReceived(ev snapshotRecv) {
 	d.nextID++
 	m.Context = d.nextID
 	d.rpcs[m.Context] = pendingRPC{rpc: ev.rpc, req: m, started: time.Now()}
+	d.noteSnapshotArrival(m.Context, ev.started)
 	d.step(m)
 }
 

@@ -105,9 +105,18 @@ func TestPlainEnqueueTimeoutIsNeverApplied(t *testing.T) {
 			t.Fatalf("Apply %d with the FSM held: %v", i, err)
 		}
 	}
+	// A membership change that times out in the queue is dropped too.
+	if err := r.AddNonvoter("n9", "addr-9", 0, 10*time.Millisecond).Error(); err != raft.ErrEnqueueTimeout {
+		t.Fatalf("AddNonvoter with the driver stuck: %v, want the plain ErrEnqueueTimeout", err)
+	}
 	fsm.open()
 	if err := r.Barrier(10 * time.Second).Error(); err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range r.GetConfiguration().Configuration().Servers {
+		if s.ID == "n9" {
+			t.Fatal("n9 was added although AddNonvoter returned the plain ErrEnqueueTimeout")
+		}
 	}
 	for _, got := range fsm.commands() {
 		for _, p := range plain {

@@ -62,6 +62,8 @@ func TestSentinelErrorsAreReturnedBare(t *testing.T) {
 			{"BootstrapCluster", func() error {
 				return r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: f.id, Address: f.addr}}}).Error()
 			}, raft.ErrCantBootstrap},
+			{"AddPeer (protocol 3)", func() error { return r.AddPeer("addr-9").Error() }, raft.ErrUnsupportedProtocol},
+			{"RemovePeer (protocol 3)", func() error { return r.RemovePeer(other.addr).Error() }, raft.ErrUnsupportedProtocol},
 		})
 	})
 	t.Run("leader transferring", func(t *testing.T) {

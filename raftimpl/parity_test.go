@@ -118,6 +118,9 @@ type trackingStore struct {
 	*logstore.InmemStore
 	mu             sync.Mutex
 	staged, commit uint64
+	// beyond counts writes whose staged commit index passed their last
+	// entry (the contract: never above LastIndex).
+	beyond int
 }
 
 func (s *trackingStore) StageCommitIndex(idx uint64) error {
@@ -138,6 +141,9 @@ func (s *trackingStore) StoreLogs(logs []*raft.Log) error {
 	defer s.mu.Unlock()
 	if err := s.InmemStore.StoreLogs(logs); err != nil {
 		return err
+	}
+	if len(logs) > 0 && s.staged > logs[len(logs)-1].Index {
+		s.beyond++
 	}
 	s.commit = s.staged
 	return nil
@@ -191,6 +197,9 @@ func TestRestoreCommittedLogs(t *testing.T) {
 	if c, _ := store.GetCommitIndex(); c < last {
 		t.Fatalf("recorded commit index %d, want >= %d", c, last)
 	}
+	if store.beyond > 0 {
+		t.Fatalf("%d writes staged a commit index beyond their last entry", store.beyond)
+	}
 
 	fsm := &testFSM{}
 	_, trans = transport.NewInmemTransport(addr)
@@ -227,5 +236,17 @@ func TestStalePrevIndexText(t *testing.T) {
 	err := r.AddVoter("x", "x-addr", 999, 5*time.Second).Error()
 	if !errors.Is(err, raft.ErrConfigurationChanged) || err.Error() != "configuration changed since 999 (latest is 1)" {
 		t.Fatalf("AddVoter with a stale prevIndex: %v", err)
+	}
+}
+
+// LeadershipTransfer with no other voter fails with hashicorp/raft's text,
+// still matching raft.ErrUnknownServer.
+func TestTransferNoPeerText(t *testing.T) {
+	store := logstore.NewInmemStore()
+	r := singleNode(t, testConfig(t, "s"), &testFSM{}, store, snapshot.NewInmemSnapshotStore())
+	defer func() { r.Shutdown().Error() }()
+	err := r.LeadershipTransfer().Error()
+	if !errors.Is(err, raft.ErrUnknownServer) || err.Error() != "cannot find peer" {
+		t.Fatalf("LeadershipTransfer with no other voter: %v", err)
 	}
 }

@@ -226,31 +226,31 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 	switch m.Type {
 	case core.MsgApp:
 		var out transport.AppendEntriesResponse
-		start := time.Now()
+		start := r.metrics.now()
 		if err := r.trans.AppendEntries(p.id, p.addr, p.appendRequest(m), &out); err != nil {
 			p.fails.failed(p, "appendEntries", err)
 			return resp, false
 		}
 		p.fails.ok(p)
-		if r.metricsOn {
-			r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, start,
-				peerLabel(p.id))
-		}
+		p.noteAppend(start, len(m.Entries))
 		return p.appendResponse(m, &out), true
 	case core.MsgHeartbeat:
 		req := &transport.AppendEntriesRequest{RPCHeader: h, Term: m.Term, Leader: h.Addr}
 		var out transport.AppendEntriesResponse
+		start := r.metrics.now()
 		if err := r.trans.AppendEntries(p.id, p.addr, req, &out); err != nil {
 			p.fails.failed(p, "heartbeat", err)
 			return resp, false
 		}
 		p.fails.ok(p)
+		r.replMeasure(p.id, replHeartbeat, start)
 		resp.Type = core.MsgHeartbeatResp
 		resp.Term, resp.Success, resp.LastLog = out.Term, out.Success, out.LastLog
 	case core.MsgVote:
 		req := &transport.RequestVoteRequest{RPCHeader: h, Term: m.Term, Candidate: h.Addr,
 			LastLogIndex: m.LastLogIndex, LastLogTerm: m.LastLogTerm, LeadershipTransfer: m.LeadershipTransfer}
 		var out transport.RequestVoteResponse
+		defer r.metrics.MeasureSince(keyElectSelf, time.Now())
 		if err := r.trans.RequestVote(p.id, p.addr, req, &out); err != nil {
 			r.logger.Debug("requestVote failed", "peer", p.id, "error", err)
 			return core.Message{}, true // no backoff: the election timer retries
@@ -265,6 +265,7 @@ func (p *peer) call(m core.Message) (resp core.Message, ok bool) {
 		req := &transport.RequestPreVoteRequest{RPCHeader: h, Term: m.Term,
 			LastLogIndex: m.LastLogIndex, LastLogTerm: m.LastLogTerm}
 		var out transport.RequestPreVoteResponse
+		defer r.metrics.MeasureSince(keyPreElectSelf, time.Now())
 		if err := pv.RequestPreVote(p.id, p.addr, req, &out); err != nil {
 			if strings.Contains(err.Error(), "unexpected command") {
 				// A peer without pre-vote: its pre-vote counts as granted.

@@ -25,10 +25,9 @@ type Raft struct {
 
 	conf    Config
 	logger  hclog.Logger
-	metrics *metrics.Metrics
-	// metricsOn is false when Config.Metrics was nil: hot paths then skip
-	// the calls (go-metrics allocates per call, even into a black hole).
-	metricsOn bool
+	metrics metricSink
+	// mx is the bookkeeping of metrics and operator logs (metrics.go).
+	mx metricState
 	// hdr is the RPC header this node sends (header()); built once.
 	hdr       transport.RPCHeader
 	hdrOnce   sync.Once
@@ -40,8 +39,10 @@ type Raft struct {
 	localID   raft.ServerID
 	localAddr raft.ServerAddress
 	// maxEntrySize is the effective Config.MaxEntrySize; appendBytes bounds
-	// one AppendEntries' entries (Config.entryLimits).
+	// one AppendEntries' entries (Config.entryLimits), appendEntries their
+	// number (Config.appendEntriesLimit).
 	maxEntrySize, appendBytes uint64
+	appendEntries             int
 
 	// Queues into the driver loop. All are bounded.
 	proposeCh   chan *logFuture
@@ -134,48 +135,45 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		return nil, err
 	}
 	r := &Raft{
-		RestoreCommittedLogs: c.RestoreCommittedLogs,
-		maxEntrySize:         maxEntry,
-		appendBytes:          appendBytes,
-		conf:                 c,
-		logger:               c.logger(),
-		fsm:                  fsm,
-		logs:                 logs,
-		stable:               stable,
-		snaps:                snaps,
-		trans:                trans,
-		localID:              c.LocalID,
-		localAddr:            trans.LocalAddr(),
-		proposeCh:            make(chan *logFuture, 4096),
-		rpcCh:                make(chan transport.RPC, 256),
-		readCh:               make(chan readReq, 256),
-		confCh:               make(chan confChangeReq, 16),
-		transferCh:           make(chan transferReq),
-		restoreCh:            make(chan userRestoreReq),
-		reloadCh:             make(chan ReloadableConfig),
-		appliedCh:            make(chan struct{}),
-		peerRespCh:           make(chan core.Message, 4096),
-		bootstrapCh:          make(chan bootstrapReq),
-		applyCh:              make(chan []commitItem, 128),
-		userSnapshotCh:       make(chan userSnapshotReq),
-		fsmSnapshotCh:        make(chan fsmSnapshotReq),
-		fsmRestoreCh:         make(chan fsmRestoreReq),
-		snapshotDoneCh:       make(chan snapshotInfo, 1),
-		snapshotRecvCh:       make(chan snapshotRecv),
-		recvSem:              make(chan struct{}, 1),
-		leaderCh:             make(chan bool, 1),
-		observers:            make(map[uint64]*Observer),
-		shutdownCh:           make(chan struct{}),
-		loopDone:             make(chan struct{}),
+		maxEntrySize:   maxEntry,
+		appendBytes:    appendBytes,
+		appendEntries:  c.appendEntriesLimit(trans),
+		conf:           c,
+		logger:         c.logger(),
+		fsm:            fsm,
+		logs:           logs,
+		stable:         stable,
+		snaps:          snaps,
+		trans:          trans,
+		localID:        c.LocalID,
+		localAddr:      trans.LocalAddr(),
+		proposeCh:      make(chan *logFuture, 4096),
+		rpcCh:          make(chan transport.RPC, 256),
+		readCh:         make(chan readReq, 256),
+		confCh:         make(chan confChangeReq, 16),
+		transferCh:     make(chan transferReq),
+		restoreCh:      make(chan userRestoreReq),
+		reloadCh:       make(chan ReloadableConfig),
+		appliedCh:      make(chan struct{}),
+		peerRespCh:     make(chan core.Message, 4096),
+		bootstrapCh:    make(chan bootstrapReq),
+		applyCh:        make(chan []commitItem, 128),
+		userSnapshotCh: make(chan userSnapshotReq),
+		fsmSnapshotCh:  make(chan fsmSnapshotReq),
+		fsmRestoreCh:   make(chan fsmRestoreReq),
+		snapshotDoneCh: make(chan snapshotInfo, 1),
+		snapshotRecvCh: make(chan snapshotRecv),
+		recvSem:        make(chan struct{}, 1),
+		leaderCh:       make(chan bool, 1),
+		observers:      make(map[uint64]*Observer),
+		shutdownCh:     make(chan struct{}),
+		loopDone:       make(chan struct{}),
 	}
+	r.RestoreCommittedLogs = c.RestoreCommittedLogs
 	notLeader := newLeaderEpoch()
 	notLeader.end()
 	r.epoch.Store(notLeader)
-	r.metrics = c.Metrics
-	r.metricsOn = r.metrics != nil
-	if r.metrics == nil {
-		r.metrics = blackholeMetrics()
-	}
+	r.metrics = metricSink{c.Metrics}
 
 	r.reload.rc = ReloadableConfig{TrailingLogs: c.TrailingLogs, SnapshotInterval: c.SnapshotInterval,
 		SnapshotThreshold: c.SnapshotThreshold, HeartbeatTimeout: c.HeartbeatTimeout, ElectionTimeout: c.ElectionTimeout}
@@ -204,11 +202,12 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 	}
 	trans.SetHeartbeatHandler(r.handleHeartbeat)
 
-	r.wg.Add(4)
+	r.wg.Add(5)
 	go d.run()
 	go r.runFSM()
 	go r.runSnapshots()
 	go r.runWatchdog()
+	go r.runMetrics()
 	return r, nil
 }
 
@@ -303,9 +302,7 @@ func (r *Raft) BarrierContext(ctx context.Context) Future {
 }
 
 func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
-	if r.metricsOn {
-		r.metrics.IncrCounter([]string{"raft", "apply"}, 1)
-	}
+	r.metrics.IncrCounter(proposeKey(t), 1)
 	if err := r.checkEntrySize(log); err != nil {
 		return errorFuture{err}
 	}
@@ -318,6 +315,9 @@ func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 	}
 	f := newLogFuture(w, r.loopDone, raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions})
 	f.lost = ep.lost
+	if r.metrics.enabled() {
+		f.created = time.Now()
+	}
 	if err := enqueue(r, r.proposeCh, f, w); err != nil {
 		return errorFuture{err}
 	}
@@ -367,7 +367,7 @@ func (r *Raft) VerifyLeaderContext(ctx context.Context) Future {
 }
 
 func (r *Raft) verify(w waiter) Future {
-	r.metrics.IncrCounter([]string{"raft", "verify_leader"}, 1)
+	r.metrics.IncrCounter(keyVerifyLeader, 1)
 	ep := r.epoch.Load()
 	if ep.ended() {
 		if r.isShutdown() {

@@ -37,7 +37,7 @@ func RecoverCluster(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable l
 
 	// Restore the newest snapshot that works.
 	r := &Raft{conf: *conf, logger: conf.logger(), fsm: fsm, logs: logs, snaps: snaps}
-	r.metrics = blackholeMetrics()
+	r.metrics = metricSink{blackholeMetrics()}
 	snap, err := r.restoreOnStart()
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)

@@ -98,7 +98,7 @@ func (p *peer) replicate() {
 // in-flight window. The first queued message that does not fit is returned
 // as next.
 func (p *peer) coalesce(m core.Message) (out core.Message, next *core.Message) {
-	maxEntries := p.r.conf.MaxAppendEntries
+	maxEntries := p.r.appendEntries
 	maxBytes := p.r.appendBytes
 	var size uint64
 	for _, e := range m.Entries {
@@ -268,10 +268,7 @@ func (s *pipelineSender) readReplies() {
 				return
 			}
 			p.fails.ok(p)
-			if p.r.metricsOn {
-				p.r.metrics.MeasureSinceWithLabels([]string{"raft", "replication", "appendEntries", "rpc"},
-					f.Start(), peerLabel(p.id))
-			}
+			p.noteAppend(f.Start(), len(m.Entries))
 			if !p.deliver(p.appendResponse(m, f.Response())) {
 				return
 			}

@@ -29,7 +29,7 @@ func (r *Raft) Restore(meta *raft.SnapshotMeta, reader io.Reader, timeout time.D
 	if r.isShutdown() {
 		return raft.ErrRaftShutdown
 	}
-	r.metrics.IncrCounter([]string{"raft", "restore"}, 1)
+	r.metrics.IncrCounter(keyRestore, 1)
 	w := timeoutWaiter(timeout)
 	f := newOpFuture(w, r.loopDone)
 	if err := enqueue(r, r.restoreCh, userRestoreReq{meta: meta, reader: reader, future: f}, w); err != nil {
@@ -42,6 +42,7 @@ func (r *Raft) Restore(meta *raft.SnapshotMeta, reader io.Reader, timeout time.D
 // the FSM restored: nothing else may happen between the two.
 func (d *driver) userRestore(req userRestoreReq) {
 	r := d.r
+	defer r.metrics.MeasureSince(keyRestoreUserSnap, time.Now())
 	st := d.core.Status()
 	if st.Role != raft.Leader {
 		req.future.respond(raft.ErrNotLeader, 0, nil)

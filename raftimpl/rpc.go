@@ -99,6 +99,7 @@ func (d *driver) respond(m core.Message) {
 		return // already expired
 	}
 	delete(d.rpcs, m.Context)
+	d.noteRPC(p.req, p.started)
 	r := d.r
 	h := r.header()
 	switch m.Type {

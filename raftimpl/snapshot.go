@@ -135,13 +135,15 @@ func (r *Raft) takeSnapshot(user bool) (string, error) {
 		return "", resp.err
 	}
 	defer resp.snap.Release()
-	r.metrics.MeasureSince([]string{"raft", "fsm", "snapshot"}, start)
+	r.metrics.MeasureSince(keyFSMSnapshot, start)
 
+	createStart := time.Now()
 	sink, err := r.snaps.Create(raft.SnapshotVersionMax, resp.index, resp.term,
 		resp.configuration, resp.configurationIndex, r.trans)
 	if err != nil {
 		return "", fmt.Errorf("failed to create snapshot: %w", err)
 	}
+	r.metrics.MeasureSince(keySnapCreate, createStart)
 	persistStart := time.Now()
 	if err := resp.snap.Persist(sink); err != nil {
 		sink.Cancel()
@@ -150,7 +152,7 @@ func (r *Raft) takeSnapshot(user bool) (string, error) {
 	if err := sink.Close(); err != nil {
 		return "", fmt.Errorf("failed to close snapshot: %w", err)
 	}
-	r.metrics.MeasureSince([]string{"raft", "snapshot", "persist"}, persistStart)
+	r.metrics.MeasureSince(keySnapPersist, persistStart)
 	r.lastSnapshotIndex.Store(resp.index)
 	r.lastSnapshotTerm.Store(resp.term)
 
@@ -160,7 +162,7 @@ func (r *Raft) takeSnapshot(user bool) (string, error) {
 		configuration: resp.configuration, configurationIndex: resp.configurationIndex}:
 	case <-r.shutdownCh:
 	}
-	r.metrics.MeasureSince([]string{"raft", "snapshot", "takeSnapshot"}, start)
+	r.metrics.MeasureSince(keySnapTake, start)
 	r.logger.Info("snapshot complete", "id", sink.ID(), "index", resp.index, "duration", time.Since(start))
 	return sink.ID(), nil
 }
@@ -180,12 +182,13 @@ func infoOf(meta *raft.SnapshotMeta) snapshotInfo {
 // restoreFrom opens a stored snapshot and restores the FSM from it. Reading
 // to the end verifies the store's checksum, so a corrupt snapshot fails here.
 func (r *Raft) restoreFrom(id string) error {
-	_, rc, err := r.snaps.Open(id)
+	meta, rc, err := r.snaps.Open(id)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	d := &drainOnClose{rc: rc}
+	body := r.restoringSnapshot(meta, rc)
+	d := &drainOnClose{rc: body}
 	err = r.fsm.Restore(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
@@ -193,7 +196,7 @@ func (r *Raft) restoreFrom(id string) error {
 	if err != nil {
 		return err
 	}
-	r.metrics.MeasureSince([]string{"raft", "fsm", "restore"}, start)
+	r.noteRestored(start, body)
 	return nil
 }
 

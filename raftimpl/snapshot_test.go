@@ -249,3 +249,39 @@ func TestSnapshotRefusedRightAfterMembershipChange(t *testing.T) {
 		t.Fatalf("snapshot configuration %+v at %d, want 2 servers at %d", meta.Configuration, meta.ConfigurationIndex, cf.Index())
 	}
 }
+
+// confStoreFSM is handed configuration entries (raft.ConfigurationStore).
+type confStoreFSM struct {
+	testFSM
+}
+
+func (f *confStoreFSM) StoreConfiguration(index uint64, c raft.Configuration) {}
+
+// An FSM that stores configurations is handed the configuration entry, so,
+// as in hashicorp/raft, a snapshot right after a membership change works.
+func TestSnapshotAfterMembershipChangeConfigurationStore(t *testing.T) {
+	store := logstore.NewInmemStore()
+	snaps := snapshot.NewInmemSnapshotStore()
+	fsm := &confStoreFSM{}
+	conf := testConfig(t, "s")
+	addr, trans := transport.NewInmemTransport("")
+	if err := BootstrapCluster(conf, store, store, snaps, trans,
+		raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: addr}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRaft(conf, fsm, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { r.Shutdown().Error() }()
+	waitFor(t, 10*time.Second, "the node to lead", func() bool { return r.State() == raft.Leader })
+	if err := r.Apply(cmd(1), 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddNonvoter("x", "x-addr", 0, 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Snapshot().Error(); err != nil {
+		t.Fatalf("Snapshot() right after AddNonvoter with a ConfigurationStore: %v", err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hashicorp/go-metrics"
 	raft "github.com/pontoon-raft/raft"
 )
 
@@ -59,8 +58,4 @@ func (r *Raft) Stats() map[string]string {
 		s["last_contact"] = fmt.Sprintf("%v", time.Since(r.LastContact()))
 	}
 	return s
-}
-
-func peerLabel(id raft.ServerID) []metrics.Label {
-	return []metrics.Label{{Name: "peer_id", Value: string(id)}}
 }

@@ -17,6 +17,13 @@ type transferReq struct {
 // errTransferToSelf is hashicorp/raft's error text for a transfer to self.
 var errTransferToSelf = errors.New("cannot transfer leadership to itself")
 
+// noPeerError is a LeadershipTransfer with no other voter to take over:
+// hashicorp/raft's text, matching raft.ErrUnknownServer.
+type noPeerError struct{}
+
+func (noPeerError) Error() string { return "cannot find peer" }
+func (noPeerError) Unwrap() error { return raft.ErrUnknownServer }
+
 // LeadershipTransfer hands leadership to the most up-to-date voter. The
 // future resolves nil once this node has stepped down for the new leader,
 // or fails with raft.ErrLeadershipTransferTimeout after an election timeout.
@@ -65,7 +72,11 @@ func (d *driver) startTransfer(req transferReq) {
 	if err := d.core.TransferLeadership(req.id); err != nil {
 		// NB: hashicorp/raft's sentinels go back bare (services compare
 		// them with ==); other errors say what failed.
-		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+		switch {
+		case req.id == "" && errors.Is(err, raft.ErrUnknownServer):
+			// No other voter: hashicorp/raft's text.
+			err = noPeerError{}
+		case !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			err = fmt.Errorf("leadership transfer: %w", err)
 		}
 		req.future.respond(err, 0, nil)

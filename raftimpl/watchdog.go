@@ -33,7 +33,7 @@ func (r *Raft) runWatchdog() {
 			// the loop is stuck in the write itself.
 			r.epoch.Load().end()
 			r.logger.Error("log store write stalled: stepping down", "stalled_for", time.Since(time.Unix(0, started)))
-			r.metrics.IncrCounter([]string{"raft", "transition", "disk_stall"}, 1)
+			r.metrics.IncrCounter(keyDiskStall, 1)
 			r.state.Store(uint32(raft.Follower))
 			r.pub.Lock()
 			r.pub.leaderAddr, r.pub.leaderID = "", ""

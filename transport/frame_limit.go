@@ -5,3 +5,8 @@ package transport
 // DefaultMaxMessageSize). The engine sizes its AppendEntries and its
 // largest log entry to it.
 func (n *NetworkTransport) MaxMessageSize() int { return n.lim.maxMessageSize }
+
+// MaxAppendEntries returns the most entries one AppendEntries may carry on
+// this transport (NetworkTransportConfig.MaxAppendEntries, or
+// DefaultMaxAppendEntries). The engine never sends more.
+func (n *NetworkTransport) MaxAppendEntries() int { return n.lim.maxAppendEntries }

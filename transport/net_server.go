@@ -118,7 +118,8 @@ type pendingReply struct {
 	// reader waits for it before reading past an InstallSnapshot.
 	written chan struct{}
 	// m, when not nil, receives raft.net.rpcRespond for this request,
-	// labelled labels, timed from handedAt (its hand-off to the engine).
+	// labelled labels, timed from handedAt (just before its hand-off to the
+	// engine).
 	m        *metrics.Metrics
 	labels   []metrics.Label
 	handedAt time.Time
@@ -199,6 +200,8 @@ func (n *NetworkTransport) serveConn(ct *connTrack) {
 	switch {
 	case sc.writeErr != nil:
 		n.logConnEnd(remote, sc.writeErr, "failed to handle incoming request")
+	case errors.Is(err, errHandled):
+		// Logged by readRequests already.
 	case err != nil && sc.started:
 		n.logConnEnd(remote, err, "failed to read incoming request")
 	case err != nil && !errors.Is(err, errHandled):
@@ -291,17 +294,19 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 		_ = sc.conn.SetReadDeadline(time.Now().Add(n.lim.snapshotTimeout(snap.N, n.TimeoutScale)))
 		pr.written = make(chan struct{})
 	}
+	if sc.m != nil {
+		pr.m, pr.labels, pr.handedAt = sc.m, labels, time.Now()
+	}
+	// Never blocks: the queue has room for every reply slot. NB: queued
+	// before the hand-off, so the writer knows of every request the engine
+	// may already have answered and writes all answered replies at once.
+	sc.queue <- pr
 	if err := n.handOff(rpc); err != nil {
 		return err
 	}
 	if m := sc.m; m != nil {
 		m.MeasureSinceWithLabels(keyRPCEnqueue, enqStart, labels)
-		pr.m, pr.labels, pr.handedAt = m, labels, time.Now()
 	}
-	// Never blocks: the queue has room for every reply slot. NB: queued
-	// after the hand-off; the reply slot is buffered, so a reply that comes
-	// first waits in it for the writer.
-	sc.queue <- pr
 	if snap != nil {
 		select {
 		case <-pr.written:

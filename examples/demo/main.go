@@ -2,13 +2,15 @@
 // in one process, each with its own bbolt log store and file snapshot store in
 // a local directory and a TCP transport on loopback. It writes keys through
 // the leader, stops the leader, shows a new one taking over with every
-// acknowledged write intact, restarts the old leader and shows it catch up.
+// acknowledged write intact, restarts the old leader and shows it catch up
+// from its snapshot and log. The FSM snapshots and restores: copy it.
 //
 //	go run ./examples/demo            # data in ./data/demo, removed first
 //	go run ./examples/demo -dir /tmp/x -keep
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -45,11 +47,46 @@ func (k *kv) Apply(l *raft.Log) interface{} {
 	return nil
 }
 
+// Snapshot copies the map under the lock, which is all it may do: Apply
+// waits while it runs. Persist then writes the copy while Apply goes on.
 func (k *kv) Snapshot() (raft.FSMSnapshot, error) {
-	return nil, fmt.Errorf("demo FSM does not snapshot")
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m := make(map[string]string, len(k.m))
+	for key, v := range k.m {
+		m[key] = v
+	}
+	return kvSnapshot(m), nil
 }
 
-func (k *kv) Restore(rc io.ReadCloser) error { return rc.Close() }
+// Restore replaces the whole map with a snapshot's; it must not merge, since
+// the snapshot is the state at its index.
+func (k *kv) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	m := map[string]string{}
+	if err := json.NewDecoder(rc).Decode(&m); err != nil {
+		return fmt.Errorf("demo snapshot: %w", err)
+	}
+	k.mu.Lock()
+	k.m = m
+	k.mu.Unlock()
+	return nil
+}
+
+// kvSnapshot is a point-in-time copy of the map.
+type kvSnapshot map[string]string
+
+// Persist writes the copy as JSON. On any error it cancels the sink, so the
+// store discards the partial snapshot; otherwise Close commits it.
+func (s kvSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(map[string]string(s)); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s kvSnapshot) Release() {}
 
 func (k *kv) dump() string {
 	k.mu.Lock()
@@ -157,6 +194,15 @@ func main() {
 	log.Printf("%d writes acknowledged in %s (each fsynced on a majority before its future resolved; batched)", writes, time.Since(start).Round(time.Millisecond))
 	waitSame(nodes)
 	log.Printf("every FSM: %s", leader.fsm.dump())
+	// A snapshot on every node (Raft also takes them on its own, by
+	// SnapshotThreshold and SnapshotInterval): the restart below restores
+	// the FSM from it and replays only the entries after it.
+	for _, n := range nodes {
+		if err := n.raft.Snapshot().Error(); err != nil {
+			log.Fatalf("%s: snapshot: %v", n.id, err)
+		}
+	}
+	log.Printf("snapshot taken on every node at index %d", leader.raft.AppliedIndex())
 
 	log.Printf("stopping the leader %s", leader.id)
 	leader.stop()

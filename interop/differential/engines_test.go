@@ -43,6 +43,11 @@ type node interface {
 	addPeer(addr string) error
 	removePeer(addr string) error
 	shutdown() error
+	bootstrapAgain() error
+	str() string
+	// snapshotAndRestore takes a snapshot and restores it with Restore,
+	// returning how far LastIndex moved.
+	snapshotAndRestore() (uint64, error)
 }
 
 // engine builds clusters of one library and names its sentinels.
@@ -121,33 +126,54 @@ func (s *hSnap) Release() {}
 
 type hNode struct {
 	r     *hraft.Raft
-	trans *hraft.InmemTransport
+	trans hraft.Transport
 	sid   string
 }
 
 func hConfig(id string) *hraft.Config {
 	c := hraft.DefaultConfig()
 	c.LocalID = hraft.ServerID(id)
-	c.HeartbeatTimeout = 200 * time.Millisecond
-	c.ElectionTimeout = 200 * time.Millisecond
-	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.HeartbeatTimeout = 400 * time.Millisecond
+	c.ElectionTimeout = 400 * time.Millisecond
+	c.LeaderLeaseTimeout = 400 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.Logger = hclog.NewNullLogger()
 	return c
 }
 
-func newHashicorpCluster(t *testing.T, n int) []node {
+func newHashicorpCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, false) }
+
+func newHashicorpTCPCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, true) }
+
+// newHashicorpClusterOn starts n servers over in-memory transports, or TCP
+// on loopback.
+func newHashicorpClusterOn(t *testing.T, n int, tcp bool) []node {
 	var nodes []node
-	var trans []*hraft.InmemTransport
+	var trans []hraft.Transport
 	var servers []hraft.Server
+	var inmem []*hraft.InmemTransport
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("n%d", i+1)
-		addr, tr := hraft.NewInmemTransport(hraft.ServerAddress(id + "-addr"))
+		var tr hraft.Transport
+		if tcp {
+			nt, err := hraft.NewTCPTransportWithLogger("127.0.0.1:0", nil, 3, 2*time.Second, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// NB: hashicorp's Close leaves pooled connections open, and
+			// the peers' handlers with them.
+			t.Cleanup(nt.CloseStreams)
+			tr = nt
+		} else {
+			_, it := hraft.NewInmemTransport(hraft.ServerAddress(id + "-addr"))
+			inmem = append(inmem, it)
+			tr = it
+		}
 		trans = append(trans, tr)
-		servers = append(servers, hraft.Server{ID: hraft.ServerID(id), Address: addr})
+		servers = append(servers, hraft.Server{ID: hraft.ServerID(id), Address: tr.LocalAddr()})
 	}
-	for _, a := range trans {
-		for _, b := range trans {
+	for _, a := range inmem {
+		for _, b := range inmem {
 			if a != b {
 				a.Connect(b.LocalAddr(), b)
 			}
@@ -314,33 +340,51 @@ func (s *pSnap) Release() {}
 
 type pNode struct {
 	r     *raftimpl.Raft
-	trans *transport.InmemTransport
+	trans transport.Transport
 	sid   string
 }
 
 func pConfig(id string) *raftimpl.Config {
 	c := raftimpl.DefaultConfig()
 	c.LocalID = raft.ServerID(id)
-	c.HeartbeatTimeout = 200 * time.Millisecond
-	c.ElectionTimeout = 200 * time.Millisecond
-	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.HeartbeatTimeout = 400 * time.Millisecond
+	c.ElectionTimeout = 400 * time.Millisecond
+	c.LeaderLeaseTimeout = 400 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.Logger = hclog.NewNullLogger()
 	return c
 }
 
-func newPontoonCluster(t *testing.T, n int) []node {
+func newPontoonCluster(t *testing.T, n int) []node { return newPontoonClusterOn(t, n, false) }
+
+func newPontoonTCPCluster(t *testing.T, n int) []node { return newPontoonClusterOn(t, n, true) }
+
+// newPontoonClusterOn starts n servers over in-memory transports, or TCP on
+// loopback.
+func newPontoonClusterOn(t *testing.T, n int, tcp bool) []node {
 	var nodes []node
-	var trans []*transport.InmemTransport
+	var trans []transport.Transport
 	var servers []raft.Server
+	var inmem []*transport.InmemTransport
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("n%d", i+1)
-		addr, tr := transport.NewInmemTransport(raft.ServerAddress(id + "-addr"))
+		var tr transport.Transport
+		if tcp {
+			nt, err := transport.NewTCPTransportWithLogger("127.0.0.1:0", nil, 3, 2*time.Second, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr = nt
+		} else {
+			_, it := transport.NewInmemTransport(raft.ServerAddress(id + "-addr"))
+			inmem = append(inmem, it)
+			tr = it
+		}
 		trans = append(trans, tr)
-		servers = append(servers, raft.Server{ID: raft.ServerID(id), Address: addr})
+		servers = append(servers, raft.Server{ID: raft.ServerID(id), Address: tr.LocalAddr()})
 	}
-	for _, a := range trans {
-		for _, b := range trans {
+	for _, a := range inmem {
+		for _, b := range inmem {
 			if a != b {
 				a.Connect(b.LocalAddr(), b)
 			}
@@ -457,4 +501,50 @@ var pontoon = engine{
 		"ErrPipelineReplicationNotSupported": raft.ErrPipelineReplicationNotSupported,
 	},
 	newCluster: newPontoonCluster,
+}
+
+func (n *hNode) bootstrapAgain() error {
+	return n.r.BootstrapCluster(hraft.Configuration{Servers: []hraft.Server{{ID: hraft.ServerID(n.sid), Address: n.trans.LocalAddr()}}}).Error()
+}
+
+func (n *hNode) str() string { return n.r.String() }
+
+func (n *hNode) snapshotAndRestore() (uint64, error) {
+	f := n.r.Snapshot()
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	before := n.r.LastIndex()
+	if err := n.r.Restore(meta, rc, opTimeout); err != nil {
+		return 0, err
+	}
+	return n.r.LastIndex() - before, nil
+}
+
+func (n *pNode) bootstrapAgain() error {
+	return n.r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(n.sid), Address: n.trans.LocalAddr()}}}).Error()
+}
+
+func (n *pNode) str() string { return n.r.String() }
+
+func (n *pNode) snapshotAndRestore() (uint64, error) {
+	f := n.r.Snapshot()
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	before := n.r.LastIndex()
+	if err := n.r.Restore(meta, rc, opTimeout); err != nil {
+		return 0, err
+	}
+	return n.r.LastIndex() - before, nil
 }

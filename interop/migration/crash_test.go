@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/pontoon-raft/raft/logstore"
 )
 
@@ -97,6 +98,9 @@ func TestSIGKILLedPontoonToHashicorp(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// What raft-boltdb would see without the fold: a copy of raft.db alone.
+	unfolded := lastIndexOf(t, filepath.Join(dir, "raft.db"))
+
 	// The documented procedure: open once with Pontoon's store, close.
 	s, err := logstore.NewBoltStore(filepath.Join(dir, "raft.db"))
 	if err != nil {
@@ -104,6 +108,15 @@ func TestSIGKILLedPontoonToHashicorp(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("closing it: %v", err)
+	}
+
+	if _, err := os.Stat(filepath.Join(dir, "raft.db.journal.0")); err == nil {
+		t.Fatal("the journal is still there after Close")
+	}
+	folded := lastIndexOf(t, filepath.Join(dir, "raft.db"))
+	t.Logf("raft.db read by raft-boltdb ends at %d without the fold, %d after it", unfolded, folded)
+	if folded < unfolded {
+		t.Fatalf("the fold lost entries: %d < %d", folded, unfolded)
 	}
 
 	h := startHashicorp(t, "n1", childAddr, dir, &state{}, tuning{}, nil)
@@ -116,4 +129,28 @@ func TestSIGKILLedPontoonToHashicorp(t *testing.T) {
 	if err := h.apply("after", opTimeout); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lastIndexOf opens a copy of the bbolt file with raft-boltdb/v2 and returns
+// its last index.
+func lastIndexOf(t *testing.T, path string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(cp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := raftboltdb.NewBoltStore(cp)
+	if err != nil {
+		t.Fatalf("raft-boltdb opening a copy of %s: %v", path, err)
+	}
+	defer s.Close()
+	last, err := s.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
 }

@@ -483,3 +483,29 @@ func cmds(prefix string, from, to int) []string {
 	}
 	return out
 }
+
+// addVoter adds m as a voter through this member (the leader).
+func (l *member) addVoter(m *member) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.h != nil {
+		return l.h.AddVoter(hraft.ServerID(m.id), hraft.ServerAddress(m.addr), 0, opTimeout).Error()
+	}
+	if l.p != nil {
+		return l.p.AddVoter(raft.ServerID(m.id), raft.ServerAddress(m.addr), 0, opTimeout).Error()
+	}
+	return errStopped
+}
+
+// lastSnapshotIndex is the index of the member's newest snapshot (Stats).
+func (m *member) lastSnapshotIndex() string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.h != nil {
+		return m.h.Stats()["last_snapshot_index"]
+	}
+	if m.p != nil {
+		return m.p.Stats()["last_snapshot_index"]
+	}
+	return ""
+}

@@ -36,3 +36,7 @@ func (c *Core) FollowersFormQuorum() bool {
 	}
 	return len(c.conf.voters) > 0 && n >= quorum.Majority(len(c.conf.voters))
 }
+
+// SoftState returns the current role and leader (what the next Ready's
+// SoftState would report).
+func (c *Core) SoftState() SoftState { return c.softState() }

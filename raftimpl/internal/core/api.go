@@ -242,9 +242,10 @@ const (
 	// RemoveServer removes a server.
 	RemoveServer
 	// AddNonvoterPromoting adds a Staging server (Pontoon's own; not
-	// hashicorp/raft's AddStaging, which is AddVoter): it receives the log but neither votes nor
-	// counts, and the leader proposes Promote for it once its log has caught
-	// up. For an existing ID it only updates the address.
+	// hashicorp/raft's AddStaging, which is AddVoter): it receives the log
+	// but neither votes nor counts, and the leader proposes Promote for it
+	// once its log has caught up. For an existing ID it only updates the
+	// address.
 	AddNonvoterPromoting
 	// Promote turns a Staging server into a Voter.
 	Promote
