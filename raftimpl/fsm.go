@@ -207,6 +207,14 @@ func (r *Raft) fsmSnapshot(st *fsmPosition, user bool) fsmSnapshotResp {
 			return fsmSnapshotResp{err: raft.ErrNothingNewToSnapshot}
 		}
 		if st.handed < st.configurationIndex {
+			// NB: as in hashicorp/raft, the FSM is asked for its snapshot
+			// (and the snapshot released) before the request is refused:
+			// services count on FSM.Snapshot having run.
+			snap, err := r.fsm.Snapshot()
+			if err != nil {
+				return fsmSnapshotResp{err: fmt.Errorf("failed to start snapshot: %w", err)}
+			}
+			snap.Release()
 			return fsmSnapshotResp{err: fmt.Errorf(snapshotConfigPendingFmt, st.configurationIndex, st.handed)}
 		}
 	} else if st.index == 0 || st.index == st.snapshotIndex {

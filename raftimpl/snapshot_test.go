@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,8 +219,19 @@ func TestSnapshotNothingAppliedSinceStart(t *testing.T) {
 func TestSnapshotRefusedRightAfterMembershipChange(t *testing.T) {
 	store := logstore.NewInmemStore()
 	snaps := snapshot.NewInmemSnapshotStore()
-	r := singleNode(t, testConfig(t, "s"), &testFSM{}, store, snaps)
+	fsm := &countingSnapshotFSM{}
+	conf := testConfig(t, "s")
+	addr, trans := transport.NewInmemTransport("single")
+	if err := BootstrapCluster(conf, store, store, snaps, trans,
+		raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: addr}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRaft(conf, fsm, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer func() { r.Shutdown().Error() }()
+	waitFor(t, 10*time.Second, "the single node to lead", func() bool { return r.State() == raft.Leader })
 	af := r.Apply(cmd(1), 5*time.Second)
 	if err := af.Error(); err != nil {
 		t.Fatal(err)
@@ -228,10 +240,15 @@ func TestSnapshotRefusedRightAfterMembershipChange(t *testing.T) {
 	if err := cf.Error(); err != nil {
 		t.Fatal(err)
 	}
-	err := r.Snapshot().Error()
+	err = r.Snapshot().Error()
 	want := fmt.Sprintf("cannot take snapshot now, wait until the configuration entry at %d has been applied (have applied %d)", cf.Index(), af.Index())
 	if err == nil || err.Error() != want {
 		t.Fatalf("Snapshot() right after AddNonvoter = %v, want %q", err, want)
+	}
+	// As hashicorp/raft, the FSM was asked for a snapshot, which was then
+	// released (rqlite's store tests count on it).
+	if n, rel := fsm.counts(); n != 1 || rel != 1 {
+		t.Fatalf("FSM.Snapshot called %d times, released %d, want 1 and 1", n, rel)
 	}
 	if err := r.Barrier(5 * time.Second).Error(); err != nil {
 		t.Fatal(err)
@@ -249,6 +266,31 @@ func TestSnapshotRefusedRightAfterMembershipChange(t *testing.T) {
 		t.Fatalf("snapshot configuration %+v at %d, want 2 servers at %d", meta.Configuration, meta.ConfigurationIndex, cf.Index())
 	}
 }
+
+// countingSnapshotFSM counts its Snapshot calls and the releases of the
+// snapshots it returned.
+type countingSnapshotFSM struct {
+	testFSM
+	snaps, released atomic.Int32
+}
+
+func (f *countingSnapshotFSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.snaps.Add(1)
+	s, err := f.testFSM.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &releaseCounter{FSMSnapshot: s, n: &f.released}, nil
+}
+
+func (f *countingSnapshotFSM) counts() (int32, int32) { return f.snaps.Load(), f.released.Load() }
+
+type releaseCounter struct {
+	raft.FSMSnapshot
+	n *atomic.Int32
+}
+
+func (r *releaseCounter) Release() { r.n.Add(1); r.FSMSnapshot.Release() }
 
 // confStoreFSM is handed configuration entries (raft.ConfigurationStore).
 type confStoreFSM struct {
