@@ -23,6 +23,8 @@ type driver struct {
 	core    *core.Core
 	storage *logStorage
 	ticker  *time.Ticker
+	// sat measures the loop's busy share (raft.thread.main.saturation).
+	sat *saturation
 
 	// pending holds the futures of proposals not yet committed, by index.
 	pending map[uint64]*logFuture
@@ -163,6 +165,7 @@ func (d *driver) run() {
 	trans := r.trans.Consumer()
 	d.writer = newLogWriter(commitStaging(r.logs, &r.commitIndex), &r.writeStarted)
 	d.storage.compactor = newCompactor(r.logs, r.logger, r.metrics)
+	d.sat = newSaturation(keyMainSaturation, r.metrics)
 
 	for {
 		// Proposals (and, on a follower, AppendEntries) wait while the disk
@@ -182,6 +185,7 @@ func (d *driver) run() {
 			return
 		}
 		d.releaseReceive()
+		d.sat.waiting()
 	}
 }
 

@@ -21,20 +21,27 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 	r := d.r
 	select {
 	case <-d.ticker.C:
+		d.sat.working()
 		return d.onTick()
 	case res := <-d.writer.done:
+		d.sat.working()
 		return d.onWriteDone(res)
 	case rpc := <-hot.consumer:
+		d.sat.working()
 		d.handleRPC(rpc)
 		d.drainRPCs(hot.consumer)
 	case rpc := <-hot.rpc:
+		d.sat.working()
 		d.handleRPC(rpc)
 		d.drainRPCs(hot.consumer)
 	case m := <-r.peerRespCh:
+		d.sat.working()
 		d.onPeerResponse(m, hot.propose)
 	case f := <-hot.propose:
+		d.sat.working()
 		d.onPropose(f)
 	case req := <-r.readCh:
+		d.sat.working()
 		d.startRead(req)
 		// Reads queued together share one heartbeat round.
 		for more := true; more; {
@@ -46,15 +53,19 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 			}
 		}
 	case req := <-r.confCh:
+		d.sat.working()
 		// Dropped if its caller already gave up (a plain ErrEnqueueTimeout).
 		if req.future.claim(d.boundEpoch()) {
 			d.confQueue = append(d.confQueue, req)
 		}
 	case req := <-r.transferCh:
+		d.sat.working()
 		d.startTransfer(req)
 	case req := <-r.restoreCh:
+		d.sat.working()
 		d.userRestore(req)
 	case rc := <-r.reloadCh:
+		d.sat.working()
 		// The tick stays HeartbeatTimeout/10 of the start-up value; the
 		// timeouts are re-expressed in it.
 		c := &d.r.conf
@@ -62,10 +73,13 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 			r.logger.Warn("reloaded timeouts not applied", "error", err)
 		}
 	case ev := <-r.snapshotRecvCh:
+		d.sat.working()
 		d.snapshotReceived(ev)
 	case req := <-r.bootstrapCh:
+		d.sat.working()
 		req.respond(d.bootstrap(req.configuration))
 	case info := <-r.snapshotDoneCh:
+		d.sat.working()
 		d.snapshotTaken(info)
 	case <-r.shutdownCh:
 		return true

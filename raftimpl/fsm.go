@@ -32,14 +32,19 @@ func (r *Raft) runFSM() {
 	// the configuration in force there.
 	st := &r.fsmState
 
+	sat := newSaturation(keyFSMSaturation, r.metrics)
 	for {
+		sat.waiting()
 		var batch []commitItem
 		select {
 		case batch = <-r.applyCh:
+			sat.working()
 		case req := <-r.fsmSnapshotCh:
+			sat.working()
 			req.respCh <- r.fsmSnapshot(st, req.user)
 			continue
 		case req := <-r.fsmRestoreCh:
+			sat.working()
 			req.respCh <- r.fsmRestore(st, req)
 			continue
 		case <-r.shutdownCh:

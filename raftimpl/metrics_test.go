@@ -169,6 +169,9 @@ func TestMetricsDocumented(t *testing.T) {
 	oldAge := oldestLogAgeInterval
 	oldestLogAgeInterval = 20 * time.Millisecond
 	t.Cleanup(func() { oldestLogAgeInterval = oldAge })
+	oldSat := saturationPeriod
+	saturationPeriod = 20 * time.Millisecond
+	t.Cleanup(func() { saturationPeriod = oldSat })
 
 	dir := t.TempDir()
 	var nodes []*metricsNode
