@@ -18,7 +18,7 @@ import (
 
 // singleNode starts a bootstrapped one-node cluster over the given stores
 // and waits for it to lead.
-func singleNode(t *testing.T, conf *Config, fsm *testFSM, store *logstore.InmemStore, snaps snapshot.SnapshotStore) *Raft {
+func singleNode(t *testing.T, conf *Config, fsm raft.FSM, store *logstore.InmemStore, snaps snapshot.SnapshotStore) *Raft {
 	t.Helper()
 	addr, trans := transport.NewInmemTransport("single")
 	if has, _ := HasExistingState(store, store, snaps); !has {
@@ -220,18 +220,8 @@ func TestSnapshotRefusedRightAfterMembershipChange(t *testing.T) {
 	store := logstore.NewInmemStore()
 	snaps := snapshot.NewInmemSnapshotStore()
 	fsm := &countingSnapshotFSM{}
-	conf := testConfig(t, "s")
-	addr, trans := transport.NewInmemTransport("single")
-	if err := BootstrapCluster(conf, store, store, snaps, trans,
-		raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: addr}}}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRaft(conf, fsm, store, store, snaps, trans)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := singleNode(t, testConfig(t, "s"), fsm, store, snaps)
 	defer func() { r.Shutdown().Error() }()
-	waitFor(t, 10*time.Second, "the single node to lead", func() bool { return r.State() == raft.Leader })
 	af := r.Apply(cmd(1), 5*time.Second)
 	if err := af.Error(); err != nil {
 		t.Fatal(err)
@@ -240,7 +230,7 @@ func TestSnapshotRefusedRightAfterMembershipChange(t *testing.T) {
 	if err := cf.Error(); err != nil {
 		t.Fatal(err)
 	}
-	err = r.Snapshot().Error()
+	err := r.Snapshot().Error()
 	want := fmt.Sprintf("cannot take snapshot now, wait until the configuration entry at %d has been applied (have applied %d)", cf.Index(), af.Index())
 	if err == nil || err.Error() != want {
 		t.Fatalf("Snapshot() right after AddNonvoter = %v, want %q", err, want)
@@ -304,19 +294,8 @@ func (f *confStoreFSM) StoreConfiguration(index uint64, c raft.Configuration) {}
 func TestSnapshotAfterMembershipChangeConfigurationStore(t *testing.T) {
 	store := logstore.NewInmemStore()
 	snaps := snapshot.NewInmemSnapshotStore()
-	fsm := &confStoreFSM{}
-	conf := testConfig(t, "s")
-	addr, trans := transport.NewInmemTransport("")
-	if err := BootstrapCluster(conf, store, store, snaps, trans,
-		raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: addr}}}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRaft(conf, fsm, store, store, snaps, trans)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := singleNode(t, testConfig(t, "s"), &confStoreFSM{}, store, snaps)
 	defer func() { r.Shutdown().Error() }()
-	waitFor(t, 10*time.Second, "the node to lead", func() bool { return r.State() == raft.Leader })
 	if err := r.Apply(cmd(1), 5*time.Second).Error(); err != nil {
 		t.Fatal(err)
 	}

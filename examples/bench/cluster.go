@@ -217,3 +217,30 @@ func shutdownAll(timeout time.Duration, fns []func() error) error {
 	}
 	return errors.Join(all...)
 }
+
+// streamCloser is the part of both engines' NetworkTransport stopNode uses.
+type streamCloser interface {
+	Close() error
+	CloseStreams()
+}
+
+// stopNode stops one node of either engine: its Raft (whose Shutdown also
+// closes the transport) or, when it never started (shutdown nil), the
+// transport alone; then the transport's pooled outbound connections
+// (otherwise the peers' connection handlers stay blocked reading from them)
+// and the store. trans may be nil.
+func stopNode(shutdown func() error, trans streamCloser, store io.Closer) error {
+	var err error
+	if shutdown != nil {
+		err = shutdown()
+	} else if trans != nil {
+		trans.Close()
+	}
+	if trans != nil {
+		trans.CloseStreams()
+	}
+	if cerr := store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}

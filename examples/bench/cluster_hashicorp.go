@@ -72,10 +72,10 @@ type hcNode struct {
 
 type hcCluster struct {
 	// children run node2 and node3 in -procs mode; nodes then holds node1.
-	children []*child
-	nodes    []*hcNode
-	leader   leaderTracker
-	timeout  time.Duration
+	children
+	nodes   []*hcNode
+	leader  leaderTracker
+	timeout time.Duration
 }
 
 func startHashicorp(o clusterOpts, wal bool) (_ cluster, err error) {
@@ -186,29 +186,15 @@ func init() {
 
 // shutdown stops the node and closes its transport and store.
 func (n *hcNode) shutdown() error {
-	var err error
+	var shutdown func() error
 	if n.raft != nil {
-		err = n.raft.Shutdown().Error() // also closes the transport
-	} else if n.trans != nil {
-		n.trans.Close()
+		shutdown = func() error { return n.raft.Shutdown().Error() }
 	}
+	var trans streamCloser
 	if n.trans != nil {
-		// Close pooled outbound connections; otherwise the peers'
-		// connection handlers stay blocked reading from them.
-		n.trans.CloseStreams()
+		trans = n.trans
 	}
-	if cerr := n.store.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func (c *hcCluster) childPIDs() []int {
-	var out []int
-	for _, ch := range c.children {
-		out = append(out, ch.pid())
-	}
-	return out
+	return stopNode(shutdown, trans, n.store)
 }
 
 func (c *hcCluster) findLeader() int {
@@ -254,8 +240,6 @@ func (c *hcCluster) close() error {
 	for _, n := range c.nodes {
 		fns = append(fns, n.shutdown)
 	}
-	for _, ch := range c.children {
-		fns = append(fns, func() error { return ch.stop(30 * time.Second) })
-	}
+	fns = append(fns, c.children.stoppers(30*time.Second)...)
 	return shutdownAll(30*time.Second, fns)
 }

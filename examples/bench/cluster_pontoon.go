@@ -51,7 +51,7 @@ type ptNode struct {
 
 type ptCluster struct {
 	// children run node2 and node3 in -procs mode; nodes then holds node1.
-	children []*child
+	children
 	// ctx bounds reads; close cancels it.
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -160,27 +160,15 @@ func init() {
 
 // shutdown stops the node and closes its transport and store.
 func (n *ptNode) shutdown() error {
-	var err error
+	var shutdown func() error
 	if n.raft != nil {
-		err = n.raft.Shutdown().Error() // also closes the transport
-	} else if n.trans != nil {
-		n.trans.Close()
+		shutdown = func() error { return n.raft.Shutdown().Error() }
 	}
+	var trans streamCloser
 	if n.trans != nil {
-		n.trans.CloseStreams()
+		trans = n.trans
 	}
-	if cerr := n.store.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func (c *ptCluster) childPIDs() []int {
-	var out []int
-	for _, ch := range c.children {
-		out = append(out, ch.pid())
-	}
-	return out
+	return stopNode(shutdown, trans, n.store)
 }
 
 func (c *ptCluster) findLeader() int {
@@ -236,8 +224,6 @@ func (c *ptCluster) close() error {
 	for _, n := range c.nodes {
 		fns = append(fns, n.shutdown)
 	}
-	for _, ch := range c.children {
-		fns = append(fns, func() error { return ch.stop(30 * time.Second) })
-	}
+	fns = append(fns, c.children.stoppers(30*time.Second)...)
 	return shutdownAll(30*time.Second, fns)
 }

@@ -115,6 +115,27 @@ func spawnNode(engine string, o clusterOpts, i int, dir, addr string) (*child, e
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
+// children are a cluster's nodes in child processes.
+type children []*child
+
+// childPIDs implements childProcs.
+func (cs children) childPIDs() []int {
+	var out []int
+	for _, ch := range cs {
+		out = append(out, ch.pid())
+	}
+	return out
+}
+
+// stoppers returns a stop function per child, for shutdownAll.
+func (cs children) stoppers(timeout time.Duration) []func() error {
+	var out []func() error
+	for _, ch := range cs {
+		out = append(out, func() error { return ch.stop(timeout) })
+	}
+	return out
+}
+
 // stop asks the child to shut its node down (by closing its stdin) and
 // waits for it to exit; after timeout it is killed.
 func (c *child) stop(timeout time.Duration) error {
