@@ -102,8 +102,8 @@ func appMsg(prev uint64, n int) core.Message {
 
 // TestPipelineWindow checks the sender's use of the pipeline window:
 // requests that are not full wait while eagerWindow are outstanding (and
-// merge what queued meanwhile), full ones (MaxAppendEntries entries) use the
-// transport's whole window.
+// merge what arrives meanwhile), full ones (MaxAppendEntries entries) use
+// the transport's whole window.
 func TestPipelineWindow(t *testing.T) {
 	const window, maxEntries = 8, 4
 	_, inmem := transport.NewInmemTransport("a")
@@ -152,14 +152,23 @@ func TestPipelineWindow(t *testing.T) {
 		t.Fatalf("requests sent (entries each) = %v, want the last to merge 2", got)
 	}
 	waitOutstanding(2)
+	// A waiting request that fills up with what arrives goes out without
+	// waiting for a reply.
+	for i := 0; i < maxEntries; i++ {
+		push(1)
+	}
+	waitOutstanding(3)
+	if got := pl.sent(); len(got) != 4 || got[3] != maxEntries {
+		t.Fatalf("requests sent (entries each) = %v, want a fourth of %d", got, maxEntries)
+	}
 	// Full requests fill the transport's window, and no more.
-	for i := 0; i < window-2; i++ {
+	for i := 3; i < window; i++ {
 		push(maxEntries)
-		waitOutstanding(3 + i)
+		waitOutstanding(i + 1)
 	}
 	push(maxEntries)
 	pl.release()
-	waitFor(t, 5*time.Second, "the request after a reply", func() bool { return len(pl.sent()) == 3+window-1 })
+	waitFor(t, 5*time.Second, "the request after a reply", func() bool { return len(pl.sent()) == window+2 })
 	waitOutstanding(window)
 	for _, n := range pl.sent()[3:] {
 		if n != maxEntries {
