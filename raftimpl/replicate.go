@@ -51,8 +51,10 @@ func (p *peer) replicate() {
 			// taking in what arrives meanwhile; a full one (it reached the
 			// per-request bounds, or the next message cannot join it) may
 			// use the transport's whole window.
-			if m.Type == core.MsgApp {
-				b := p.newAppendBatch(m)
+			var b appendBatch
+			isApp := m.Type == core.MsgApp
+			if isApp {
+				b = p.newAppendBatch(m)
 				if held = p.coalesce(&b); held == nil {
 					ok, next := p.waitEager(pl, &b)
 					if !ok {
@@ -60,7 +62,6 @@ func (p *peer) replicate() {
 					}
 					held = next
 				}
-				m = b.m
 			}
 			if !pl.waitRoom() {
 				select {
@@ -69,9 +70,10 @@ func (p *peer) replicate() {
 				default:
 				}
 			}
-			if m.Type == core.MsgApp && held == nil {
-				b := p.newAppendBatch(m)
-				held = p.coalesce(&b)
+			if isApp {
+				if held == nil {
+					held = p.coalesce(&b)
+				}
 				m = b.m
 			}
 			if pl.send(m) {
