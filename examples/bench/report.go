@@ -312,26 +312,53 @@ func printCellErrors(w io.Writer, cols columns, cells func(*engineResult) []cell
 }
 
 func printSoak(w io.Writer, rep *report, cols columns) {
-	fmt.Fprintf(w, "\nSoak: memory over time (MB; VmRSS includes bbolt's mmapped files, RssAnon does not)\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "\nSoak: memory over time (MB; VmRSS = RssAnon + RssFile (+ shmem); RssFile includes bbolt's mmapped files, "+
+		"\"db rss\" the resident part of the .db mappings; db = raft.db files (raft-wal: wal-meta.db), summed over the nodes)\n")
 	for _, e := range cols.engines {
 		if e.Soak == nil {
-			fmt.Fprintf(tw, "%s\terror: %s\t\n", e.Engine, e.Err)
+			fmt.Fprintf(w, "%s: error: %s\n", e.Engine, e.Err)
 			continue
 		}
 		s := e.Soak
-		var parts []string
+		fmt.Fprintf(w, "%s: %.0f ops/s, peak last/first window: RSS %.2f×, anon %.2f×%s\n",
+			e.Engine, s.OpsPerSec, s.Growth, s.AnonGrowth, soakRatio(s, 60))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "t s\tVmRSS\tpeak\tRssAnon\tRssFile\theap\tdb\tdb rss\tjournal\twal\tfirst\tlast\tsnaps\tfree pages\t\n")
 		for _, x := range s.Samples {
-			parts = append(parts, fmt.Sprintf("t=%.0fs RSS %.1f (peak %.1f) anon %.1f (peak %.1f) heap %.1f",
-				x.AtSec, x.RSSMB, x.WindowPeakMB, x.AnonMB, x.WindowPeakAnonMB, x.HeapMB))
+			p := x.Store
+			free := "-"
+			if p.Bolt != nil {
+				free = fmt.Sprintf("%d+%d", p.Bolt.FreePages, p.Bolt.PendingPages)
+			}
+			fmt.Fprintf(tw, "%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%s\t\n",
+				x.AtSec, x.RSSMB, x.WindowPeakMB, x.AnonMB, x.FileMB, x.HeapMB, p.DBMB, p.DBMappedMB, p.JournalMB, p.WALMB,
+				p.First, p.Last, p.Snapshots, free)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f ops/s\tpeak last/first window: RSS %.2f×, anon %.2f×\t%s\t\n",
-			e.Engine, s.OpsPerSec, s.Growth, s.AnonGrowth, strings.Join(parts, "; "))
+		tw.Flush()
 		if s.Err != "" {
-			fmt.Fprintf(tw, "%s\terror: %s\t\n", e.Engine, s.Err)
+			fmt.Fprintf(w, "%s: error: %s\n", e.Engine, s.Err)
 		}
 	}
-	tw.Flush()
+}
+
+// soakRatio is ", VmRSS last/<at> s: N×" for the sample nearest at seconds.
+func soakRatio(s *soakResult, at float64) string {
+	n := len(s.Samples)
+	if n < 2 {
+		return ""
+	}
+	ref := -1
+	for i, x := range s.Samples[:n-1] {
+		if x.AtSec >= at-1 {
+			ref = i
+			break
+		}
+	}
+	if ref < 0 || s.Samples[ref].RSSMB == 0 {
+		return ""
+	}
+	last := s.Samples[n-1]
+	return fmt.Sprintf(", VmRSS at %.0f s / at %.0f s: %.2f×", last.AtSec, s.Samples[ref].AtSec, last.RSSMB/s.Samples[ref].RSSMB)
 }
 
 func printEngines(w io.Writer, rep *report) {
