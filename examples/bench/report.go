@@ -341,24 +341,31 @@ func printSoak(w io.Writer, rep *report, cols columns) {
 	}
 }
 
-// soakRatio is ", VmRSS last/<at> s: N×" for the sample nearest at seconds.
+// soakRatio is ", VmRSS at <end> s / at <at> s: N×" (soakGrowth).
 func soakRatio(s *soakResult, at float64) string {
+	r, ok := soakGrowth(s, at)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(", VmRSS at %.0f s / at %.0f s: %.2f×", s.Samples[len(s.Samples)-1].AtSec, at, r)
+}
+
+// soakGrowth is the last sample's VmRSS over that of the first sample at
+// or after at seconds (false if the soak is shorter).
+func soakGrowth(s *soakResult, at float64) (float64, bool) {
 	n := len(s.Samples)
 	if n < 2 {
-		return ""
+		return 0, false
 	}
-	ref := -1
-	for i, x := range s.Samples[:n-1] {
+	for _, x := range s.Samples[:n-1] {
 		if x.AtSec >= at-1 {
-			ref = i
-			break
+			if x.RSSMB == 0 {
+				return 0, false
+			}
+			return s.Samples[n-1].RSSMB / x.RSSMB, true
 		}
 	}
-	if ref < 0 || s.Samples[ref].RSSMB == 0 {
-		return ""
-	}
-	last := s.Samples[n-1]
-	return fmt.Sprintf(", VmRSS at %.0f s / at %.0f s: %.2f×", last.AtSec, s.Samples[ref].AtSec, last.RSSMB/s.Samples[ref].RSSMB)
+	return 0, false
 }
 
 func printEngines(w io.Writer, rep *report) {
@@ -410,6 +417,16 @@ func evalGoals(rep *report) []goal {
 				v += fmt.Sprintf(" (HashiCorp %.2f×)", cols.h.Soak.AnonGrowth)
 			}
 			gs = append(gs, goal{"Pontoon RssAnon, last 10 s window vs first (peaks)", "within 20%", v, g <= 1.2})
+			// Issue 14: the end (300 s) within 1.5× of the 60 s figure.
+			if r, ok := soakGrowth(s, 60); ok {
+				v = fmt.Sprintf("%.2f×", r)
+				if cols.h != nil && cols.h.Soak != nil {
+					if hr, ok := soakGrowth(cols.h.Soak, 60); ok {
+						v += fmt.Sprintf(" (HashiCorp %.2f×)", hr)
+					}
+				}
+				gs = append(gs, goal{fmt.Sprintf("Pontoon VmRSS at %.0f s vs at 60 s", s.Samples[len(s.Samples)-1].AtSec), "≤ 1.5×", v, r <= 1.5})
+			}
 		}
 		return gs
 	}
