@@ -87,7 +87,7 @@ func fileSize(t *testing.T, path string) int64 {
 	return fi.Size()
 }
 
-// TestBoltResidentBounded: a store that keeps 16 MiB of log while 3× that
+// TestBoltResidentBounded: a store that keeps 8 MiB of log while 3× that
 // is written and compacted through it keeps at most about
 // ResidentTrimBytes of its file resident in the process, and its file
 // stops growing once compaction frees pages (bbolt reuses them). The same
@@ -98,10 +98,10 @@ func TestBoltResidentBounded(t *testing.T) {
 	}
 	const (
 		size     = 4096
-		keep     = 4 << 10 // entries: 16 MiB of values
-		perRound = 1 << 10
-		rounds   = 12 // 48 MiB written
-		trim     = 2 << 20
+		keep     = 2 << 10 // entries: 8 MiB of values
+		perRound = 512
+		rounds   = 12 // 24 MiB written
+		trim     = 1 << 20
 	)
 	run := func(t *testing.T, trimBytes int64) (maxRes, midSize, endSize int64, trims int64) {
 		path := filepath.Join(t.TempDir(), "raft.db")
@@ -146,7 +146,7 @@ func TestBoltResidentBounded(t *testing.T) {
 		if trims == 0 {
 			t.Error("no trim")
 		}
-		// The retained log is 16 MiB; freed pages are reused, so the
+		// The retained log is 8 MiB; freed pages are reused, so the
 		// file stops growing after the first rounds.
 		if endSize > midSize+midSize/4 {
 			t.Errorf("file grew from %d to %d bytes while the log stayed %d entries", midSize, endSize, keep)
