@@ -249,7 +249,8 @@ func New(opts Options) (_ *BoltStore, err error) {
 		return nil, err
 	}
 
-	s := &BoltStore{path: opts.Path, logger: logger, metrics: metricSink{opts.Metrics}, rt: newResidentTrim(opts)}
+	s := &BoltStore{path: opts.Path, logger: logger, metrics: metricSink{opts.Metrics}}
+	s.rt.every = residentTrimEvery(opts)
 	if err := func() (err error) {
 		defer guardFor(s.path, "open", &err)()
 		s.db, err = bbolt.Open(opts.Path, mode, bopts)

@@ -50,7 +50,8 @@ type residentTrim struct {
 	off    atomic.Bool
 }
 
-func newResidentTrim(opts Options) residentTrim {
+// residentTrimEvery is residentTrim.every for opts.
+func residentTrimEvery(opts Options) int64 {
 	every := opts.ResidentTrimBytes
 	if every == 0 {
 		every = DefaultResidentTrimBytes
@@ -60,7 +61,7 @@ func newResidentTrim(opts Options) residentTrim {
 		// asked for them to stay.
 		every = -1
 	}
-	return residentTrim{every: every}
+	return every
 }
 
 // noteRead counts n bytes read from the file. It never trims: the caller
