@@ -97,6 +97,17 @@ type Options struct {
 	// global instance, as raft-boltdb.
 	Metrics *metrics.Metrics
 
+	// ResidentTrimBytes bounds how much of the file bbolt's memory mapping
+	// keeps resident in the process (VmRSS): once the store has written,
+	// deleted or read this many bytes of log entries in the file since the
+	// last time, it drops the mapping's resident pages (they stay in the
+	// kernel's page cache; later reads fault them back in). Without it the
+	// resident part grows toward the file's size. 0 means
+	// DefaultResidentTrimBytes (16 MiB); negative never trims. Linux only
+	// (ignored elsewhere); ignored with BoltOptions.Mlock. See
+	// bolt_resident.go.
+	ResidentTrimBytes int64
+
 	// JournalSize is the size in bytes of each of the two journal files;
 	// 0 means DefaultJournalSize (2 MiB), smaller values than
 	// MinJournalSize are raised to it. A batch larger than a journal file
@@ -173,6 +184,9 @@ type BoltStore struct {
 	// tell a bbolt file that lost transactions.
 	lastTx atomic.Uint64
 
+	// rt releases the mapping's resident pages (bolt_resident.go).
+	rt residentTrim
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -236,6 +250,7 @@ func New(opts Options) (_ *BoltStore, err error) {
 	}
 
 	s := &BoltStore{path: opts.Path, logger: logger, metrics: metricSink{opts.Metrics}}
+	s.rt.every = residentTrimEvery(opts)
 	if err := func() (err error) {
 		defer guardFor(s.path, "open", &err)()
 		s.db, err = bbolt.Open(opts.Path, mode, bopts)

@@ -104,6 +104,7 @@ func (s *BoltStore) GetLog(index uint64, log *raft.Log) (err error) {
 	if v == nil {
 		return raft.ErrLogNotFound
 	}
+	s.noteRead(len(v))
 	var l raft.Log
 	if err := decodeLog(v, &l); err != nil {
 		return fmt.Errorf("%w: log store %s: log %d does not decode: %v", raft.ErrCorrupt, s.path, index, err)
@@ -226,6 +227,11 @@ func (s *BoltStore) putEncoded(keys []byte, vals [][]byte) (err error) {
 	if err := s.commitTx(tx); err != nil {
 		return fmt.Errorf("log store %s: store logs %d-%d: commit: %w", s.path, index(0), index(n-1), err)
 	}
+	size := 0
+	for _, v := range vals {
+		size += len(v)
+	}
+	s.noteWritten(size)
 	return nil
 }
 
@@ -285,7 +291,12 @@ func (s *BoltStore) boltDeleteRange(min, max uint64) (err error) {
 		return nil
 	}
 	last, _ := c.Last()
+	// deleted is the bytes of the deleted records, which the walk touched
+	// in the mapping (noteWritten).
+	deleted := 0
 	if bytes.Compare(minKey[:], first) <= 0 && bytes.Compare(maxKey[:], last) >= 0 {
+		// NB: DeleteBucket visits every page of the bucket.
+		deleted = int(s.rt.every)
 		if err := tx.DeleteBucket(bucketLogs); err != nil {
 			return fmt.Errorf("log store %s: delete range: %w", s.path, err)
 		}
@@ -299,13 +310,14 @@ func (s *BoltStore) boltDeleteRange(min, max uint64) (err error) {
 		// for every key. The cursor walks the pages as they were when the
 		// transaction began and Delete edits an in-memory copy of the leaf,
 		// so Prev after Delete does not skip keys.
-		k, _ := c.Seek(maxKey[:])
+		k, v := c.Seek(maxKey[:])
 		if k == nil {
-			k, _ = c.Last()
+			k, v = c.Last()
 		} else if bytes.Compare(k, maxKey[:]) > 0 {
-			k, _ = c.Prev()
+			k, v = c.Prev()
 		}
-		for ; k != nil && bytes.Compare(k, minKey[:]) >= 0; k, _ = c.Prev() {
+		for ; k != nil && bytes.Compare(k, minKey[:]) >= 0; k, v = c.Prev() {
+			deleted += len(k) + len(v)
 			if err := c.Delete(); err != nil {
 				return fmt.Errorf("log store %s: delete range %d-%d: %w", s.path, min, max, err)
 			}
@@ -314,5 +326,6 @@ func (s *BoltStore) boltDeleteRange(min, max uint64) (err error) {
 	if err := s.commitTx(tx); err != nil {
 		return fmt.Errorf("log store %s: delete range %d-%d: commit: %w", s.path, min, max, err)
 	}
+	s.noteWritten(deleted)
 	return nil
 }

@@ -127,6 +127,18 @@
 // directory afterwards (see above). With Options.NoJournal the bbolt file
 // is complete at every instant and needs no hand-over.
 //
+// Memory: bbolt reads the file through a memory mapping, and every page a
+// read touches (checkpoints walk the last leaf, compaction walks every leaf
+// it deletes, GetLog reads entries) stays resident in the process, so
+// without care VmRSS grows toward the file's size, which bbolt never
+// shrinks (the file is as large as the longest log kept between two
+// snapshots; freed pages are reused). On Linux, BoltStore drops the
+// mapping's resident pages (madvise MADV_DONTNEED; the data stays in the
+// kernel's page cache) each time Options.ResidentTrimBytes (default 16 MiB)
+// of log data has been written, deleted or read in the file, which keeps
+// the resident part of the file to about that much. A negative value turns
+// it off; BoltOptions.Mlock turns it off too. See bolt_resident.go.
+//
 // Corrupt files: bbolt trusts its file and may crash the process on a
 // truncated or damaged one. BoltStore checks the meta pages against the
 // file size before bbolt opens it, reads the first and last entries at

@@ -111,3 +111,9 @@ func BeginClose(s *BoltStore) error {
 	}
 	return s.writeJournalState(&journalState{id: s.j.id, size: s.j.size})
 }
+
+// ResidentTrims returns how many times s released its mapping's resident
+// pages, and how many attempts failed.
+func ResidentTrims(s *BoltStore) (done, failed int64) {
+	return s.rt.trims.Load(), s.rt.failed.Load()
+}

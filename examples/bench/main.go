@@ -427,10 +427,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 		if c.soak > 0 {
 			spec := cellSpec{kind: "write", clients: c.soakClients, size: c.sizes[0], dur: c.soak, timeout: c.timeout}
 			fmt.Fprintf(progress, "bench: %s: soak %v, %d clients, %d B\n", eng.name, c.soak, spec.clients, spec.size)
-			s, b := runSoak(ctx, cl, spec, func(s soakSample) {
-				fmt.Fprintf(progress, "bench: %s: soak t=%4.0fs RSS %6.1f MB (window peak %6.1f), anon %6.1f MB (window peak %6.1f), heap %6.1f MB, ops %d, goroutines %d\n",
-					eng.name, s.AtSec, s.RSSMB, s.WindowPeakMB, s.AnonMB, s.WindowPeakAnonMB, s.HeapMB, s.OpsSoFar, s.Goroutine)
-			})
+			s, b := runSoak(ctx, cl, spec, edir, func(s soakSample) { logSoakSample(progress, eng.name, s) })
 			res.Soak, broken = &s, b
 		} else {
 			for _, size := range c.sizes {

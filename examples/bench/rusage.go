@@ -32,7 +32,7 @@ func mallocs() uint64 {
 // pages too (RssFile), which grow with the log files of both engines alike;
 // RssAnon is the engine's own memory (Go heap, stacks, runtime).
 type memStatus struct {
-	rss, anon, hwm uint64
+	rss, anon, file, hwm uint64
 }
 
 func procStatus() memStatus {
@@ -51,6 +51,8 @@ func procStatus() memStatus {
 			dst = &m.rss
 		case strings.HasPrefix(line, "RssAnon:"):
 			dst = &m.anon
+		case strings.HasPrefix(line, "RssFile:"):
+			dst = &m.file
 		case strings.HasPrefix(line, "VmHWM:"):
 			dst = &m.hwm
 		default:

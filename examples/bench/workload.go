@@ -186,19 +186,22 @@ type soakResult struct {
 }
 
 type soakSample struct {
-	AtSec            float64 `json:"at_sec"`
-	RSSMB            float64 `json:"rss_mb"`
-	WindowPeakMB     float64 `json:"window_peak_rss_mb"` // peak VmRSS since the previous sample
-	AnonMB           float64 `json:"rss_anon_mb"`
-	WindowPeakAnonMB float64 `json:"window_peak_rss_anon_mb"`
-	HeapMB           float64 `json:"heap_inuse_mb"`
-	OpsSoFar         uint64  `json:"ops"`
-	Goroutine        int     `json:"goroutines"`
+	AtSec            float64   `json:"at_sec"`
+	RSSMB            float64   `json:"rss_mb"`
+	WindowPeakMB     float64   `json:"window_peak_rss_mb"` // peak VmRSS since the previous sample
+	AnonMB           float64   `json:"rss_anon_mb"`
+	WindowPeakAnonMB float64   `json:"window_peak_rss_anon_mb"`
+	HeapMB           float64   `json:"heap_inuse_mb"`
+	FileMB           float64   `json:"rss_file_mb"` // RssFile: mapped files' resident pages
+	OpsSoFar         uint64    `json:"ops"`
+	Goroutine        int       `json:"goroutines"`
+	Store            soakProbe `json:"store"`
 }
 
 // runSoak drives spec.clients writers for spec.dur (no warm-up), sampling
 // RSS every 10 s and at the end. progress, if not nil, sees each sample.
-func runSoak(ctx context.Context, cl cluster, spec cellSpec, progress func(soakSample)) (res soakResult, broken bool) {
+// dir is the engine's data directory, which the samples measure.
+func runSoak(ctx context.Context, cl cluster, spec cellSpec, dir string, progress func(soakSample)) (res soakResult, broken bool) {
 	res = soakResult{Clients: spec.clients, Size: spec.size}
 	var (
 		stop     atomic.Bool
@@ -241,8 +244,9 @@ func runSoak(ctx context.Context, cl cluster, spec cellSpec, progress func(soakS
 		m := procStatus()
 		window.sample()
 		s := soakSample{AtSec: time.Since(t0).Seconds(), RSSMB: mb(m.rss), WindowPeakMB: mb(window.rss),
-			AnonMB: mb(m.anon), WindowPeakAnonMB: mb(window.anon),
-			HeapMB: mb(heapInuse()), OpsSoFar: ops.Load(), Goroutine: numGoroutine()}
+			AnonMB: mb(m.anon), WindowPeakAnonMB: mb(window.anon), FileMB: mb(m.file),
+			HeapMB: mb(heapInuse()), OpsSoFar: ops.Load(), Goroutine: numGoroutine(),
+			Store: probeSoak(cl, dir)}
 		window = peaks{}
 		res.Samples = append(res.Samples, s)
 		if progress != nil {
