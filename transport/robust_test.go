@@ -26,7 +26,10 @@ func TestNetBadPeers(t *testing.T) {
 		c.IdleTimeout = 300 * time.Millisecond
 		c.Timeout = 300 * time.Millisecond
 	})
-	cli, _ := newTestTransport(t, nil)
+	// NB: the client's IdleTimeout matches the server's, as in a cluster of
+	// one configuration: it then never reuses a pooled connection the server
+	// may have dropped as idle (it drops its own at half the timeout).
+	cli, _ := newTestTransport(t, func(c *NetworkTransportConfig) { c.IdleTimeout = 300 * time.Millisecond })
 	serve(t, srv, func(rpc RPC) { rpc.Respond(&RequestVoteResponse{Term: 1, Granted: true}, nil) })
 
 	// The good client calls continuously until the attacks are over.
@@ -70,13 +73,7 @@ func TestNetBadPeers(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for _, a := range attacks {
-		conn, err := net.Dial("tcp", string(srv.LocalAddr()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Write(a.payload); err != nil {
-			t.Fatalf("%s: write: %v", a.name, err)
-		}
+		conn := dialAndWrite(t, srv.LocalAddr(), a.name, a.payload)
 		if a.name == "truncated" {
 			_ = conn.(*net.TCPConn).CloseWrite()
 		}
@@ -127,6 +124,29 @@ func TestNetBadPeers(t *testing.T) {
 	if goodCalls == 0 {
 		t.Fatal("the good client made no calls")
 	}
+}
+
+// dialAndWrite dials addr and writes payload. A write can find the
+// connection already closed when this goroutine was starved past the
+// server's first-request Timeout between the dial and the write (a loaded
+// -race run): that attempt proves nothing, so it dials again (bounded).
+func dialAndWrite(t *testing.T, addr raft.ServerAddress, name string, payload []byte) net.Conn {
+	t.Helper()
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		conn, err := net.Dial("tcp", string(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write(payload); err != nil {
+			lastErr = err
+			_ = conn.Close()
+			continue
+		}
+		return conn
+	}
+	t.Fatalf("%s: write: %v", name, lastErr)
+	return nil
 }
 
 // expectClosed waits (bounded) for the server to close conn.
