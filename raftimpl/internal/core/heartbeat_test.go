@@ -81,3 +81,80 @@ func TestQuietHeartbeatOnlyForFollowerWithLeader(t *testing.T) {
 		t.Fatalf("candidate offers a quiet heartbeat")
 	}
 }
+
+// Reads made before the next Ready share one heartbeat round; a read made
+// after it starts a fresh round, which an answer to the earlier round does
+// not confirm.
+func TestReadsShareOneRoundPerBatch(t *testing.T) {
+	e := cluster(t, "3")
+	l := e.nodes[0]
+	round := l.core.round
+	for id := uint64(1); id <= 5; id++ {
+		l.core.VerifyLeader(id)
+	}
+	rd := l.core.Ready()
+	hbs := 0
+	for _, m := range rd.Messages {
+		if m.Type == MsgHeartbeat {
+			hbs++
+			if m.Context != round+1 {
+				t.Fatalf("heartbeat of round %d, want %d", m.Context, round+1)
+			}
+		}
+	}
+	if hbs != 2 || len(rd.ReadStates) != 0 {
+		t.Fatalf("5 reads in one batch: %d heartbeats (want 2), read states %+v", hbs, rd.ReadStates)
+	}
+	l.core.Advance(rd)
+	// The next batch gets its own round at once, without waiting for the
+	// first round's answers.
+	l.core.VerifyLeader(6)
+	rd2 := l.core.Ready()
+	l.core.Advance(rd2)
+	if l.core.round != round+2 || !hasMsg(rd2.Messages, MsgHeartbeat) {
+		t.Fatalf("second batch: round %d (want %d), messages %+v", l.core.round, round+2, rd2.Messages)
+	}
+	// n2 answers round 1: the first batch is confirmed, not the second.
+	ack := func(r uint64) []ReadState {
+		if err := l.core.Step(Message{Type: MsgHeartbeatResp, From: "n2", To: "n1", Term: l.core.term, Success: true, Context: r}); err != nil {
+			t.Fatal(err)
+		}
+		rd := l.core.Ready()
+		l.core.Advance(rd)
+		return rd.ReadStates
+	}
+	rs := ack(round + 1)
+	if len(rs) != 5 {
+		t.Fatalf("answer to round 1 confirmed %+v, want reads 1-5", rs)
+	}
+	for i, r := range rs {
+		if !r.OK || r.ID != uint64(i+1) || r.Index != l.core.log.committed {
+			t.Fatalf("read state %+v", r)
+		}
+	}
+	if rs := ack(round + 2); len(rs) != 1 || rs[0].ID != 6 || !rs[0].OK {
+		t.Fatalf("answer to round 2 confirmed %+v, want read 6", rs)
+	}
+}
+
+// A leader deposed with reads pending answers them all ok=false.
+func TestDeposedLeaderFailsPendingReads(t *testing.T) {
+	e := cluster(t, "3")
+	l := e.nodes[0]
+	for id := uint64(1); id <= 3; id++ {
+		l.core.VerifyLeader(id)
+	}
+	l.core.Advance(l.core.Ready())
+	if err := l.core.Step(Message{Type: MsgHeartbeat, From: "n2", To: "n1", Term: l.core.term + 1}); err != nil {
+		t.Fatal(err)
+	}
+	rd := l.core.Ready()
+	if len(rd.ReadStates) != 3 {
+		t.Fatalf("deposed leader answered %+v, want 3 failed reads", rd.ReadStates)
+	}
+	for _, r := range rd.ReadStates {
+		if r.OK {
+			t.Fatalf("read confirmed by a deposed leader: %+v", r)
+		}
+	}
+}
