@@ -113,6 +113,12 @@ type Core struct {
 	// remoteReads are this follower's ReadIndex calls waiting for the
 	// leader's MsgReadIndexResp.
 	remoteReads []remoteRead
+	// remoteBatch numbers this follower's MsgReadIndex requests (it only
+	// grows); remoteSent is set while the current one, to remoteLead, waits
+	// for the next Ready: reads made meanwhile join it.
+	remoteBatch uint64
+	remoteSent  bool
+	remoteLead  raft.ServerID
 
 	// Output accumulated for the next Ready.
 	msgs       []Message

@@ -158,3 +158,51 @@ func TestDeposedLeaderFailsPendingReads(t *testing.T) {
 		}
 	}
 }
+
+// A follower's ReadIndex calls made before the next Ready share one
+// MsgReadIndex; the leader's answer settles them all, and not a read of a
+// later batch.
+func TestFollowerReadsShareOneRequest(t *testing.T) {
+	e := cluster(t, "3")
+	f := e.nodes[1].core
+	for id := uint64(1); id <= 3; id++ {
+		f.ReadIndex(id)
+	}
+	rd := f.Ready()
+	f.Advance(rd)
+	var reqs []Message
+	for _, m := range rd.Messages {
+		if m.Type == MsgReadIndex {
+			reqs = append(reqs, m)
+		}
+	}
+	if len(reqs) != 1 || reqs[0].To != "n1" {
+		t.Fatalf("3 reads in one batch sent %+v, want one MsgReadIndex to n1", reqs)
+	}
+	f.ReadIndex(4)
+	rd = f.Ready()
+	f.Advance(rd)
+	if len(rd.Messages) != 1 || rd.Messages[0].Type != MsgReadIndex || rd.Messages[0].Context == reqs[0].Context {
+		t.Fatalf("the next batch sent %+v, want a MsgReadIndex of its own", rd.Messages)
+	}
+	answer := func(batch uint64) []ReadState {
+		if err := f.Step(Message{Type: MsgReadIndexResp, From: "n1", To: "n2", Term: f.term, Context: batch, Index: 7, Success: true}); err != nil {
+			t.Fatal(err)
+		}
+		rd := f.Ready()
+		f.Advance(rd)
+		return rd.ReadStates
+	}
+	rs := answer(reqs[0].Context)
+	if len(rs) != 3 {
+		t.Fatalf("answer to the first batch settled %+v, want reads 1-3", rs)
+	}
+	for i, r := range rs {
+		if r.ID != uint64(i+1) || !r.OK || r.Index != 7 {
+			t.Fatalf("read state %+v", r)
+		}
+	}
+	if rs := answer(rd.Messages[0].Context); len(rs) != 1 || rs[0].ID != 4 {
+		t.Fatalf("answer to the second batch settled %+v, want read 4", rs)
+	}
+}

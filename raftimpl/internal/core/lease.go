@@ -36,6 +36,8 @@ const maxRoundTicks = 256
 type remoteRead struct {
 	id     uint64
 	leader raft.ServerID
+	// batch is the MsgReadIndex (its Context) that asks for this read.
+	batch uint64
 	// elapsed counts ticks since the request; the read fails after
 	// ElectionTick ticks without an answer.
 	elapsed int
@@ -108,8 +110,15 @@ func (c *Core) ReadIndex(id uint64) {
 		c.readStates = append(c.readStates, ReadState{ID: id})
 		return
 	}
-	c.remoteReads = append(c.remoteReads, remoteRead{id: id, leader: c.lead})
-	c.send(Message{Type: MsgReadIndex, To: c.lead, Context: id})
+	// NB: reads made before the next Ready share one MsgReadIndex: it
+	// leaves after every one of them was called, so the leader's round,
+	// started when it arrives, covers them all.
+	if !c.remoteSent || c.remoteLead != c.lead {
+		c.remoteBatch++
+		c.remoteSent, c.remoteLead = true, c.lead
+		c.send(Message{Type: MsgReadIndex, To: c.lead, Context: c.remoteBatch})
+	}
+	c.remoteReads = append(c.remoteReads, remoteRead{id: id, leader: c.lead, batch: c.remoteBatch})
 }
 
 // handleReadIndex is the leader's MsgReadIndex.
@@ -117,16 +126,18 @@ func (c *Core) handleReadIndex(m Message) {
 	c.verifyLeader(pendingRead{id: m.Context, from: m.From})
 }
 
-// handleReadIndexResponse answers the follower's read m responds to.
+// handleReadIndexResponse answers the follower's reads of the batch m
+// responds to.
 func (c *Core) handleReadIndexResponse(m Message) {
-	for i, r := range c.remoteReads {
-		if r.id != m.Context || r.leader != m.From {
+	keep := c.remoteReads[:0]
+	for _, r := range c.remoteReads {
+		if r.batch == m.Context && r.leader == m.From {
+			c.readStates = append(c.readStates, ReadState{ID: r.id, Index: m.Index, OK: m.Success})
 			continue
 		}
-		c.readStates = append(c.readStates, ReadState{ID: r.id, Index: m.Index, OK: m.Success})
-		c.remoteReads = append(c.remoteReads[:i], c.remoteReads[i+1:]...)
-		return
+		keep = append(keep, r)
 	}
+	c.remoteReads = keep
 }
 
 // failRemoteReads fails the follower reads sent to leader (unreachable).
