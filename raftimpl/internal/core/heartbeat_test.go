@@ -159,50 +159,82 @@ func TestDeposedLeaderFailsPendingReads(t *testing.T) {
 	}
 }
 
-// A follower's ReadIndex calls made before the next Ready share one
-// MsgReadIndex; the leader's answer settles them all, and not a read of a
-// later batch.
+// A follower's ReadIndex calls share one MsgReadIndex per batch, one batch
+// in flight at a time: calls made while one is in flight form the next,
+// sent when the answer comes. An answer settles its batch only.
 func TestFollowerReadsShareOneRequest(t *testing.T) {
 	e := cluster(t, "3")
 	f := e.nodes[1].core
-	for id := uint64(1); id <= 3; id++ {
-		f.ReadIndex(id)
-	}
-	rd := f.Ready()
-	f.Advance(rd)
-	var reqs []Message
-	for _, m := range rd.Messages {
-		if m.Type == MsgReadIndex {
-			reqs = append(reqs, m)
-		}
-	}
-	if len(reqs) != 1 || reqs[0].To != "n1" {
-		t.Fatalf("3 reads in one batch sent %+v, want one MsgReadIndex to n1", reqs)
-	}
-	f.ReadIndex(4)
-	rd = f.Ready()
-	f.Advance(rd)
-	if len(rd.Messages) != 1 || rd.Messages[0].Type != MsgReadIndex || rd.Messages[0].Context == reqs[0].Context {
-		t.Fatalf("the next batch sent %+v, want a MsgReadIndex of its own", rd.Messages)
-	}
-	answer := func(batch uint64) []ReadState {
-		if err := f.Step(Message{Type: MsgReadIndexResp, From: "n1", To: "n2", Term: f.term, Context: batch, Index: 7, Success: true}); err != nil {
-			t.Fatal(err)
+	step := func(m Message) Ready {
+		if m.Type != 0 {
+			if err := f.Step(m); err != nil {
+				t.Fatal(err)
+			}
 		}
 		rd := f.Ready()
 		f.Advance(rd)
-		return rd.ReadStates
+		return rd
 	}
-	rs := answer(reqs[0].Context)
-	if len(rs) != 3 {
-		t.Fatalf("answer to the first batch settled %+v, want reads 1-3", rs)
+	reqs := func(rd Ready) (out []Message) {
+		for _, m := range rd.Messages {
+			if m.Type == MsgReadIndex {
+				out = append(out, m)
+			}
+		}
+		return out
 	}
-	for i, r := range rs {
+	for id := uint64(1); id <= 3; id++ {
+		f.ReadIndex(id)
+	}
+	first := reqs(step(Message{}))
+	if len(first) != 1 || first[0].To != "n1" {
+		t.Fatalf("3 reads in one batch sent %+v, want one MsgReadIndex to n1", first)
+	}
+	f.ReadIndex(4)
+	if got := reqs(step(Message{})); len(got) != 0 {
+		t.Fatalf("sent %+v while the first batch is in flight", got)
+	}
+	f.ReadIndex(5)
+	answer := func(batch uint64) Ready {
+		return step(Message{Type: MsgReadIndexResp, From: "n1", To: "n2", Term: f.term, Context: batch, Index: 7, Success: true})
+	}
+	rd := answer(first[0].Context)
+	if len(rd.ReadStates) != 3 {
+		t.Fatalf("answer to the first batch settled %+v, want reads 1-3", rd.ReadStates)
+	}
+	for i, r := range rd.ReadStates {
 		if r.ID != uint64(i+1) || !r.OK || r.Index != 7 {
 			t.Fatalf("read state %+v", r)
 		}
 	}
-	if rs := answer(rd.Messages[0].Context); len(rs) != 1 || rs[0].ID != 4 {
-		t.Fatalf("answer to the second batch settled %+v, want read 4", rs)
+	second := reqs(rd)
+	if len(second) != 1 || second[0].Context == first[0].Context {
+		t.Fatalf("after the first answer sent %+v, want the second batch's MsgReadIndex", second)
+	}
+	rd = answer(second[0].Context)
+	if len(rd.ReadStates) != 2 || rd.ReadStates[0].ID != 4 || rd.ReadStates[1].ID != 5 {
+		t.Fatalf("answer to the second batch settled %+v, want reads 4 and 5", rd.ReadStates)
+	}
+	// An answer that never comes: the batch fails after ElectionTick ticks
+	// and the next one goes.
+	f.ReadIndex(6)
+	lost := reqs(step(Message{}))
+	for i := 0; i < 2; i++ {
+		f.electionElapsed = 0
+		f.Tick()
+		step(Message{})
+	}
+	f.ReadIndex(7)
+	var failed []ReadState
+	var next []Message
+	for i := 0; i < f.cfg.ElectionTick && len(next) == 0; i++ {
+		f.electionElapsed = 0 // keep the leader
+		f.Tick()
+		rd := step(Message{})
+		failed = append(failed, rd.ReadStates...)
+		next = reqs(rd)
+	}
+	if len(lost) != 1 || len(failed) != 1 || failed[0].ID != 6 || failed[0].OK || len(next) != 1 {
+		t.Fatalf("lost batch %+v: failed %+v, next %+v", lost, failed, next)
 	}
 }
