@@ -42,6 +42,8 @@ type driver struct {
 	// for a snapshot being handed to the core.
 	holdingReceive bool
 	nextID         uint64
+	// gateHeld is set while the loop holds r.hbGate (heartbeat.go).
+	gateHeld bool
 	// rpcs holds requests from peers waiting for the core's response, by
 	// the Context given to the core.
 	rpcs map[uint64]pendingRPC
@@ -162,6 +164,7 @@ func (d *driver) run() {
 	defer d.stop()
 	d.ticker = time.NewTicker(r.conf.tickInterval())
 	defer d.ticker.Stop()
+	defer d.closeGate()
 	trans := r.trans.Consumer()
 	d.writer = newLogWriter(commitStaging(r.logs, &r.commitIndex), &r.writeStarted)
 	d.storage.compactor = newCompactor(r.logs, r.logger, r.metrics)
@@ -174,6 +177,8 @@ func (d *driver) run() {
 		if d.entriesInFlight >= maxEntriesInFlight || d.writesInFlight() >= maxWritesInFlight {
 			hot.propose, hot.consumer, hot.rpc = nil, nil, nil
 		}
+		// The transport answers routine heartbeats while the loop waits.
+		d.releaseGate()
 		if stop := d.waitEvent(hot); stop {
 			return
 		}

@@ -21,27 +21,27 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 	r := d.r
 	select {
 	case <-d.ticker.C:
-		d.sat.working()
+		d.wake()
 		return d.onTick()
 	case res := <-d.writer.done:
-		d.sat.working()
+		d.wake()
 		return d.onWriteDone(res)
 	case rpc := <-hot.consumer:
-		d.sat.working()
+		d.wake()
 		d.handleRPC(rpc)
 		d.drainRPCs(hot.consumer)
 	case rpc := <-hot.rpc:
-		d.sat.working()
+		d.wake()
 		d.handleRPC(rpc)
 		d.drainRPCs(hot.consumer)
 	case m := <-r.peerRespCh:
-		d.sat.working()
+		d.wake()
 		d.onPeerResponse(m, hot.propose)
 	case f := <-hot.propose:
-		d.sat.working()
+		d.wake()
 		d.onPropose(f)
 	case req := <-r.readCh:
-		d.sat.working()
+		d.wake()
 		d.startRead(req)
 		// Reads queued together share one heartbeat round.
 		for more := true; more; {
@@ -53,19 +53,19 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 			}
 		}
 	case req := <-r.confCh:
-		d.sat.working()
+		d.wake()
 		// Dropped if its caller already gave up (a plain ErrEnqueueTimeout).
 		if req.future.claim(d.boundEpoch()) {
 			d.confQueue = append(d.confQueue, req)
 		}
 	case req := <-r.transferCh:
-		d.sat.working()
+		d.wake()
 		d.startTransfer(req)
 	case req := <-r.restoreCh:
-		d.sat.working()
+		d.wake()
 		d.userRestore(req)
 	case rc := <-r.reloadCh:
-		d.sat.working()
+		d.wake()
 		// The tick stays HeartbeatTimeout/10 of the start-up value; the
 		// timeouts are re-expressed in it.
 		c := &d.r.conf
@@ -73,18 +73,25 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 			r.logger.Warn("reloaded timeouts not applied", "error", err)
 		}
 	case ev := <-r.snapshotRecvCh:
-		d.sat.working()
+		d.wake()
 		d.snapshotReceived(ev)
 	case req := <-r.bootstrapCh:
-		d.sat.working()
+		d.wake()
 		req.respond(d.bootstrap(req.configuration))
 	case info := <-r.snapshotDoneCh:
-		d.sat.working()
+		d.wake()
 		d.snapshotTaken(info)
 	case <-r.shutdownCh:
 		return true
 	}
 	return false
+}
+
+// wake marks the loop busy and takes the heartbeat gate (heartbeat.go)
+// before an event reaches the core.
+func (d *driver) wake() {
+	d.sat.working()
+	d.holdGate()
 }
 
 // onTick advances the core's clock.

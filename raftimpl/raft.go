@@ -86,6 +86,9 @@ type Raft struct {
 	// leader's write exceeded DiskStallTimeout.
 	writeStarted atomic.Int64
 	stalled      atomic.Bool
+	// hbGate lets the transport answer a follower's routine heartbeats
+	// without the driver loop (heartbeat.go).
+	hbGate hbGate
 	// epoch is the current leadership (leaderEpoch); an ended one while
 	// this node does not lead. Replaced by the driver loop when it becomes
 	// leader, before State reports it; ended by the loop or the watchdog.
@@ -247,16 +250,6 @@ func (r *Raft) ReloadConfig(rc ReloadableConfig) error {
 		return raft.ErrRaftShutdown
 	}
 	return nil
-}
-
-// handleHeartbeat is the transport's fast path: heartbeats skip the
-// Consumer queue, which may hold AppendEntries behind them.
-func (r *Raft) handleHeartbeat(rpc transport.RPC) {
-	select {
-	case r.rpcCh <- rpc:
-	case <-r.shutdownCh:
-		rpc.Respond(nil, raft.ErrRaftShutdown)
-	}
 }
 
 // Apply proposes cmd; see ApplyLog.

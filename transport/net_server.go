@@ -95,8 +95,11 @@ type serverConn struct {
 	waitStart   time.Time
 	decodeStart time.Time
 	out         []byte // encoded replies of one Write, reused
-	enc         *msgpack.Encoder
-	dec         codec.BytesDecoder
+	// inline holds a heartbeat reply the reader writes itself
+	// (heartbeatInline), reused.
+	inline []byte
+	enc    *msgpack.Encoder
+	dec    codec.BytesDecoder
 
 	// free holds the reply channels not in use: a request takes one before
 	// it is handed to the engine and the writer returns it after writing
@@ -286,6 +289,9 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 		m.MeasureSinceWithLabels(keyRPCDecode, sc.decodeStart, labels)
 		enqStart = time.Now()
 	}
+	// NB: loaded before this request counts: 0 means every earlier reply
+	// is written and the writer is idle.
+	idle := sc.track.outstanding.Load() == 0
 	sc.track.outstanding.Add(1)
 	if !sc.track.served.Load() {
 		sc.track.served.Store(true)
@@ -296,6 +302,13 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 	}
 	if sc.m != nil {
 		pr.m, pr.labels, pr.handedAt = sc.m, labels, time.Now()
+	}
+	if snap == nil && idle {
+		if fn := n.heartbeatFn.Load(); fn != nil {
+			if req, ok := rpc.Command.(*AppendEntriesRequest); ok && IsHeartbeat(req) {
+				return n.heartbeatInline(sc, rpc, *fn, pr, enqStart)
+			}
+		}
 	}
 	// Never blocks: the queue has room for every reply slot. NB: queued
 	// before the hand-off, so the writer knows of every request the engine
@@ -319,6 +332,44 @@ func (n *NetworkTransport) dispatchRequest(sc *serverConn, typ uint8, respCh cha
 			return fmt.Errorf("%w (%d bytes left)", errSnapshotNotDrained, snap.N)
 		}
 	}
+	return nil
+}
+
+// heartbeatInline hands a heartbeat to the heartbeat handler when no
+// earlier reply of the connection is outstanding. If the handler answered
+// before returning (an engine's fast path), the reader writes the reply
+// itself, sparing the hand-off to the writer goroutine: nothing is queued
+// before it, so replies stay in request order, and the writer, idle, does
+// not touch the connection or sc.enc meanwhile (its last write finished
+// before outstanding dropped to 0). Otherwise the writer takes the reply
+// as usual.
+func (n *NetworkTransport) heartbeatInline(sc *serverConn, rpc RPC, fn func(RPC), pr pendingReply, enqStart time.Time) error {
+	fn(rpc)
+	if m := sc.m; m != nil {
+		m.MeasureSinceWithLabels(keyRPCEnqueue, enqStart, pr.labels)
+	}
+	var resp RPCResponse
+	select {
+	case resp = <-pr.respCh:
+	default:
+		sc.queue <- pr // never blocks: the queue has room for every slot
+		return nil
+	}
+	b, err := n.appendReply(sc.inline[:0], sc, resp)
+	if err == nil {
+		err = n.writeOut(sc, b)
+	}
+	if cap(b) <= maxRetainedScratch {
+		sc.inline = b[:0]
+	}
+	if err != nil {
+		return err // closes the connection
+	}
+	sc.track.outstanding.Add(-1)
+	if pr.m != nil {
+		pr.m.MeasureSinceWithLabels(keyRPCRespond, pr.handedAt, pr.labels)
+	}
+	sc.free <- pr.respCh // never blocks: it came from free
 	return nil
 }
 

@@ -40,6 +40,9 @@ type readPath struct {
 	// lease: the cluster must be started with lease reads enabled, so the
 	// path's cells run on a cluster of their own.
 	lease bool
+	// inProcess: the path needs every node in the bench's process, so it
+	// is skipped in -procs mode.
+	inProcess bool
 }
 
 type clusterOpts struct {

@@ -25,6 +25,7 @@ var pontoonEngine = engine{
 		{Name: "verify", Label: "VerifyLeader + local read"},
 		{Name: "readindex", Label: "ReadIndex (waits for the local apply) + local read"},
 		{Name: "lease", Label: "LeaseRead with Config.LeaseReads=true (on its own cluster) + local read", lease: true},
+		{Name: "follower-readindex", Label: "ReadIndex on a follower (one round trip to the leader, then the follower's apply) + the follower's local read (in-process mode only)", inProcess: true},
 	},
 	start: startPontoon,
 }
@@ -203,6 +204,14 @@ func (c *ptCluster) read(path string, key []byte) error {
 	n := c.nodes[c.leader.get()]
 	var err error
 	switch path {
+	case "follower-readindex":
+		f := c.nodes[(c.leader.get()+1)%len(c.nodes)]
+		if _, err := f.raft.ReadIndex(c.ctx); err != nil {
+			c.refresh()
+			return err
+		}
+		f.fsm.kv.get(key)
+		return nil
 	case "readindex":
 		_, err = n.raft.ReadIndex(c.ctx)
 	case "lease":

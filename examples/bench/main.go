@@ -145,7 +145,7 @@ func main() {
 	flag.StringVar(&c.trace, "trace", "", "write an execution trace of the Pontoon run to this file (go tool trace)")
 	flag.StringVar(&c.memprofile, "memprofile", "", "write an allocation profile after the Pontoon run to this file")
 	flag.StringVar(&c.logLevel, "loglevel", "WARN", "log level of the engines' loggers (stderr)")
-	flag.StringVar(&pontoonReads, "pontoon-reads", "verify,readindex,lease", "Pontoon's read paths to measure: verify (VerifyLeader), readindex (ReadIndex), lease (LeaseRead, on a cluster of its own with LeaseReads=true)")
+	flag.StringVar(&pontoonReads, "pontoon-reads", "verify,readindex,lease", "Pontoon's read paths to measure: verify (VerifyLeader), readindex (ReadIndex), lease (LeaseRead, on a cluster of its own with LeaseReads=true), follower-readindex (ReadIndex on a follower; in-process mode only)")
 	flag.StringVar(&from, "from", "", "print the text report of a saved -json output and exit")
 	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
@@ -202,7 +202,7 @@ func main() {
 			ok = ok || rp.Name == p
 		}
 		if !ok {
-			fatalf("-pontoon-reads: unknown read path %q (verify, readindex, lease)", p)
+			fatalf("-pontoon-reads: unknown read path %q (verify, readindex, lease, follower-readindex)", p)
 		}
 		c.pontoonReads = append(c.pontoonReads, p)
 	}
@@ -379,6 +379,10 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 	res = engineResult{Engine: eng.name}
 	for _, p := range eng.readPaths {
 		if eng.name != pontoonEngine.name || contains(c.pontoonReads, p.Name) {
+			if p.inProcess && c.procs {
+				fmt.Fprintf(progress, "bench: %s: read path %s skipped: in-process mode only\n", eng.name, p.Name)
+				continue
+			}
 			res.ReadPaths = append(res.ReadPaths, p)
 		}
 	}

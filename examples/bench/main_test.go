@@ -42,7 +42,7 @@ func TestTinyRun(t *testing.T) {
 		probeSamples: 5,
 		dir:          t.TempDir(),
 		logLevel:     "ERROR",
-		pontoonReads: []string{"verify", "readindex", "lease"},
+		pontoonReads: []string{"verify", "readindex", "lease", "follower-readindex"},
 	}
 	var progress bytes.Buffer
 	rep, err := run(context.Background(), c, &progress)
@@ -120,7 +120,7 @@ func TestTinyRunProcs(t *testing.T) {
 		probeSamples: 5,
 		dir:          t.TempDir(),
 		logLevel:     "ERROR",
-		pontoonReads: []string{"verify", "readindex"},
+		pontoonReads: []string{"verify", "readindex", "follower-readindex"},
 		procs:        true,
 	}
 	progress := &lockedBuffer{}
@@ -146,6 +146,11 @@ func TestTinyRunProcs(t *testing.T) {
 		}
 		if e.GoroutinesLeft != 0 {
 			t.Errorf("%s: %d goroutines left after shutdown", e.Engine, e.GoroutinesLeft)
+		}
+		for _, p := range e.ReadPaths {
+			if p.inProcess {
+				t.Errorf("%s: read path %s ran in -procs mode", e.Engine, p.Name)
+			}
 		}
 	}
 }

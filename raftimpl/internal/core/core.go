@@ -113,6 +113,15 @@ type Core struct {
 	// remoteReads are this follower's ReadIndex calls waiting for the
 	// leader's MsgReadIndexResp.
 	remoteReads []remoteRead
+	// remoteBatch numbers this follower's batches of remote reads, one
+	// MsgReadIndex each (it only grows). remoteUnsent is set while batch
+	// remoteBatch waits to be sent: new reads join it. remoteInflight is
+	// the batch sent and not yet settled, 0 if none; remoteFresh is set
+	// until the next Ready hands its MsgReadIndex out (new reads join it).
+	remoteBatch    uint64
+	remoteUnsent   bool
+	remoteInflight uint64
+	remoteFresh    bool
 
 	// Output accumulated for the next Ready.
 	msgs       []Message
@@ -249,6 +258,7 @@ func (c *Core) failReads() {
 		c.readStates = append(c.readStates, ReadState{ID: r.id})
 	}
 	c.remoteReads = nil
+	c.remoteUnsent, c.remoteInflight, c.remoteFresh = false, 0, false
 }
 
 func (c *Core) becomeFollower(term uint64, lead raft.ServerID) {

@@ -36,6 +36,8 @@ const maxRoundTicks = 256
 type remoteRead struct {
 	id     uint64
 	leader raft.ServerID
+	// batch is the MsgReadIndex (its Context) that asks for this read.
+	batch uint64
 	// elapsed counts ticks since the request; the read fails after
 	// ElectionTick ticks without an answer.
 	elapsed int
@@ -108,8 +110,53 @@ func (c *Core) ReadIndex(id uint64) {
 		c.readStates = append(c.readStates, ReadState{ID: id})
 		return
 	}
-	c.remoteReads = append(c.remoteReads, remoteRead{id: id, leader: c.lead})
-	c.send(Message{Type: MsgReadIndex, To: c.lead, Context: id})
+	// NB: reads share one MsgReadIndex per batch: it leaves after every
+	// read of its batch was called, so the leader's round, started when it
+	// arrives, covers them all. One batch is in flight at a time; reads
+	// made meanwhile form the next, sent when the answer comes (as a
+	// leader's heartbeat rounds).
+	if c.remoteFresh {
+		// The batch in flight has not left yet (no Ready since): join it.
+		c.remoteReads = append(c.remoteReads, remoteRead{id: id, leader: c.lead, batch: c.remoteInflight})
+		return
+	}
+	if !c.remoteUnsent {
+		c.remoteBatch++
+		c.remoteUnsent = true
+	}
+	c.remoteReads = append(c.remoteReads, remoteRead{id: id, leader: c.lead, batch: c.remoteBatch})
+	c.maybeSendRemoteBatch()
+}
+
+// maybeSendRemoteBatch sends the batch of follower reads waiting to go, if
+// none is in flight.
+func (c *Core) maybeSendRemoteBatch() {
+	if !c.remoteUnsent || c.remoteInflight != 0 {
+		return
+	}
+	n := len(c.remoteReads)
+	if n == 0 || c.remoteReads[n-1].batch != c.remoteBatch {
+		c.remoteUnsent = false // its reads failed meanwhile
+		return
+	}
+	c.remoteUnsent, c.remoteFresh = false, true
+	c.remoteInflight = c.remoteBatch
+	c.send(Message{Type: MsgReadIndex, To: c.remoteReads[n-1].leader, Context: c.remoteBatch})
+}
+
+// remoteReadsSettled notes that reads left remoteReads (answered or
+// failed): the batch in flight is over once none of its reads is left, and
+// the next may go.
+func (c *Core) remoteReadsSettled() {
+	if c.remoteInflight != 0 {
+		for _, r := range c.remoteReads {
+			if r.batch == c.remoteInflight {
+				return
+			}
+		}
+		c.remoteInflight = 0
+	}
+	c.maybeSendRemoteBatch()
 }
 
 // handleReadIndex is the leader's MsgReadIndex.
@@ -117,16 +164,19 @@ func (c *Core) handleReadIndex(m Message) {
 	c.verifyLeader(pendingRead{id: m.Context, from: m.From})
 }
 
-// handleReadIndexResponse answers the follower's read m responds to.
+// handleReadIndexResponse answers the follower's reads of the batch m
+// responds to.
 func (c *Core) handleReadIndexResponse(m Message) {
-	for i, r := range c.remoteReads {
-		if r.id != m.Context || r.leader != m.From {
+	keep := c.remoteReads[:0]
+	for _, r := range c.remoteReads {
+		if r.batch == m.Context && r.leader == m.From {
+			c.readStates = append(c.readStates, ReadState{ID: r.id, Index: m.Index, OK: m.Success})
 			continue
 		}
-		c.readStates = append(c.readStates, ReadState{ID: r.id, Index: m.Index, OK: m.Success})
-		c.remoteReads = append(c.remoteReads[:i], c.remoteReads[i+1:]...)
-		return
+		keep = append(keep, r)
 	}
+	c.remoteReads = keep
+	c.remoteReadsSettled()
 }
 
 // failRemoteReads fails the follower reads sent to leader (unreachable).
@@ -140,6 +190,7 @@ func (c *Core) failRemoteReads(leader raft.ServerID) {
 		keep = append(keep, r)
 	}
 	c.remoteReads = keep
+	c.remoteReadsSettled()
 }
 
 // tickReads ages the follower reads and the start-up quiet period.
@@ -160,6 +211,7 @@ func (c *Core) tickReads() {
 		keep = append(keep, r)
 	}
 	c.remoteReads = keep
+	c.remoteReadsSettled()
 }
 
 // refuseQuiet refuses a vote request during the start-up quiet period

@@ -44,7 +44,7 @@ func (c *Core) Ready() Ready {
 		rd.Snapshot = &snap
 	}
 	rd.Transfer, c.transferResult = c.transferResult, nil
-	c.roundSent = false
+	c.roundSent, c.remoteFresh = false, false
 	return rd
 }
 
