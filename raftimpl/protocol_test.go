@@ -252,7 +252,7 @@ func testLeadershipTransfer(t *testing.T, mk clusterMaker) {
 // an election timeout (250ms here), or has not won within another. A starved
 // -race run can take longer than that for its fsyncs and hops, and the target
 // may still win just after; that is retried until a deadline, any other
-// error is not.
+// error is not. The caller checks the outcome it needs (who leads).
 func transferUntilMoved(t *testing.T, c *cluster, l, target *node) *node {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -263,21 +263,23 @@ func transferUntilMoved(t *testing.T, c *cluster, l, target *node) *node {
 		} else {
 			err = l.raft.LeadershipTransferToServer(target.id, target.addr).Error()
 		}
-		if err != nil && !errors.Is(err, raft.ErrLeadershipTransferTimeout) {
+		// ErrNotLeader: an election ended l's term before the request.
+		if err != nil && !errors.Is(err, raft.ErrLeadershipTransferTimeout) && !errors.Is(err, raft.ErrNotLeader) {
 			t.Fatalf("leadership transfer from %s: %v", l.id, err)
 		}
 		if err != nil {
-			t.Logf("leadership transfer from %s: %v (a loaded machine); retrying", l.id, err)
+			t.Logf("leadership transfer from %s: %v (a loaded machine)", l.id, err)
 		}
 		now := c.leader()
 		if now != l && (target == nil || now == target) {
 			return now
 		}
-		if err == nil && now == l {
-			t.Fatalf("transfer from %s succeeded, but it still leads", l.id)
+		// NB: a success means l stepped down for a higher term; the
+		// target's election can still fail like any, and another voter
+		// (l too) win the next one: transfer again.
+		if err == nil {
+			t.Logf("transfer from %s succeeded, but %s leads now; retrying", l.id, now.id)
 		}
-		// NB: after a success another voter may have won the target's
-		// term (its election can fail like any): transfer again.
 		if time.Now().After(deadline) {
 			t.Fatalf("leadership still on %s after 20s of transfers", now.id)
 		}
