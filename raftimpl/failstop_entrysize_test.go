@@ -173,11 +173,15 @@ func TestOversizedEntryRefusedAndBatchesFitTheFrame(t *testing.T) {
 		}
 	}
 	c.waitCommands(t, want)
+	// NB: polled: the leader writes its log in parallel with replicating
+	// it, so an entry the followers' disks committed can be applied on
+	// every node while the leader's own write of it is still running.
+	end := l.LastIndex()
 	for i, s := range c.stores {
-		n, _ := s.LastIndex()
-		if n != l.LastIndex() {
-			t.Fatalf("node %d stored through %d, the leader through %d", i, n, l.LastIndex())
-		}
+		waitFor(t, 10*time.Second, fmt.Sprintf("node %d to store through %d", i, end), func() bool {
+			n, _ := s.LastIndex()
+			return n == end
+		})
 	}
 }
 
