@@ -43,9 +43,26 @@ func (p *peer) replicate() {
 			pl = nil
 		}
 		if pl != nil {
-			// Wait for room in the pipeline, then merge what queued
-			// meanwhile: a follower persists one request per fsync, so
-			// fewer, larger requests raise throughput under load.
+			// Merge what is queued, wait for room in the pipeline, then
+			// merge what queued meanwhile: a follower persists what
+			// reached it during its last write in one write (one fsync),
+			// so fewer, larger requests cost less CPU per entry. A request
+			// that is not full waits while eagerWindow are outstanding,
+			// taking in what arrives meanwhile; a full one (it reached the
+			// per-request bounds, or the next message cannot join it) may
+			// use the transport's whole window.
+			var b appendBatch
+			isApp := m.Type == core.MsgApp
+			if isApp {
+				b = p.newAppendBatch(m)
+				if held = p.coalesce(&b); held == nil {
+					ok, next := p.waitEager(pl, &b)
+					if !ok {
+						return
+					}
+					held = next
+				}
+			}
 			if !pl.waitRoom() {
 				select {
 				case <-p.stopCh:
@@ -53,8 +70,11 @@ func (p *peer) replicate() {
 				default:
 				}
 			}
-			if m.Type == core.MsgApp {
-				m, held = p.coalesce(m)
+			if isApp {
+				if held == nil {
+					held = p.coalesce(&b)
+				}
+				m = b.m
 			}
 			if pl.send(m) {
 				continue
@@ -90,54 +110,108 @@ func (p *peer) replicate() {
 	}
 }
 
-// coalesce merges into m the MsgApps already queued that continue it (same
-// term, contiguous entries), within MaxAppendEntries and the byte bound of
-// one request (Config.entryLimits: MaxAppendBytes and the frame limit). The
-// merged request is what the separate ones would have done in order, and its
-// acknowledgement (of the last index) frees all of them in the core's
-// in-flight window. The first queued message that does not fit is returned
-// as next.
-func (p *peer) coalesce(m core.Message) (out core.Message, next *core.Message) {
-	maxEntries := p.r.appendEntries
-	maxBytes := p.r.appendBytes
-	var size uint64
+// appendBatch is a MsgApp being merged with the ones queued after it.
+type appendBatch struct {
+	m    core.Message
+	size uint64 // bytes of m's entries, as core.EntrySize counts them
+	// copied is set once m.Entries is a slice of its own.
+	copied bool
+}
+
+func (p *peer) newAppendBatch(m core.Message) appendBatch {
+	b := appendBatch{m: m}
 	for _, e := range m.Entries {
-		size += core.EntrySize(e, entryOverhead)
+		b.size += core.EntrySize(e, entryOverhead)
 	}
-	copied := false
+	return b
+}
+
+// add merges MsgApp n into b if it continues b (same term, contiguous
+// entries) within MaxAppendEntries and the byte bound of one request
+// (Config.entryLimits: MaxAppendBytes and the frame limit); false if not.
+// The merged request is what the separate ones would have done in order,
+// and its acknowledgement (of the last index) frees all of them in the
+// core's in-flight window.
+func (p *peer) add(b *appendBatch, n core.Message) bool {
+	m := &b.m
+	if !canAppendTo(m, &n) ||
+		(p.r.appendEntries > 0 && len(m.Entries)+len(n.Entries) > p.r.appendEntries) {
+		return false
+	}
+	var add uint64
+	for _, e := range n.Entries {
+		add += core.EntrySize(e, entryOverhead)
+	}
+	if len(m.Entries) > 0 && len(n.Entries) > 0 && b.size+add > p.r.appendBytes {
+		return false
+	}
+	if len(n.Entries) > 0 {
+		if !b.copied {
+			// NB: the core's slices may share its log's backing
+			// array: never append to them in place.
+			ents := make([]*raft.Log, len(m.Entries), len(m.Entries)+len(n.Entries)+16)
+			copy(ents, m.Entries)
+			m.Entries = ents
+			b.copied = true
+		}
+		m.Entries = append(m.Entries, n.Entries...)
+		b.size += add
+	}
+	m.Commit = max(m.Commit, n.Commit)
+	return true
+}
+
+// coalesce merges into b the MsgApps already queued that continue it. The
+// first queued message that does not fit is returned as next.
+func (p *peer) coalesce(b *appendBatch) (next *core.Message) {
 	for {
 		var n core.Message
 		select {
 		case n = <-p.appCh:
 		default:
-			return m, nil
+			return nil
 		}
-		if !canAppendTo(&m, &n) ||
-			(maxEntries > 0 && len(m.Entries)+len(n.Entries) > maxEntries) {
-			return m, &n
+		if !p.add(b, n) {
+			return &n
 		}
-		var add uint64
-		for _, e := range n.Entries {
-			add += core.EntrySize(e, entryOverhead)
-		}
-		if len(m.Entries) > 0 && len(n.Entries) > 0 && size+add > maxBytes {
-			return m, &n
-		}
-		if len(n.Entries) > 0 {
-			if !copied {
-				// NB: the core's slices may share its log's backing
-				// array: never append to them in place.
-				ents := make([]*raft.Log, len(m.Entries), len(m.Entries)+len(n.Entries)+16)
-				copy(ents, m.Entries)
-				m.Entries = ents
-				copied = true
-			}
-			m.Entries = append(m.Entries, n.Entries...)
-			size += add
-		}
-		m.Commit = max(m.Commit, n.Commit)
 	}
 }
+
+// full reports whether b reached the bounds of one request (MaxAppendEntries
+// entries, or half the byte bound: large enough to go out at once).
+func (p *peer) full(b *appendBatch) bool {
+	return (p.r.appendEntries > 0 && len(b.m.Entries) >= p.r.appendEntries) || b.size >= p.r.appendBytes/2
+}
+
+// waitEager holds b while eagerWindow requests are outstanding on pl and b
+// is not full, merging what arrives meanwhile. Its result is false if the
+// peer stopped; a message that cannot join b ends the wait and is returned
+// as next (b is then as full as it gets).
+func (p *peer) waitEager(pl *pipelineSender, b *appendBatch) (ok bool, next *core.Message) {
+	for len(pl.sent) >= min(eagerWindow, pl.window) && !p.full(b) {
+		select {
+		case <-pl.room:
+		case n := <-p.appCh:
+			if !p.add(b, n) {
+				return true, &n
+			}
+		case <-pl.broken:
+			return true, nil // send fails
+		case <-p.stopCh:
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// eagerWindow is how many requests may be outstanding on a pipeline before
+// one that is not full waits for a reply (a full one may use the
+// transport's whole window). Two keep a follower's disk busy: one request
+// is being written while the next waits, and a reply frees room for what
+// queued during that write. Full requests need more: with MaxAppendEntries
+// 64 (hashicorp's default), two bound what is on its way to a follower to
+// 128 entries, below what 256 clients propose during one write.
+const eagerWindow = 2
 
 // canAppendTo reports whether MsgApp n continues MsgApp m: same term, and n's
 // previous entry is m's last one.

@@ -8,10 +8,13 @@ import (
 // Defaults of NetworkTransportConfig's fields.
 const (
 	// DefaultMaxRPCsInFlight is how many pipelined AppendEntries may be
-	// outstanding on one pipeline when MaxRPCsInFlight is 0. It is
-	// hashicorp/raft's default. Larger values (8–64) help on links with a
-	// long round trip; 1 turns pipelining off.
-	DefaultMaxRPCsInFlight = 2
+	// outstanding on one pipeline when MaxRPCsInFlight is 0. hashicorp/raft's
+	// default is 2; Pontoon's engine keeps two requests outstanding while
+	// they are small and uses the rest for full ones (MaxAppendEntries
+	// each), so that with hashicorp's MaxAppendEntries of 64 more than 128
+	// entries can be on their way to a follower under load. Larger values
+	// help on links with a long round trip; 1 turns pipelining off.
+	DefaultMaxRPCsInFlight = 8
 
 	// DefaultServerReadAhead is how many requests of one connection the
 	// server hands to the engine before their replies are written when

@@ -46,7 +46,7 @@ type NetworkTransportConfig struct {
 	MaxPool int
 
 	// MaxRPCsInFlight is how many AppendEntries one pipeline may have
-	// outstanding: 0 means DefaultMaxRPCsInFlight (2, as hashicorp's), 1
+	// outstanding: 0 means DefaultMaxRPCsInFlight (8; hashicorp's is 2), 1
 	// disables pipelining (AppendEntriesPipeline then returns
 	// raft.ErrPipelineReplicationNotSupported).
 	MaxRPCsInFlight int

@@ -42,7 +42,12 @@ type (
 )
 
 const (
-	DefaultMaxRPCsInFlight = transport.DefaultMaxRPCsInFlight
+	// DefaultMaxRPCsInFlight is hashicorp/raft's value. Pontoon's
+	// NetworkTransport given MaxRPCsInFlight 0 uses
+	// transport.DefaultMaxRPCsInFlight (8) instead: its engine keeps two
+	// requests outstanding while they are small and uses the rest for full
+	// ones. Passing this constant asks for hashicorp's two.
+	DefaultMaxRPCsInFlight = 2
 	DefaultTimeoutScale    = transport.DefaultTimeoutScale
 )
 

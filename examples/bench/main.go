@@ -113,10 +113,12 @@ var engines = map[string]engine{
 }
 
 func main() {
+	startStages()
 	if spec := os.Getenv(nodeEnv); spec != "" {
 		runChildNode(spec) // this process is one node of a -procs cluster
 		return
 	}
+	defer writeStages("leader")
 	var (
 		c                             config
 		jsonOut                       bool

@@ -190,6 +190,7 @@ func runChildNode(specJSON string) {
 	case <-stop:
 	case <-sig:
 	}
+	writeStages(fmt.Sprintf("node%d", s.Index+1))
 	if err := n.shutdown(); err != nil {
 		fatalf("node%d: shutdown: %v", s.Index+1, err)
 	}
