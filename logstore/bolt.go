@@ -201,7 +201,8 @@ func NewBoltStore(path string) (*BoltStore, error) {
 // damaged, missing or not its own (see doc.go), is refused with an error
 // wrapping raft.ErrCorrupt that names the file; nothing is written to it.
 // A new file is created whole under a temporary name and then renamed, so
-// a failed open leaves no file behind.
+// a failed open leaves no file behind; a temporary file that a crash left
+// is removed by the next open for writing (removeStaleTemps).
 func New(opts Options) (_ *BoltStore, err error) {
 	if opts.Path == "" {
 		return nil, errors.New("log store: empty path")
@@ -284,6 +285,10 @@ func New(opts Options) (_ *BoltStore, err error) {
 	if err := s.openJournal(opts, mode, bopts.ReadOnly, ost); err != nil {
 		_ = s.db.Close()
 		return nil, err
+	}
+	if !bopts.ReadOnly {
+		// A crash while creating the file left its temporary copy.
+		removeStaleTemps(opts.Path, logger)
 	}
 	return s, nil
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"go.etcd.io/bbolt"
 )
 
@@ -92,6 +95,64 @@ func createBoltFile(path string, mode os.FileMode, bopts *bbolt.Options) (err er
 		}
 	}
 	return syncDir(dir)
+}
+
+// staleTempAge is how old a leftover temporary file of createBoltFile must
+// be before removeStaleTemps takes it: a creation takes milliseconds, so
+// one this old is not being written by a process racing this open.
+const staleTempAge = time.Minute
+
+// isCreateTemp reports whether name is one of createBoltFile's temporary
+// names for a store named base: base + ".new-" and os.CreateTemp's decimal
+// random part, nothing else.
+func isCreateTemp(base, name string) bool {
+	rest, ok := strings.CutPrefix(name, base+".new-")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// removeStaleTemps removes what a crash inside createBoltFile left beside
+// the store at path: files named by isCreateTemp, regular, last modified
+// staleTempAge ago or more, and not locked by a bbolt in another process
+// (tempInUse). The caller holds the store's own file lock, open for
+// writing. Failures are logged, never returned: the store is usable
+// without the cleanup.
+func removeStaleTemps(path string, logger hclog.Logger) {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		logger.Warn("cannot list the store's directory for leftover temporary files", "dir", dir, "error", err)
+		return
+	}
+	removed := false
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !isCreateTemp(base, e.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < staleTempAge || tempInUse(p) {
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			logger.Warn("cannot remove a leftover temporary file", "file", p, "error", err)
+			continue
+		}
+		removed = true
+		logger.Info("removed a temporary file left by an interrupted store creation", "file", p)
+	}
+	if removed {
+		if err := syncDir(dir); err != nil {
+			logger.Warn("removed leftover temporary files, but the directory sync failed", "error", err)
+		}
+	}
 }
 
 // openJournalFile opens the journal file at path, creating it (written

@@ -66,6 +66,20 @@ func newTCPCluster(t *testing.T, n int, ncfg transport.NetworkTransportConfig, m
 	return c
 }
 
+// patientTimeouts is for tests that check what a stable leader does (every
+// Apply succeeds, every FSM holds exactly what was applied) rather than
+// elections: their multi-MiB bursts under -race on a loaded 2-core machine
+// can starve a follower's heartbeats past testConfig's 250ms (4× that is
+// allowed here), or the
+// leader's store write past the 2s DiskStallTimeout, and a leadership change
+// then fails an Apply (raft.ErrLeadershipLost, as it should).
+func patientTimeouts(c *Config) {
+	c.HeartbeatTimeout = time.Second
+	c.ElectionTimeout = time.Second
+	c.LeaderLeaseTimeout = time.Second
+	c.DiskStallTimeout = 20 * time.Second
+}
+
 func (c *tcpCluster) leader(t *testing.T) *Raft {
 	t.Helper()
 	var l *Raft
@@ -108,7 +122,7 @@ func (c *tcpCluster) waitCommands(t *testing.T, want [][]byte) {
 // retried forever).
 func TestOversizedEntryRefusedAndBatchesFitTheFrame(t *testing.T) {
 	const frame = 256 << 10
-	c := newTCPCluster(t, 3, transport.NetworkTransportConfig{MaxMessageSize: frame}, nil)
+	c := newTCPCluster(t, 3, transport.NetworkTransportConfig{MaxMessageSize: frame}, patientTimeouts)
 	l := c.leader(t)
 	want := [][]byte{[]byte("small")}
 	if err := l.Apply(want[0], 10*time.Second).Error(); err != nil {
@@ -159,11 +173,15 @@ func TestOversizedEntryRefusedAndBatchesFitTheFrame(t *testing.T) {
 		}
 	}
 	c.waitCommands(t, want)
+	// NB: polled: the leader writes its log in parallel with replicating
+	// it, so an entry the followers' disks committed can be applied on
+	// every node while the leader's own write of it is still running.
+	end := l.LastIndex()
 	for i, s := range c.stores {
-		n, _ := s.LastIndex()
-		if n != l.LastIndex() {
-			t.Fatalf("node %d stored through %d, the leader through %d", i, n, l.LastIndex())
-		}
+		waitFor(t, 10*time.Second, fmt.Sprintf("node %d to store through %d", i, end), func() bool {
+			n, _ := s.LastIndex()
+			return n == end
+		})
 	}
 }
 
@@ -291,7 +309,7 @@ func TestFailingPeerLoggedWithBackoff(t *testing.T) {
 // Config.MaxAppendEntries: the leader's batches keep to its bound, so a
 // burst still replicates.
 func TestBatchesKeepTheTransportsEntryCount(t *testing.T) {
-	c := newTCPCluster(t, 3, transport.NetworkTransportConfig{MaxAppendEntries: 4}, nil)
+	c := newTCPCluster(t, 3, transport.NetworkTransportConfig{MaxAppendEntries: 4}, patientTimeouts)
 	l := c.leader(t)
 	if l.appendEntries != 4 {
 		t.Fatalf("entries per AppendEntries %d, want the transport's 4", l.appendEntries)

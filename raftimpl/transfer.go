@@ -26,7 +26,9 @@ func (noPeerError) Unwrap() error { return raft.ErrUnknownServer }
 
 // LeadershipTransfer hands leadership to the most up-to-date voter. The
 // future resolves nil once this node has stepped down for the new leader,
-// or fails with raft.ErrLeadershipTransferTimeout after an election timeout.
+// or fails with raft.ErrLeadershipTransferTimeout when the target is not
+// caught up within an election timeout, or has not won within another
+// election timeout after it was told to campaign (hashicorp/raft's budgets).
 // While it runs, Apply and membership changes fail with
 // raft.ErrLeadershipTransferInProgress.
 func (r *Raft) LeadershipTransfer() Future {

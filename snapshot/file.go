@@ -39,7 +39,16 @@ type FileOptions struct {
 	// NoSync skips every fsync. For tests only: a machine crash may lose a
 	// snapshot that Close reported durable.
 	NoSync bool
+	// ReadOnly opens an existing <base>/snapshots for reading only (List,
+	// Open, Damaged), as a tool inspecting a read-only data directory
+	// does: the directory is neither created nor probed for write
+	// permission, and Create fails with ErrReadOnly.
+	ReadOnly bool
 }
+
+// ErrReadOnly is returned by Create on a FileSnapshotStore opened with
+// FileOptions.ReadOnly.
+var ErrReadOnly = errors.New("snapshot: store opened read-only")
 
 // FileSnapshotStore keeps snapshots as directories on disk, with the layout
 // of hashicorp/raft's FileSnapshotStore, so either reads the other's:
@@ -56,10 +65,11 @@ type FileOptions struct {
 type FileSnapshotStore struct {
 	// path is <base>/snapshots, retain ≥ 1, noSync as FileOptions.
 	// Immutable.
-	path   string
-	retain int
-	noSync bool
-	logger hclog.Logger
+	path     string
+	retain   int
+	noSync   bool
+	readOnly bool
+	logger   hclog.Logger
 
 	// reapMu serializes reaping, so two sinks closing at once do not
 	// remove directories under each other.
@@ -86,7 +96,8 @@ func NewFileSnapshotStoreWithLogger(base string, retain int, logger hclog.Logger
 
 // NewFileSnapshotStoreWithOptions returns a store configured by opts. It
 // creates <base>/snapshots if needed and checks that a file can be created
-// and removed there.
+// and removed there; with opts.ReadOnly it only checks that the directory
+// exists.
 func NewFileSnapshotStoreWithOptions(opts FileOptions) (*FileSnapshotStore, error) {
 	if opts.Retain < 1 {
 		return nil, errors.New("snapshot: must retain at least one snapshot")
@@ -96,6 +107,16 @@ func NewFileSnapshotStoreWithOptions(opts FileOptions) (*FileSnapshotStore, erro
 		logger = hclog.New(&hclog.LoggerOptions{Name: "snapshot"})
 	}
 	path := filepath.Join(opts.Base, snapDir)
+	if opts.ReadOnly {
+		st, err := os.Stat(path)
+		if err == nil && !st.IsDir() {
+			err = fmt.Errorf("not a directory")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: path %s not accessible: %w", path, err)
+		}
+		return &FileSnapshotStore{path: path, retain: opts.Retain, noSync: true, readOnly: true, logger: logger}, nil
+	}
 	if err := mkdirAllDurable(path, opts.NoSync); err != nil {
 		return nil, fmt.Errorf("snapshot: path %s not accessible: %w", path, err)
 	}
@@ -121,6 +142,9 @@ func (s *FileSnapshotStore) Path() string { return s.path }
 // must be closed (to keep the snapshot) or cancelled (to drop it).
 func (s *FileSnapshotStore) Create(version raft.SnapshotVersion, index, term uint64,
 	configuration raft.Configuration, configurationIndex uint64, trans transport.Transport) (raft.SnapshotSink, error) {
+	if s.readOnly {
+		return nil, ErrReadOnly
+	}
 	if version != 1 {
 		return nil, fmt.Errorf("snapshot: unsupported snapshot version %d", version)
 	}

@@ -262,3 +262,51 @@ func TestDiscardSnapshotStore(t *testing.T) {
 	}
 	var _ snapshot.SnapshotStore = s
 }
+
+// FileOptions.ReadOnly reads an existing store without writing anything to
+// its directory (no permission probe), and refuses Create; it does not
+// create a missing directory.
+func TestFileReadOnly(t *testing.T) {
+	base := t.TempDir()
+	w, err := snapshot.NewFileSnapshotStoreWithOptions(snapshot.FileOptions{Base: base, Retain: 2})
+	must(t, err)
+	id := writeSnap(t, w, 10, 2, "state")
+	st, err := os.Stat(w.Path())
+	must(t, err)
+	if !isRoot() {
+		must(t, os.Chmod(w.Path(), 0o555))
+		t.Cleanup(func() { _ = os.Chmod(w.Path(), 0o755) })
+	}
+
+	r, err := snapshot.NewFileSnapshotStoreWithOptions(snapshot.FileOptions{Base: base, Retain: 1, ReadOnly: true})
+	must(t, err)
+	metas, err := r.List()
+	must(t, err)
+	if len(metas) != 1 || metas[0].ID != id {
+		t.Fatalf("List: %+v", metas)
+	}
+	_, rc, err := r.Open(id)
+	must(t, err)
+	b, err := io.ReadAll(rc)
+	must(t, err)
+	must(t, rc.Close())
+	if string(b) != "state" {
+		t.Fatalf("Open read %q", b)
+	}
+	if _, err := r.Create(1, 11, 2, cfg, 1, nil); !errors.Is(err, snapshot.ErrReadOnly) {
+		t.Fatalf("Create on a read-only store: %v", err)
+	}
+	// NB: as root, the mode above does not stop writes: the directory's
+	// modification time shows whether anything was created or removed.
+	st2, err := os.Stat(w.Path())
+	must(t, err)
+	if !st2.ModTime().Equal(st.ModTime()) {
+		t.Fatalf("the snapshot directory was written: mtime %v, was %v", st2.ModTime(), st.ModTime())
+	}
+
+	if _, err := snapshot.NewFileSnapshotStoreWithOptions(snapshot.FileOptions{Base: t.TempDir(), Retain: 1, ReadOnly: true}); err == nil {
+		t.Fatal("a read-only store on a missing directory opened")
+	}
+}
+
+func isRoot() bool { return os.Geteuid() == 0 }

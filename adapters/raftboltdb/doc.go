@@ -8,7 +8,8 @@
 // cleanly closed directory holds the bbolt file only.
 //
 // BoltStore embeds *logstore.BoltStore, so it is a LogStore, StableStore and
-// MonotonicLogStore and has every method of both stores; RunMetrics and
-// MigrateToV2 are added here. Options has raft-boltdb's fields;
+// MonotonicLogStore and has every method of both stores, RunMetrics (under
+// raft-boltdb's metric names) included; MigrateToV2 is added here. Options
+// has raft-boltdb's fields;
 // MsgpackUseNewTimeFormat is accepted and has no effect (see Options).
 package raftboltdb

@@ -30,8 +30,9 @@ type Options struct {
 }
 
 // BoltStore is a LogStore and StableStore on a bbolt file, in
-// raft-boltdb/v2's layout. All its methods but RunMetrics are those of the
-// embedded logstore.BoltStore.
+// raft-boltdb/v2's layout. Its methods are those of the embedded
+// logstore.BoltStore (RunMetrics emits raft-boltdb's raft.boltdb.* names to
+// go-metrics' global instance, as raft-boltdb does).
 type BoltStore struct {
 	*logstore.BoltStore
 }

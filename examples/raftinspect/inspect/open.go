@@ -116,9 +116,9 @@ func (d dataDir) openSnapshots(warn io.Writer) (*snapshot.FileSnapshotStore, err
 		return nil, nil
 	}
 	return snapshot.NewFileSnapshotStoreWithOptions(snapshot.FileOptions{
-		Base:   d.snapBase,
-		Retain: 1 << 30, // List everything
-		Logger: hclog.New(&hclog.LoggerOptions{Name: "snapshots", Output: warn, Level: hclog.Warn}),
-		NoSync: true, // nothing is written but the permission probe
+		Base:     d.snapBase,
+		Retain:   1 << 30, // List everything
+		Logger:   hclog.New(&hclog.LoggerOptions{Name: "snapshots", Output: warn, Level: hclog.Warn}),
+		ReadOnly: true, // nothing is written, not even a permission probe
 	})
 }

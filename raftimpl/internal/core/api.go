@@ -213,7 +213,8 @@ type TransferResult struct {
 	Target raft.ServerID
 	// OK is true when this node stepped down because of a higher term (the
 	// target, or someone, won an election); false when the transfer was
-	// aborted: no new leader within ElectionTick ticks (report
+	// aborted: the target not caught up within ElectionTick ticks, or no
+	// new term within ElectionTick ticks of MsgTimeoutNow (report
 	// raft.ErrLeadershipTransferTimeout), or this node lost leadership
 	// otherwise.
 	OK bool

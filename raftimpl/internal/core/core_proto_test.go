@@ -3,6 +3,8 @@ package core
 import (
 	"errors"
 	"math/rand"
+	"slices"
+	"strings"
 	"testing"
 
 	raft "github.com/pontoon-raft/raft"
@@ -263,6 +265,88 @@ func TestTransferAbort(t *testing.T) {
 	if rd := l.Ready(); rd.Transfer == nil || rd.Transfer.OK || l.role != roleFollower {
 		t.Fatalf("StepDown: %+v role=%v", rd.Transfer, l.role)
 	}
+}
+
+// A transfer has hashicorp/raft's two budgets: ElectionTick ticks to catch
+// the target up and send MsgTimeoutNow, then ElectionTick ticks more for the
+// target's election. A catch-up that used most of the first budget does not
+// cut the election short (TestProtocolOnBolt/Transfer failed so under load:
+// the leader reported a timeout, then the target won).
+func TestTransferElectionGetsItsOwnBudget(t *testing.T) {
+	e := cluster(t, "3")
+	l := e.nodes[0].core
+	run(t, e, "partition 1 2 | 3", "propose 1 x", "stabilize", "heal")
+	if err := l.TransferLeadership("n3"); err != nil {
+		t.Fatal(err)
+	}
+	e.ready(e.nodes[0])
+	// Only n1 and n2 talk until the first budget's last tick: n3 lags.
+	var held []Message
+	tick := func(deliver func(Message) bool) {
+		t.Helper()
+		run(t, e, "tick 1")
+		held = deliverOnly(e, deliver, held)
+		if l.role != roleLeader || l.transfer == nil {
+			t.Fatalf("transfer ended early: role %v", l.role)
+		}
+	}
+	for i := 0; i < l.cfg.ElectionTick-1; i++ {
+		tick(func(m Message) bool { return m.From != "n3" && m.To != "n3" })
+	}
+	// Now n3 catches up; its MsgTimeoutNow is held back while the first
+	// budget runs out.
+	notTimeoutNow := func(m Message) bool { return m.Type != MsgTimeoutNow }
+	e.pending = append(e.pending, held...)
+	held = deliverOnly(e, notTimeoutNow, nil)
+	if !l.transfer.sent || len(held) != 1 || held[0].Type != MsgTimeoutNow {
+		t.Fatalf("n3 caught up but no MsgTimeoutNow: sent=%v held=%d", l.transfer.sent, len(held))
+	}
+	for i := 0; i < l.cfg.ElectionTick-1; i++ {
+		tick(notTimeoutNow)
+	}
+	e.pending = append(e.pending, held...)
+	if out := run(t, e, "stabilize"); !slices.Contains(out, "n1: transfer to n3 ok=true") {
+		t.Fatalf("transfer outcome not OK:\n%s", strings.Join(out, "\n"))
+	}
+	if e.nodes[2].core.role != roleLeader {
+		t.Fatalf("n3 did not take over")
+	}
+
+	// The second budget runs out too: the transfer is aborted.
+	e = cluster(t, "3")
+	l = e.nodes[0].core
+	run(t, e, "transfer 1 2")
+	if !l.transfer.sent {
+		t.Fatal("MsgTimeoutNow not sent to an up-to-date target")
+	}
+	held = deliverOnly(e, notTimeoutNow, nil)
+	for i := 0; i < l.cfg.ElectionTick-1; i++ {
+		tick(notTimeoutNow)
+	}
+	if out := run(t, e, "tick 1"); !slices.Contains(out, "n1: transfer to n2 ok=false") || l.role != roleLeader {
+		t.Fatalf("transfer not aborted after two budgets (role %v):\n%s", l.role, strings.Join(out, "\n"))
+	}
+}
+
+// deliverOnly delivers pending messages, and those they cause, while deliver
+// accepts them; the others are appended to held and returned.
+func deliverOnly(e *scenario, deliver func(Message) bool, held []Message) []Message {
+	for i := 0; len(e.pending) > 0; i++ {
+		if i > 1000 {
+			panic("deliverOnly: no fixpoint")
+		}
+		var now []Message
+		for _, m := range e.pending {
+			if deliver(m) {
+				now = append(now, m)
+			} else {
+				held = append(held, m)
+			}
+		}
+		e.pending = now
+		e.deliver(map[string]string{})
+	}
+	return held
 }
 
 // readStates runs n's Readys and returns their read states.

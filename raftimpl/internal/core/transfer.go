@@ -11,14 +11,18 @@ import (
 // proposals, brings the target's log up to its own, then sends it
 // MsgTimeoutNow; the target campaigns at once (skipping pre-vote, its votes
 // marked LeadershipTransfer so voters that know this leader still answer).
-// The transfer succeeds when this leader sees a higher term, and is aborted
-// after ElectionTick ticks without one.
+// The transfer succeeds when this leader sees a higher term. Like
+// hashicorp/raft it has two budgets of ElectionTick ticks each: one to catch
+// the target up and send MsgTimeoutNow, then a fresh one for the target's
+// election (persisting its vote, the MsgVote reaching this leader); it is
+// aborted when the running one runs out.
 
 // transferState is a running leadership transfer. Invariant: non-nil only
 // while role == roleLeader; target is a voter of the latest configuration.
 type transferState struct {
 	target raft.ServerID
-	// elapsed counts the leader's ticks since the transfer started.
+	// elapsed counts the leader's ticks since the transfer started, and
+	// again from 0 once MsgTimeoutNow went out.
 	elapsed int
 	// sent is set once MsgTimeoutNow went out: it is sent once.
 	sent bool
@@ -79,6 +83,12 @@ func (c *Core) maybeSendTimeoutNow() {
 		return
 	}
 	t.sent = true
+	// NB: the catch-up may have used most of the first budget; the
+	// election gets a whole one (hashicorp/raft waits ElectionTimeout
+	// again once its TimeoutNow RPC returned). Aborting early would leave
+	// the target campaigning, and winning, after the caller was told the
+	// transfer failed.
+	t.elapsed = 0
 	// NB: the target may now win an election while this leader's lease is
 	// still running (its votes bypass stickiness), and its MsgTimeoutNow
 	// may arrive late: no lease read in the rest of this term.
@@ -94,8 +104,8 @@ func (c *Core) handleTimeoutNowResponse(m Message) {
 	}
 }
 
-// tickTransfer aborts a transfer that has not ended after ElectionTick
-// ticks.
+// tickTransfer aborts a transfer whose running budget of ElectionTick ticks
+// ran out.
 func (c *Core) tickTransfer() {
 	if c.transfer == nil {
 		return
