@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -230,34 +229,16 @@ func TestMaxEntrySizeFollowsTheFrameLimit(t *testing.T) {
 	r.Shutdown().Error()
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
-
 // A peer whose sends keep failing is reported at WARN, not on every attempt,
 // and once it answers again that is said once; nothing in steady state.
 func TestFailingPeerLoggedWithBackoff(t *testing.T) {
-	logs := map[raft.ServerID]*syncBuffer{}
+	logs := map[raft.ServerID]*logCapture{}
 	var mu sync.Mutex
 	c := newCluster(t, 3)
 	conf := c.conf
 	c.conf = func(id raft.ServerID) *Config {
 		cf := conf(id)
-		b := &syncBuffer{}
+		b := &logCapture{}
 		mu.Lock()
 		logs[id] = b
 		mu.Unlock()
@@ -278,12 +259,12 @@ func TestFailingPeerLoggedWithBackoff(t *testing.T) {
 	mu.Lock()
 	lb := logs[l.id]
 	mu.Unlock()
-	steady := lb.count("sends to peer")
+	steady := lb.count(0, "sends to peer")
 	f := c.followers(l)[0]
 	// Cut only the leader's link to f: the leader keeps its quorum.
 	l.trans.Disconnect(f.addr)
 	waitFor(t, 10*time.Second, "a warning about the unreachable peer", func() bool {
-		return lb.count("sends to peer failing") > 0
+		return lb.count(0, "sends to peer failing") > 0
 	})
 	// Failures go on (heartbeats every 25 ms, retried with backoff) for a
 	// second and a half: the warning is repeated at growing intervals only.
@@ -293,12 +274,12 @@ func TestFailingPeerLoggedWithBackoff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := lb.count("sends to peer failing"); n > 4 {
+	if n := lb.count(0, "sends to peer failing"); n > 4 {
 		t.Fatalf("%d warnings in 1.5 s: not backed off", n)
 	}
 	l.trans.Connect(f.addr, f.trans)
 	waitFor(t, 10*time.Second, "the recovery line", func() bool {
-		return lb.count("sends to peer succeed again") == 1
+		return lb.count(0, "sends to peer succeed again") == 1
 	})
 	if steady != 0 {
 		t.Fatalf("%d send-failure lines before any failure", steady)

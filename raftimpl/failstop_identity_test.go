@@ -90,7 +90,7 @@ func TestReopenedUnderAnotherIDWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out := &syncBuffer{}
+	out := &logCapture{}
 	conf := testConfig(t, "n5")
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: "n5", Level: hclog.Warn, Output: io.MultiWriter(out, testWriter{t})})
 	addr, trans = transport.NewInmemTransport(addr)
@@ -103,7 +103,7 @@ func TestReopenedUnderAnotherIDWarns(t *testing.T) {
 		t.Fatalf("NewRaft under another ID without proof: %v", err)
 	}
 	defer func() { n5.Shutdown().Error() }()
-	if out.count("local node is not part of the stable configuration") != 1 || out.count("local_id=n5") == 0 || out.count("n4 addr-4") == 0 {
+	if out.count(0, "local node is not part of the stable configuration") != 1 || out.count(0, "local_id=n5") == 0 || out.count(0, "n4 addr-4") == 0 {
 		t.Fatalf("no warning naming n5 and the configuration; logged:\n%s", out.buf.String())
 	}
 	if n5.State() == raft.Leader {
