@@ -109,7 +109,7 @@ type Options struct {
 	ResidentTrimBytes int64
 
 	// JournalSize is the size in bytes of each of the two journal files;
-	// 0 means DefaultJournalSize (2 MiB), smaller values than
+	// 0 means DefaultJournalSize (8 MiB), smaller values than
 	// MinJournalSize are raised to it. A batch larger than a journal file
 	// is written to bbolt directly.
 	JournalSize int64

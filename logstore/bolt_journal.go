@@ -26,9 +26,9 @@ import (
 // file and fdatasynced, then added to the pending entries (kept encoded in
 // memory; GetLog decodes them). Only then does StoreLogs return.
 //
-// Checkpoints: once an eighth of a file has been appended since the last
-// checkpoint started, and none is running, StoreLogs hands every pending
-// entry to a new checkpoint. Small, early checkpoints keep the disk's
+// Checkpoints: once an eighth of a file, or ckptMaxEntries entries, have
+// been appended since the last checkpoint started, and none is running,
+// StoreLogs hands every pending entry to a new checkpoint. Small, early checkpoints keep the disk's
 // flushes short (a journal fdatasync waits for the bbolt pages the disk is
 // writing) and the pending entries few.
 //
@@ -89,8 +89,10 @@ type journal struct {
 	// for); nil if none.
 	ckpt *checkpoint
 	// unckpt is the size of the records appended since the last
-	// checkpoint started; at ckptBytes() the next StoreLogs starts one.
-	unckpt int64
+	// checkpoint started, and unckptEnts their entries; at ckptBytes()
+	// or ckptMaxEntries the next StoreLogs starts one.
+	unckpt     int64
+	unckptEnts int
 	// failed is set when a journal write or sync failed, and at Close.
 	failed error
 
@@ -302,7 +304,8 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 	}
 	s.pmu.Unlock()
 	j.unckpt += size
-	if j.unckpt >= j.ckptBytes() && j.ckptIdle() {
+	j.unckptEnts += len(logs)
+	if j.ckptDue() && j.ckptIdle() {
 		// Checkpoint early and in small pieces rather than a whole file
 		// at rotation: the disk flushes bbolt's pages of one checkpoint
 		// before the journal's next fdatasync completes, so one large
@@ -316,10 +319,31 @@ func (s *BoltStore) journalStoreLogsLocked(logs []*raft.Log) (done bool, err err
 	return true, nil
 }
 
+// ckptMaxEntries is how many entries appended since the last checkpoint
+// started start one, whatever their size.
+//
+// NB: a checkpoint's cost has two parts: its bytes (bbolt's page writes,
+// which the disk flushes) and its entries (one B+tree insert each, and
+// pages of small keys and values to split). A byte trigger alone makes
+// checkpoints of small entries very long (an 8 MiB journal's 1 MiB of
+// 16-byte commands is ~10,000 entries, 100-180 ms in the bench) and one
+// of entries alone makes those of large entries many and small (each
+// bbolt commit costs two fsyncs and the pages it rewrites: the last leaf,
+// the branches, the freelist and the meta page). Whichever comes first
+// bounds both.
+const ckptMaxEntries = 2048
+
 // ckptBytes returns how many bytes of records start a checkpoint: an
 // eighth of a file, so the file left at rotation is long checkpointed and
 // each checkpoint is a short disk write.
 func (j *journal) ckptBytes() int64 { return j.size / 8 }
+
+// ckptDue reports whether enough has been appended since the last
+// checkpoint started to start another: ckptBytes of records or
+// ckptMaxEntries entries. wmu is held.
+func (j *journal) ckptDue() bool {
+	return j.unckpt >= j.ckptBytes() || j.unckptEnts >= ckptMaxEntries
+}
 
 // ckptIdle reports whether no checkpoint is running. wmu is held.
 func (j *journal) ckptIdle() bool {
@@ -352,7 +376,7 @@ func (s *BoltStore) startCheckpointLocked() {
 	s.pmu.RLock()
 	c := &checkpoint{lo: s.pmu.lo, ents: s.pmu.ents[:len(s.pmu.ents):len(s.pmu.ents)], done: make(chan struct{})}
 	s.pmu.RUnlock()
-	s.j.unckpt = 0
+	s.j.unckpt, s.j.unckptEnts = 0, 0
 	if len(c.ents) == 0 {
 		return
 	}

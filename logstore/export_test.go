@@ -117,3 +117,6 @@ func BeginClose(s *BoltStore) error {
 func ResidentTrims(s *BoltStore) (done, failed int64) {
 	return s.rt.trims.Load(), s.rt.failed.Load()
 }
+
+// CheckpointMaxEntries is how many appended entries start a checkpoint.
+const CheckpointMaxEntries = ckptMaxEntries

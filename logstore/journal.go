@@ -85,8 +85,9 @@ const (
 	journalSectorPad  = 8
 
 	// DefaultJournalSize is the size of each of the two journal files
-	// when Options.JournalSize is 0.
-	DefaultJournalSize = 2 << 20
+	// when Options.JournalSize is 0. A checkpoint starts every eighth of
+	// a file (1 MiB) or ckptMaxEntries entries, whichever comes first.
+	DefaultJournalSize = 8 << 20
 	// journalPageSize is the bbolt page size of a file created with the
 	// journal on (see New).
 	journalPageSize = 64 << 10
