@@ -33,8 +33,11 @@
 // to the store (<Path>.journal.0 and <Path>.journal.1) with one write and
 // one fdatasync, keeps the entries in memory until they are in bbolt, and
 // a background checkpoint writes them into bbolt in one transaction every
-// eighth of a journal file (when a file fills up, the other takes the
-// writes; it was checkpointed long before). bbolt keeps raft-boltdb's
+// eighth of a journal file (1 MiB by default) or every 2,048 entries,
+// whichever comes first: large values make few large checkpoints (each
+// bbolt commit costs two fsyncs and rewrites a few pages), small ones
+// never a long one (when a file fills up, the other takes the writes; it
+// was checkpointed long before). bbolt keeps raft-boltdb's
 // layout (a new file gets 64 KiB pages: fewer write calls); after a
 // crash, New replays the journal into it; after Close the journal files
 // are removed, so a cleanly stopped data directory is raft-boltdb's.
