@@ -81,7 +81,11 @@ func (p *peer) replicate() {
 			// NB: a request without entries (the commit index alone) is
 			// never eager: the follower writes nothing for it, and the
 			// next entries must not wait for its reply.
-			if pl.send(m, isApp && len(m.Entries) > 0 && !p.full(&b)) {
+			msgs := 1
+			if isApp {
+				msgs = b.msgs
+			}
+			if pl.send(m, isApp && len(m.Entries) > 0 && !p.full(&b), msgs) {
 				continue
 			}
 			// The pipeline broke: its reader has reported the requests
@@ -119,12 +123,15 @@ func (p *peer) replicate() {
 type appendBatch struct {
 	m    core.Message
 	size uint64 // bytes of m's entries, as core.EntrySize counts them
+	// msgs is how many of the core's MsgApps m merges: each holds a place
+	// in the core's in-flight window until the reply to m.
+	msgs int
 	// copied is set once m.Entries is a slice of its own.
 	copied bool
 }
 
 func (p *peer) newAppendBatch(m core.Message) appendBatch {
-	b := appendBatch{m: m}
+	b := appendBatch{m: m, msgs: 1}
 	for _, e := range m.Entries {
 		b.size += core.EntrySize(e, entryOverhead)
 	}
@@ -163,6 +170,7 @@ func (p *peer) add(b *appendBatch, n core.Message) bool {
 		b.size += add
 	}
 	m.Commit = max(m.Commit, n.Commit)
+	b.msgs++
 	return true
 }
 
@@ -193,7 +201,7 @@ func (p *peer) full(b *appendBatch) bool {
 // peer stopped; a message that cannot join b ends the wait and is returned
 // as next (b is then as full as it gets).
 func (p *peer) waitEager(pl *pipelineSender, b *appendBatch) (ok bool, next *core.Message) {
-	for int(pl.eagerOut.Load()) >= min(eagerWindow, pl.window) && !p.full(b) {
+	for int(pl.eagerOut.Load()) >= min(eagerWindow, pl.window) && !p.full(b) && !p.coreWindowFull(pl, b) {
 		select {
 		case <-pl.room:
 		case n := <-p.appCh:
@@ -207,6 +215,26 @@ func (p *peer) waitEager(pl *pipelineSender, b *appendBatch) (ok bool, next *cor
 		}
 	}
 	return true, nil
+}
+
+// coreWindowFull reports whether the core's in-flight window for this peer
+// (Config.MaxInflightAppends MsgApps) is taken by the requests on pl and b:
+// the core sends nothing more until a reply, so b cannot grow and waiting
+// would only delay it.
+func (p *peer) coreWindowFull(pl *pipelineSender, b *appendBatch) bool {
+	return int(pl.msgsOut.Load())+b.msgs >= p.r.conf.maxInflightAppends()
+}
+
+// defaultMaxInflightAppends is the core's in-flight window when
+// Config.MaxInflightAppends is 0.
+const defaultMaxInflightAppends = 16
+
+// maxInflightAppends is MaxInflightAppends, or its default when 0.
+func (c *Config) maxInflightAppends() int {
+	if c.MaxInflightAppends > 0 {
+		return c.MaxInflightAppends
+	}
+	return defaultMaxInflightAppends
 }
 
 // eagerWindow is how many requests that were not full may be outstanding
@@ -258,8 +286,9 @@ type pipelineSender struct {
 	sent chan sentRequest
 	// eagerOut counts the in-flight requests that were sent before they
 	// were full (waitEager); the reader decrements it before signalling
-	// room.
-	eagerOut atomic.Int32
+	// room. msgsOut counts the core's MsgApps the in-flight requests merge
+	// (appendBatch.msgs).
+	eagerOut, msgsOut atomic.Int32
 	// window is how many requests the transport lets us have outstanding;
 	// room is signalled by the reader each time a reply frees one.
 	window int
@@ -312,15 +341,17 @@ func (s *pipelineSender) waitRoom() bool {
 func (s *pipelineSender) markBroken() { s.once.Do(func() { close(s.broken) }) }
 
 // sentRequest is an in-flight request's message; eager is set if it was
-// sent before it was full.
+// sent before it was full; msgs is how many core MsgApps it merges.
 type sentRequest struct {
 	m     core.Message
 	eager bool
+	msgs  int32
 }
 
-// send puts m on the pipeline; eager says m is an AppendEntries sent before
-// it was full. False if the pipeline is broken.
-func (s *pipelineSender) send(m core.Message, eager bool) bool {
+// send puts m, which merges msgs core messages, on the pipeline; eager says
+// m is an AppendEntries sent before it was full. False if the pipeline is
+// broken.
+func (s *pipelineSender) send(m core.Message, eager bool, msgs int) bool {
 	select {
 	case <-s.broken:
 		return false
@@ -332,8 +363,9 @@ func (s *pipelineSender) send(m core.Message, eager bool) bool {
 	if eager {
 		s.eagerOut.Add(1)
 	}
+	s.msgsOut.Add(int32(msgs))
 	select {
-	case s.sent <- sentRequest{m: m, eager: eager}:
+	case s.sent <- sentRequest{m: m, eager: eager, msgs: int32(msgs)}:
 	case <-s.broken:
 		return false
 	}
@@ -363,6 +395,7 @@ func (s *pipelineSender) readReplies() {
 			if sr.eager {
 				s.eagerOut.Add(-1)
 			}
+			s.msgsOut.Add(-sr.msgs)
 			select {
 			case s.room <- struct{}{}:
 			default:

@@ -214,3 +214,50 @@ func TestPipelineWindow(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "every reply delivered", func() bool { return len(r.peerRespCh) == len(pl.sent()) })
 }
+
+// TestPipelineCoreWindow checks that a small request does not wait for a
+// reply once the requests in flight and it hold the core's whole in-flight
+// window (MaxInflightAppends MsgApps): the core sends nothing more until a
+// reply, so it could not grow.
+func TestPipelineCoreWindow(t *testing.T) {
+	const window, inflight = 8, 3
+	_, inmem := transport.NewInmemTransport("a")
+	defer inmem.Close()
+	pl := &holdPipeline{consumer: make(chan transport.AppendFuture, 64)}
+	trans := &holdTransport{InmemTransport: inmem, pl: pl, window: window}
+	r := &Raft{conf: Config{HeartbeatTimeout: time.Second, MaxInflightAppends: inflight}, logger: hclog.NewNullLogger(),
+		trans: trans, localID: "a", localAddr: "a", appendEntries: 64, appendBytes: 4 << 20,
+		peerRespCh: make(chan core.Message, 256)}
+	p := newPeer(r, raft.Server{ID: "b", Address: "b"})
+	defer p.stop()
+	waitOutstanding := func(want int) {
+		t.Helper()
+		waitFor(t, 5*time.Second, "outstanding requests", func() bool { return pl.outstanding() == want })
+	}
+	p.appCh <- appMsg(0, 1) // synchronous; its success opens the pipeline
+	select {
+	case <-r.peerRespCh:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no response to the synchronous request")
+	}
+	next := uint64(1)
+	push := func(n int) {
+		p.appCh <- appMsg(next, n)
+		next += uint64(n)
+	}
+	push(1)
+	waitOutstanding(1)
+	// The second waits for the first's reply, merging the third: then the
+	// two requests hold the core's window of 3.
+	push(1)
+	waitFor(t, 5*time.Second, "the sender to take the second request", func() bool { return len(p.appCh) == 0 })
+	push(1)
+	waitOutstanding(2)
+	if got := pl.sent(); len(got) != 2 || got[1] != 2 {
+		t.Fatalf("requests sent (entries each) = %v, want [1 2]", got)
+	}
+	for pl.outstanding() > 0 {
+		pl.release()
+	}
+	waitFor(t, 5*time.Second, "every reply delivered", func() bool { return len(r.peerRespCh) == len(pl.sent()) })
+}
