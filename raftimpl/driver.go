@@ -136,13 +136,16 @@ func (d *driver) newCore() error {
 		HeartbeatTick:    1,
 		LeaseTick:        c.ticks(c.LeaderLeaseTimeout, 1),
 		MaxAppendEntries: d.r.appendEntries,
-		MaxInflight:      c.maxInflightAppends(),
+		MaxInflight:      c.MaxInflightAppends,
 		MaxSizePerMsg:    d.r.appendBytes,
 		EntryOverhead:    entryOverhead,
 		PreVote:          d.preVote,
 		Seed:             seed,
 		LeaseReads:       c.LeaseReads,
 		LeaseDriftTicks:  c.leaseDriftTicks(),
+	}
+	if cfg.MaxInflight == 0 {
+		cfg.MaxInflight = 16
 	}
 	co, err := core.New(cfg, d.storage)
 	if err != nil {

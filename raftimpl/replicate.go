@@ -81,11 +81,7 @@ func (p *peer) replicate() {
 			// NB: a request without entries (the commit index alone) is
 			// never eager: the follower writes nothing for it, and the
 			// next entries must not wait for its reply.
-			msgs := 1
-			if isApp {
-				msgs = b.msgs
-			}
-			if pl.send(m, isApp && len(m.Entries) > 0 && !p.full(&b), msgs) {
+			if pl.send(m, isApp && len(m.Entries) > 0 && !p.full(&b)) {
 				continue
 			}
 			// The pipeline broke: its reader has reported the requests
@@ -123,15 +119,12 @@ func (p *peer) replicate() {
 type appendBatch struct {
 	m    core.Message
 	size uint64 // bytes of m's entries, as core.EntrySize counts them
-	// msgs is how many of the core's MsgApps m merges: each holds a place
-	// in the core's in-flight window until the reply to m.
-	msgs int
 	// copied is set once m.Entries is a slice of its own.
 	copied bool
 }
 
 func (p *peer) newAppendBatch(m core.Message) appendBatch {
-	b := appendBatch{m: m, msgs: 1}
+	b := appendBatch{m: m}
 	for _, e := range m.Entries {
 		b.size += core.EntrySize(e, entryOverhead)
 	}
@@ -170,7 +163,6 @@ func (p *peer) add(b *appendBatch, n core.Message) bool {
 		b.size += add
 	}
 	m.Commit = max(m.Commit, n.Commit)
-	b.msgs++
 	return true
 }
 
@@ -201,7 +193,7 @@ func (p *peer) full(b *appendBatch) bool {
 // peer stopped; a message that cannot join b ends the wait and is returned
 // as next (b is then as full as it gets).
 func (p *peer) waitEager(pl *pipelineSender, b *appendBatch) (ok bool, next *core.Message) {
-	for int(pl.eagerOut.Load()) >= min(eagerWindow, pl.window) && !p.full(b) && !p.coreWindowFull(pl, b) {
+	for int(pl.eagerOut.Load()) >= min(eagerWindow, pl.window) && !p.full(b) {
 		select {
 		case <-pl.room:
 		case n := <-p.appCh:
@@ -215,26 +207,6 @@ func (p *peer) waitEager(pl *pipelineSender, b *appendBatch) (ok bool, next *cor
 		}
 	}
 	return true, nil
-}
-
-// coreWindowFull reports whether the core's in-flight window for this peer
-// (Config.MaxInflightAppends MsgApps) is taken by the requests on pl and b:
-// the core sends nothing more until a reply, so b cannot grow and waiting
-// would only delay it.
-func (p *peer) coreWindowFull(pl *pipelineSender, b *appendBatch) bool {
-	return int(pl.msgsOut.Load())+b.msgs >= p.r.conf.maxInflightAppends()
-}
-
-// defaultMaxInflightAppends is the core's in-flight window when
-// Config.MaxInflightAppends is 0.
-const defaultMaxInflightAppends = 16
-
-// maxInflightAppends is MaxInflightAppends, or its default when 0.
-func (c *Config) maxInflightAppends() int {
-	if c.MaxInflightAppends > 0 {
-		return c.MaxInflightAppends
-	}
-	return defaultMaxInflightAppends
 }
 
 // eagerWindow is how many requests that were not full may be outstanding
@@ -286,9 +258,8 @@ type pipelineSender struct {
 	sent chan sentRequest
 	// eagerOut counts the in-flight requests that were sent before they
 	// were full (waitEager); the reader decrements it before signalling
-	// room. msgsOut counts the core's MsgApps the in-flight requests merge
-	// (appendBatch.msgs).
-	eagerOut, msgsOut atomic.Int32
+	// room.
+	eagerOut atomic.Int32
 	// window is how many requests the transport lets us have outstanding;
 	// room is signalled by the reader each time a reply frees one.
 	window int
@@ -341,17 +312,15 @@ func (s *pipelineSender) waitRoom() bool {
 func (s *pipelineSender) markBroken() { s.once.Do(func() { close(s.broken) }) }
 
 // sentRequest is an in-flight request's message; eager is set if it was
-// sent before it was full; msgs is how many core MsgApps it merges.
+// sent before it was full.
 type sentRequest struct {
 	m     core.Message
 	eager bool
-	msgs  int32
 }
 
-// send puts m, which merges msgs core messages, on the pipeline; eager says
-// m is an AppendEntries sent before it was full. False if the pipeline is
-// broken.
-func (s *pipelineSender) send(m core.Message, eager bool, msgs int) bool {
+// send puts m on the pipeline; eager says m is an AppendEntries sent before
+// it was full. False if the pipeline is broken.
+func (s *pipelineSender) send(m core.Message, eager bool) bool {
 	select {
 	case <-s.broken:
 		return false
@@ -363,9 +332,8 @@ func (s *pipelineSender) send(m core.Message, eager bool, msgs int) bool {
 	if eager {
 		s.eagerOut.Add(1)
 	}
-	s.msgsOut.Add(int32(msgs))
 	select {
-	case s.sent <- sentRequest{m: m, eager: eager, msgs: int32(msgs)}:
+	case s.sent <- sentRequest{m: m, eager: eager}:
 	case <-s.broken:
 		return false
 	}
@@ -395,7 +363,6 @@ func (s *pipelineSender) readReplies() {
 			if sr.eager {
 				s.eagerOut.Add(-1)
 			}
-			s.msgsOut.Add(-sr.msgs)
 			select {
 			case s.room <- struct{}{}:
 			default:
