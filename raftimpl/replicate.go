@@ -3,7 +3,6 @@ package raftimpl
 import (
 	"errors"
 	"sync"
-	"sync/atomic"
 
 	raft "github.com/pontoon-raft/raft"
 	"github.com/pontoon-raft/raft/raftimpl/internal/core"
@@ -48,11 +47,10 @@ func (p *peer) replicate() {
 			// merge what queued meanwhile: a follower persists what
 			// reached it during its last write in one write (one fsync),
 			// so fewer, larger requests cost less CPU per entry. A request
-			// that is not full waits while eagerWindow requests that were
-			// not full either are outstanding, taking in what arrives
-			// meanwhile; a full one (it reached the per-request bounds, or
-			// the next message cannot join it) may use the transport's
-			// whole window.
+			// that is not full waits while eagerWindow are outstanding,
+			// taking in what arrives meanwhile; a full one (it reached the
+			// per-request bounds, or the next message cannot join it) may
+			// use the transport's whole window.
 			var b appendBatch
 			isApp := m.Type == core.MsgApp
 			if isApp {
@@ -78,10 +76,7 @@ func (p *peer) replicate() {
 				}
 				m = b.m
 			}
-			// NB: a request without entries (the commit index alone) is
-			// never eager: the follower writes nothing for it, and the
-			// next entries must not wait for its reply.
-			if pl.send(m, isApp && len(m.Entries) > 0 && !p.full(&b)) {
+			if pl.send(m) {
 				continue
 			}
 			// The pipeline broke: its reader has reported the requests
@@ -188,12 +183,12 @@ func (p *peer) full(b *appendBatch) bool {
 	return (p.r.appendEntries > 0 && len(b.m.Entries) >= p.r.appendEntries) || b.size >= p.r.appendBytes/2
 }
 
-// waitEager holds b while eagerWindow requests that were not full are
-// outstanding on pl and b is not full, merging what arrives meanwhile. Its result is false if the
+// waitEager holds b while eagerWindow requests are outstanding on pl and b
+// is not full, merging what arrives meanwhile. Its result is false if the
 // peer stopped; a message that cannot join b ends the wait and is returned
 // as next (b is then as full as it gets).
 func (p *peer) waitEager(pl *pipelineSender, b *appendBatch) (ok bool, next *core.Message) {
-	for int(pl.eagerOut.Load()) >= min(eagerWindow, pl.window) && !p.full(b) {
+	for len(pl.sent) >= min(eagerWindow, pl.window) && !p.full(b) {
 		select {
 		case <-pl.room:
 		case n := <-p.appCh:
@@ -209,21 +204,14 @@ func (p *peer) waitEager(pl *pipelineSender, b *appendBatch) (ok bool, next *cor
 	return true, nil
 }
 
-// eagerWindow is how many requests that were not full may be outstanding
-// on a pipeline before the next one that is not full waits for a reply
-// (full requests do not count and do not wait: they may use the
-// transport's whole window). One: while a follower writes a request, what
-// the clients propose meanwhile gathers on the leader and goes out as one
-// request when the reply comes, and the follower writes it with one fsync.
-// With two, the second request (what arrived in the first write's first
-// moments) reached the follower during the first write and took a write of
-// its own: more follower fsyncs, socket writes and wake-ups per entry, for
-// no shorter wait (issue 14). Full requests are not held back: with
-// MaxAppendEntries 64 (hashicorp's default), few requests on their way
-// would bound the entries in flight to a follower below what 256 clients
-// propose during one write, and a small request must not wait for a run of
-// full ones (they count for nothing here).
-const eagerWindow = 1
+// eagerWindow is how many requests may be outstanding on a pipeline before
+// one that is not full waits for a reply (a full one may use the
+// transport's whole window). Two keep a follower's disk busy: one request
+// is being written while the next waits, and a reply frees room for what
+// queued during that write. Full requests need more: with MaxAppendEntries
+// 64 (hashicorp's default), two bound what is on its way to a follower to
+// 128 entries, below what 256 clients propose during one write.
+const eagerWindow = 2
 
 // canAppendTo reports whether MsgApp n continues MsgApp m: same term, and n's
 // previous entry is m's last one.
@@ -255,11 +243,7 @@ type pipelineSender struct {
 	pl transport.AppendPipeline
 	// sent carries, in send order, the core message each in-flight request
 	// came from; the reader pairs replies with it.
-	sent chan sentRequest
-	// eagerOut counts the in-flight requests that were sent before they
-	// were full (waitEager); the reader decrements it before signalling
-	// room.
-	eagerOut atomic.Int32
+	sent chan core.Message
 	// window is how many requests the transport lets us have outstanding;
 	// room is signalled by the reader each time a reply frees one.
 	window int
@@ -282,7 +266,7 @@ func (p *peer) openPipeline() *pipelineSender {
 	if w, ok := p.r.trans.(interface{ MaxRPCsInFlight() int }); ok && w.MaxRPCsInFlight() > 0 {
 		window = w.MaxRPCsInFlight()
 	}
-	s := &pipelineSender{p: p, pl: pl, sent: make(chan sentRequest, 1024), window: window,
+	s := &pipelineSender{p: p, pl: pl, sent: make(chan core.Message, 1024), window: window,
 		room: make(chan struct{}, 1), broken: make(chan struct{}), stopCh: make(chan struct{})}
 	s.wg.Add(1)
 	go s.readReplies()
@@ -311,16 +295,8 @@ func (s *pipelineSender) waitRoom() bool {
 
 func (s *pipelineSender) markBroken() { s.once.Do(func() { close(s.broken) }) }
 
-// sentRequest is an in-flight request's message; eager is set if it was
-// sent before it was full.
-type sentRequest struct {
-	m     core.Message
-	eager bool
-}
-
-// send puts m on the pipeline; eager says m is an AppendEntries sent before
-// it was full. False if the pipeline is broken.
-func (s *pipelineSender) send(m core.Message, eager bool) bool {
+// send puts m on the pipeline; false if the pipeline is broken.
+func (s *pipelineSender) send(m core.Message) bool {
 	select {
 	case <-s.broken:
 		return false
@@ -329,11 +305,8 @@ func (s *pipelineSender) send(m core.Message, eager bool) bool {
 	req := s.p.appendRequest(m)
 	resp := new(transport.AppendEntriesResponse)
 	// Queue the message before sending so the reader always finds it.
-	if eager {
-		s.eagerOut.Add(1)
-	}
 	select {
-	case s.sent <- sentRequest{m: m, eager: eager}:
+	case s.sent <- m:
 	case <-s.broken:
 		return false
 	}
@@ -358,11 +331,7 @@ func (s *pipelineSender) readReplies() {
 	for {
 		select {
 		case f := <-s.pl.Consumer():
-			sr := <-s.sent
-			m := sr.m
-			if sr.eager {
-				s.eagerOut.Add(-1)
-			}
+			m := <-s.sent
 			select {
 			case s.room <- struct{}{}:
 			default:
