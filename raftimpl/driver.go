@@ -31,6 +31,8 @@ type driver struct {
 	// verifies holds read futures (VerifyLeader, ReadIndex, LeaseRead) by
 	// request ID.
 	verifies map[uint64]*opFuture
+	// spareReads is the read inbox's other buffer (read.go).
+	spareReads []readReq
 	// confQueue holds membership changes the core could not take yet.
 	confQueue []confChangeReq
 	// transfer is the running leadership transfer's future, nil if none.
@@ -178,10 +180,12 @@ func (d *driver) run() {
 			hot.propose, hot.consumer, hot.rpc = nil, nil, nil
 		}
 		// The transport answers routine heartbeats while the loop waits.
+		d.parkReads()
 		d.releaseGate()
 		if stop := d.waitEvent(hot); stop {
 			return
 		}
+		d.takeReads()
 		if len(d.confQueue) > 0 {
 			d.proposeConfChanges()
 		}
@@ -588,6 +592,7 @@ func (d *driver) stop() {
 	if d.storage.compactor != nil {
 		d.storage.compactor.stop()
 	}
+	d.closeReads()
 	d.failOps(raft.ErrRaftShutdown, raft.ErrRaftShutdown)
 	for id, p := range d.rpcs {
 		p.rpc.Respond(nil, raft.ErrRaftShutdown)
@@ -602,7 +607,9 @@ func (d *driver) stop() {
 		case f := <-d.r.proposeCh:
 			f.respond(raft.ErrRaftShutdown, 0, nil)
 		case req := <-d.r.readCh:
-			req.future.respond(raft.ErrRaftShutdown, 0, nil)
+			if req.future != nil { // not a kick
+				req.future.respond(raft.ErrRaftShutdown, 0, nil)
+			}
 		case req := <-d.r.confCh:
 			req.future.respond(raft.ErrRaftShutdown, 0, nil)
 		default:
@@ -633,6 +640,9 @@ func (d *driver) snapshotTaken(info snapshotInfo) {
 
 // startRead hands a read to the core; its ReadState resolves the future.
 func (d *driver) startRead(req readReq) {
+	if req.future == nil {
+		return // a kick (read.go): the loop takes the inbox after this event
+	}
 	var lost <-chan struct{}
 	if req.kind == readVerify {
 		lost = d.boundEpoch()

@@ -47,6 +47,7 @@ type Raft struct {
 	// Queues into the driver loop. All are bounded.
 	proposeCh   chan *logFuture
 	readCh      chan readReq
+	reads       readInbox
 	confCh      chan confChangeReq
 	transferCh  chan transferReq
 	restoreCh   chan userRestoreReq
@@ -370,7 +371,7 @@ func (r *Raft) verify(w waiter) Future {
 	}
 	f := newOpFuture(w, r.loopDone)
 	f.lost = ep.lost
-	if err := enqueue(r, r.readCh, readReq{kind: readVerify, future: f}, w); err != nil {
+	if err := r.enqueueRead(readReq{kind: readVerify, future: f}, w); err != nil {
 		return errorFuture{err}
 	}
 	return f

@@ -238,3 +238,32 @@ func TestFollowerReadsShareOneRequest(t *testing.T) {
 		t.Fatalf("lost batch %+v: failed %+v, next %+v", lost, failed, next)
 	}
 }
+
+// ReadRoundInFlight holds from a leader's read until a quorum answered its
+// round, and never on a follower.
+func TestReadRoundInFlight(t *testing.T) {
+	e := cluster(t, "3")
+	l := e.nodes[0]
+	if l.core.ReadRoundInFlight() {
+		t.Fatalf("idle leader has a read round in flight")
+	}
+	l.core.VerifyLeader(1)
+	rd := l.core.Ready()
+	l.core.Advance(rd)
+	if !l.core.ReadRoundInFlight() {
+		t.Fatalf("no read round in flight after VerifyLeader")
+	}
+	if err := l.core.Step(Message{Type: MsgHeartbeatResp, From: "n2", To: "n1", Term: l.core.term, Success: true, Context: l.core.round}); err != nil {
+		t.Fatal(err)
+	}
+	rd = l.core.Ready()
+	l.core.Advance(rd)
+	if len(rd.ReadStates) != 1 || !rd.ReadStates[0].OK || l.core.ReadRoundInFlight() {
+		t.Fatalf("after a quorum answered: read states %+v, in flight %v", rd.ReadStates, l.core.ReadRoundInFlight())
+	}
+	f := e.nodes[1].core
+	f.ReadIndex(2)
+	if f.ReadRoundInFlight() {
+		t.Fatalf("follower reports a read round in flight")
+	}
+}

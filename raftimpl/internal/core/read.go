@@ -43,6 +43,14 @@ func (c *Core) startRead(r pendingRead) {
 	c.maybeConfirmReads()
 }
 
+// ReadRoundInFlight reports whether this leader has reads waiting for a
+// quorum to acknowledge a heartbeat round already started: the answers to
+// that round are on their way, so the driver may leave new reads until they
+// (or its next tick) wake it. False on a follower or candidate.
+func (c *Core) ReadRoundInFlight() bool {
+	return c.role == roleLeader && len(c.pendingReads) > 0
+}
+
 // answerRead answers r: a ReadState for a local read, a MsgReadIndexResp
 // for a follower's.
 func (c *Core) answerRead(r pendingRead, ok bool) {
