@@ -31,8 +31,10 @@ type driver struct {
 	// verifies holds read futures (VerifyLeader, ReadIndex, LeaseRead) by
 	// request ID.
 	verifies map[uint64]*opFuture
-	// spareReads is the read inbox's other buffer (read.go).
+	// spareReads is the read inbox's other buffer (read.go), spareLate the
+	// late heartbeat answers' (heartbeat.go).
 	spareReads []readReq
+	spareLate  []core.Message
 	// confQueue holds membership changes the core could not take yet.
 	confQueue []confChangeReq
 	// transfer is the running leadership transfer's future, nil if none.
@@ -185,6 +187,7 @@ func (d *driver) run() {
 		if stop := d.waitEvent(hot); stop {
 			return
 		}
+		d.stepLateAnswers()
 		d.takeReads()
 		if len(d.confQueue) > 0 {
 			d.proposeConfChanges()

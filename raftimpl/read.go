@@ -124,6 +124,7 @@ func (d *driver) parkReads() {
 	in := &d.r.reads
 	in.mu.Lock()
 	in.deferred = d.core.ReadRoundInFlight()
+	d.r.readRound.Store(d.core.OldestReadRound())
 	if len(in.reqs) > 0 && !in.deferred && !in.kicked {
 		in.kicked = true
 		d.r.kickReads()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/raftimpl/internal/core"
 	"github.com/pontoon-raft/raft/transport"
 )
 
@@ -122,5 +123,81 @@ func TestReadsDuringRoundWaitForIt(t *testing.T) {
 	l.raft.reads.mu.Unlock()
 	if left != 0 {
 		t.Fatalf("%d reads left in the inbox", left)
+	}
+}
+
+// A heartbeat answer waits for the loop's next pass only while reads wait
+// for a later round, and only if it is a plain Success in the heartbeat's
+// term; the loop then steps it like any answer.
+func TestLateHeartbeatAnswers(t *testing.T) {
+	r := &Raft{}
+	hb := core.Message{Type: core.MsgHeartbeat, To: "n2", Term: 3, Context: 5}
+	ok := core.Message{Type: core.MsgHeartbeatResp, From: "n2", Term: 3, Success: true, Context: 5}
+	if r.deferHeartbeatAnswer(hb, ok) {
+		t.Fatalf("deferred with no read waiting")
+	}
+	r.readRound.Store(5)
+	if r.deferHeartbeatAnswer(hb, ok) {
+		t.Fatalf("deferred the answer to the round reads wait for")
+	}
+	r.readRound.Store(6)
+	refused := ok
+	refused.Success = false
+	newer := ok
+	newer.Term = 4
+	for _, m := range []core.Message{refused, newer, {Type: core.MsgUnreachable, From: "n2"}} {
+		if r.deferHeartbeatAnswer(hb, m) {
+			t.Fatalf("deferred %+v", m)
+		}
+	}
+	app := core.Message{Type: core.MsgApp, To: "n2", Term: 3}
+	if r.deferHeartbeatAnswer(app, core.Message{Type: core.MsgAppResp, Term: 3, Success: true}) {
+		t.Fatalf("deferred an AppendEntries answer")
+	}
+	if !r.deferHeartbeatAnswer(hb, ok) {
+		t.Fatalf("answer to round 5 not deferred while reads wait for round 6")
+	}
+	for i := 1; i < maxLateAnswers; i++ {
+		r.deferHeartbeatAnswer(hb, ok)
+	}
+	if r.deferHeartbeatAnswer(hb, ok) {
+		t.Fatalf("deferred past maxLateAnswers")
+	}
+}
+
+// With reads running, heartbeat answers that confirm nothing are deferred,
+// and the loop steps them with its next pass: every read succeeds, the
+// leader keeps its term, and the late answers do not stay behind.
+func TestLateAnswersReachTheCore(t *testing.T) {
+	c := newCluster(t, 3)
+	defer c.shutdown()
+	l := c.leader()
+	term := l.raft.CurrentTerm()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 300; j++ {
+				if err := l.raft.VerifyLeader().Error(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("VerifyLeader: %v", err)
+	}
+	waitFor(t, 5*time.Second, "late heartbeat answers stepped", func() bool {
+		l.raft.late.mu.Lock()
+		defer l.raft.late.mu.Unlock()
+		return len(l.raft.late.msgs) == 0
+	})
+	if l.raft.State() != raft.Leader || l.raft.CurrentTerm() != term {
+		t.Fatalf("leader lost its leadership during reads: state %v term %d -> %d", l.raft.State(), term, l.raft.CurrentTerm())
 	}
 }

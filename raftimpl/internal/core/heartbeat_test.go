@@ -267,3 +267,35 @@ func TestReadRoundInFlight(t *testing.T) {
 		t.Fatalf("follower reports a read round in flight")
 	}
 }
+
+// OldestReadRound is the round of the oldest read still waiting, 0 once
+// none waits.
+func TestOldestReadRound(t *testing.T) {
+	e := cluster(t, "3")
+	l := e.nodes[0]
+	if r := l.core.OldestReadRound(); r != 0 {
+		t.Fatalf("no reads: OldestReadRound = %d", r)
+	}
+	l.core.VerifyLeader(1)
+	l.core.Advance(l.core.Ready())
+	first := l.core.round
+	l.core.VerifyLeader(2)
+	l.core.Advance(l.core.Ready())
+	if r := l.core.OldestReadRound(); r != first || l.core.round != first+1 {
+		t.Fatalf("two rounds: OldestReadRound = %d (want %d), round %d", r, first, l.core.round)
+	}
+	ack := func(r uint64) {
+		if err := l.core.Step(Message{Type: MsgHeartbeatResp, From: "n2", To: "n1", Term: l.core.term, Success: true, Context: r}); err != nil {
+			t.Fatal(err)
+		}
+		l.core.Advance(l.core.Ready())
+	}
+	ack(first)
+	if r := l.core.OldestReadRound(); r != first+1 {
+		t.Fatalf("first round confirmed: OldestReadRound = %d, want %d", r, first+1)
+	}
+	ack(first + 1)
+	if r := l.core.OldestReadRound(); r != 0 {
+		t.Fatalf("all confirmed: OldestReadRound = %d", r)
+	}
+}

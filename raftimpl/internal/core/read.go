@@ -51,6 +51,16 @@ func (c *Core) ReadRoundInFlight() bool {
 	return c.role == roleLeader && len(c.pendingReads) > 0
 }
 
+// OldestReadRound returns the lowest heartbeat round a pending read waits
+// for, 0 if none (or not leader): an answer to an earlier round confirms no
+// read.
+func (c *Core) OldestReadRound() uint64 {
+	if c.role != roleLeader || len(c.pendingReads) == 0 {
+		return 0
+	}
+	return c.pendingReads[0].round
+}
+
 // answerRead answers r: a ReadState for a local read, a MsgReadIndexResp
 // for a follower's.
 func (c *Core) answerRead(r pendingRead, ok bool) {
