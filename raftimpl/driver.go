@@ -35,6 +35,8 @@ type driver struct {
 	// late heartbeat answers' (heartbeat.go).
 	spareReads []readReq
 	spareLate  []core.Message
+	// readsAnswered is set when a pass answered reads (read.go).
+	readsAnswered bool
 	// confQueue holds membership changes the core could not take yet.
 	confQueue []confChangeReq
 	// transfer is the running leadership transfer's future, nil if none.
@@ -378,6 +380,9 @@ func (d *driver) finishReady(rd core.Ready) {
 	}
 	if rd.Transfer != nil {
 		d.finishTransfer(rd.Transfer.OK)
+	}
+	if len(rd.ReadStates) > 0 {
+		d.readsAnswered = true
 	}
 	for _, rs := range rd.ReadStates {
 		if f, ok := d.verifies[rs.ID]; ok {

@@ -140,16 +140,17 @@ func (d *driver) closeGate() {
 //
 // During reads, each round's heartbeats get two answers (three servers),
 // and the first that makes a quorum confirms the round's reads; the other
-// usually comes after the loop started the next round, and waking the loop
-// for it is most of the CPU it spends per round. So an answer that can
-// confirm no read waiting (Success in the heartbeat's term, for a round
-// below the lowest one a read waits for, as the loop published in
-// r.readRound) is left in r.late without waking the loop; the loop steps
-// those at the start of its next pass, whatever wakes it (at the latest its
-// next tick). The core still sees every answer, only later, as if the
-// network had delayed it: its leases count from a round's start, so they
-// only get shorter. Any other answer, or any answer while no read waits,
-// goes to the loop at once.
+// usually comes after the loop answered them or started the next round, and
+// waking the loop for it is a large part of the CPU it spends per round. So
+// while reads run, an answer that can confirm no read (Success in the
+// heartbeat's term, for a round below the lowest one a read waits for, as
+// the loop published in r.readRound) from a follower that has the leader's
+// whole log (no catch-up to start) is left in r.late without waking the
+// loop, unless leases serve reads; the loop steps those at the start of its
+// next pass, whatever wakes it (at the latest its next tick). The core
+// still sees every answer, only later, as if the network had delayed it:
+// its leases count from a round's start, so they only get shorter. Any
+// other answer, or any answer while no reads run, goes to the loop at once.
 
 // maxLateAnswers bounds r.late; past it answers go to the loop at once.
 const maxLateAnswers = 256
@@ -167,6 +168,9 @@ func (r *Raft) deferHeartbeatAnswer(m, resp core.Message) bool {
 		return false
 	}
 	if w := r.readRound.Load(); w == 0 || resp.Context >= w {
+		return false
+	}
+	if resp.LastLog < r.lastIndex.Load() || r.conf.LeaseReads {
 		return false
 	}
 	l := &r.late

@@ -124,7 +124,15 @@ func (d *driver) parkReads() {
 	in := &d.r.reads
 	in.mu.Lock()
 	in.deferred = d.core.ReadRoundInFlight()
-	d.r.readRound.Store(d.core.OldestReadRound())
+	// Heartbeat answers may wait (heartbeat.go) while reads wait for a
+	// round, or right after reads were answered (the other answers to
+	// their round are still coming), not otherwise.
+	w := uint64(0)
+	if in.deferred || d.readsAnswered {
+		w = d.core.OldestReadRound()
+	}
+	d.readsAnswered = false
+	d.r.readRound.Store(w)
 	if len(in.reqs) > 0 && !in.deferred && !in.kicked {
 		in.kicked = true
 		d.r.kickReads()

@@ -154,6 +154,18 @@ func TestLateHeartbeatAnswers(t *testing.T) {
 	if r.deferHeartbeatAnswer(app, core.Message{Type: core.MsgAppResp, Term: 3, Success: true}) {
 		t.Fatalf("deferred an AppendEntries answer")
 	}
+	r.lastIndex.Store(10)
+	behind := ok
+	behind.LastLog = 9
+	if r.deferHeartbeatAnswer(hb, behind) {
+		t.Fatalf("deferred the answer of a follower missing entries")
+	}
+	ok.LastLog = 10
+	r.conf.LeaseReads = true
+	if r.deferHeartbeatAnswer(hb, ok) {
+		t.Fatalf("deferred an answer with lease reads on")
+	}
+	r.conf.LeaseReads = false
 	if !r.deferHeartbeatAnswer(hb, ok) {
 		t.Fatalf("answer to round 5 not deferred while reads wait for round 6")
 	}

@@ -268,13 +268,16 @@ func TestReadRoundInFlight(t *testing.T) {
 	}
 }
 
-// OldestReadRound is the round of the oldest read still waiting, 0 once
-// none waits.
+// OldestReadRound is the round of the oldest read still waiting, the next
+// round once none waits, 0 on a follower.
 func TestOldestReadRound(t *testing.T) {
 	e := cluster(t, "3")
 	l := e.nodes[0]
-	if r := l.core.OldestReadRound(); r != 0 {
-		t.Fatalf("no reads: OldestReadRound = %d", r)
+	if r := l.core.OldestReadRound(); r != l.core.round+1 {
+		t.Fatalf("no reads: OldestReadRound = %d, want %d", r, l.core.round+1)
+	}
+	if r := e.nodes[1].core.OldestReadRound(); r != 0 {
+		t.Fatalf("follower: OldestReadRound = %d", r)
 	}
 	l.core.VerifyLeader(1)
 	l.core.Advance(l.core.Ready())
@@ -295,7 +298,7 @@ func TestOldestReadRound(t *testing.T) {
 		t.Fatalf("first round confirmed: OldestReadRound = %d, want %d", r, first+1)
 	}
 	ack(first + 1)
-	if r := l.core.OldestReadRound(); r != 0 {
-		t.Fatalf("all confirmed: OldestReadRound = %d", r)
+	if r := l.core.OldestReadRound(); r != first+2 {
+		t.Fatalf("all confirmed: OldestReadRound = %d, want %d", r, first+2)
 	}
 }

@@ -52,11 +52,14 @@ func (c *Core) ReadRoundInFlight() bool {
 }
 
 // OldestReadRound returns the lowest heartbeat round a pending read waits
-// for, 0 if none (or not leader): an answer to an earlier round confirms no
-// read.
+// for, or the next round if none waits: an answer to an earlier round
+// confirms no read. 0 if not leader.
 func (c *Core) OldestReadRound() uint64 {
-	if c.role != roleLeader || len(c.pendingReads) == 0 {
+	if c.role != roleLeader {
 		return 0
+	}
+	if len(c.pendingReads) == 0 {
+		return c.round + 1
 	}
 	return c.pendingReads[0].round
 }
