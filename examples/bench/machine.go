@@ -40,6 +40,16 @@ type limits struct {
 	RawSyncSamples     int     `json:"raw_write_sync_samples"`
 	TCPRTTMedianMs     float64 `json:"tcp_rtt_median_ms"` // 8-byte ping-pong on 127.0.0.1
 	TCPRTTSamples      int     `json:"tcp_rtt_samples"`
+	// MajoritySyncMedianMs is the time for two writers, each on a file of
+	// its own in the data dir, to both finish write 64 B + fdatasync when
+	// they start together: what a commit needs at one client when the
+	// nodes share this disk (two copies of a majority of three).
+	MajoritySyncMedianMs float64 `json:"majority_write_sync_median_ms"`
+	MajoritySyncSamples  int     `json:"majority_write_sync_samples"`
+	// SharedDiskFloorMs is RTT + MajoritySyncMedianMs: the single-client
+	// floor when every node's store is on the same disk (as in this
+	// benchmark), beside FloorMs, which assumes a disk per node.
+	SharedDiskFloorMs float64 `json:"shared_disk_floor_ms"`
 	// FloorMs is the single-client latency floor of a 3-node cluster:
 	// max(leader store commit, RTT + follower store commit).
 	FloorMs float64 `json:"floor_ms"`
@@ -146,6 +156,10 @@ func probeLimits(ctx context.Context, dir string, n int, budget time.Duration) l
 	if err != nil {
 		errs = append(errs, "raw sync: "+err.Error())
 	}
+	maj, err := probeMajoritySync(ctx, dir, n, budget)
+	if err != nil {
+		errs = append(errs, "majority sync: "+err.Error())
+	}
 	rtt, err := probeRTT(ctx, n*10, budget)
 	if err != nil {
 		errs = append(errs, "tcp: "+err.Error())
@@ -153,6 +167,10 @@ func probeLimits(ctx context.Context, dir string, n int, budget time.Duration) l
 	l.BoltCommitMedianMs, l.BoltCommitSamples = ms(median(bolt)), len(bolt)
 	l.RawSyncMedianMs, l.RawSyncSamples = ms(median(raw)), len(raw)
 	l.TCPRTTMedianMs, l.TCPRTTSamples = ms(median(rtt)), len(rtt)
+	l.MajoritySyncMedianMs, l.MajoritySyncSamples = ms(median(maj)), len(maj)
+	if len(maj) > 0 {
+		l.SharedDiskFloorMs = l.TCPRTTMedianMs + l.MajoritySyncMedianMs
+	}
 	l.FloorMs = l.BoltCommitMedianMs
 	if f := l.TCPRTTMedianMs + l.BoltCommitMedianMs; f > l.FloorMs {
 		l.FloorMs = f
@@ -211,6 +229,59 @@ func probeRawSync(ctx context.Context, dir string, n int, budget time.Duration) 
 		}
 		if err := f.Sync(); err != nil {
 			return out, err
+		}
+		out = append(out, time.Since(t0))
+	}
+	return out, nil
+}
+
+// probeMajoritySync times two writers that each write 64 B into a file of
+// their own (overwriting a region written and synced beforehand, as a
+// journal does) and fdatasync it, started together; a sample is the time
+// until both are done.
+func probeMajoritySync(ctx context.Context, dir string, n int, budget time.Duration) ([]time.Duration, error) {
+	const region = 1 << 20
+	var files [2]*os.File
+	for i := range files {
+		path := filepath.Join(dir, fmt.Sprintf("probe.majority%d", i))
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(path)
+		defer f.Close()
+		if _, err := f.Write(make([]byte, region)); err != nil {
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		files[i] = f
+	}
+	buf := make([]byte, 64)
+	var out []time.Duration
+	deadline := time.Now().Add(budget)
+	errc := make(chan error, len(files))
+	for i := 0; i < n && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		off := int64(i*len(buf)) % region
+		t0 := time.Now()
+		for _, f := range files {
+			go func(f *os.File) {
+				if _, err := f.WriteAt(buf, off); err != nil {
+					errc <- err
+					return
+				}
+				errc <- syscall.Fdatasync(int(f.Fd()))
+			}(f)
+		}
+		var first error
+		for range files {
+			if err := <-errc; err != nil && first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return out, first
 		}
 		out = append(out, time.Since(t0))
 	}

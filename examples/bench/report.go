@@ -48,6 +48,10 @@ func printReport(w io.Writer, rep *report) {
 	fmt.Fprintf(tw, "  write 64 B + fsync\t%.3f ms\t(%d samples)\n", l.RawSyncMedianMs, l.RawSyncSamples)
 	fmt.Fprintf(tw, "  loopback TCP round trip\t%.3f ms\t(%d samples)\n", l.TCPRTTMedianMs, l.TCPRTTSamples)
 	fmt.Fprintf(tw, "  single-client floor: max(commit, RTT + commit)\t%.3f ms\t\n", l.FloorMs)
+	if l.MajoritySyncSamples > 0 {
+		fmt.Fprintf(tw, "  two files' write 64 B + fdatasync together\t%.3f ms\t(%d samples)\n", l.MajoritySyncMedianMs, l.MajoritySyncSamples)
+		fmt.Fprintf(tw, "  shared-disk floor: RTT + two writes together\t%.3f ms\t(all nodes on this one disk)\n", l.SharedDiskFloorMs)
+	}
 	tw.Flush()
 	if l.Err != "" {
 		fmt.Fprintf(w, "  probe errors: %s\n", l.Err)
@@ -509,6 +513,9 @@ func evalGoals(rep *report) []goal {
 				if bc, _ := cellStatus(b, b.Writes, size, 1); bc != nil {
 					v += fmt.Sprintf(" (%s %.3f ms = %.2f×)", abbrev(b), bc.P50Ms, bc.P50Ms/fl)
 				}
+			}
+			if sd := rep.Limits.SharedDiskFloorMs; sd > 0 {
+				v += fmt.Sprintf("; vs shared-disk floor %.3f ms: %.2f×", sd, p.P50Ms/sd)
 			}
 			gs = append(gs, goal{fmt.Sprintf("1-client median %s vs floor %.3f ms", sizeName(size), fl), "≤ 1.3×", v, r <= 1.3})
 		}
