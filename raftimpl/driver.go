@@ -31,6 +31,12 @@ type driver struct {
 	// verifies holds read futures (VerifyLeader, ReadIndex, LeaseRead) by
 	// request ID.
 	verifies map[uint64]*opFuture
+	// spareReads is the read inbox's other buffer (read.go), spareLate the
+	// late heartbeat answers' (heartbeat.go).
+	spareReads []readReq
+	spareLate  []core.Message
+	// readsAnswered is set when a pass answered reads (read.go).
+	readsAnswered bool
 	// confQueue holds membership changes the core could not take yet.
 	confQueue []confChangeReq
 	// transfer is the running leadership transfer's future, nil if none.
@@ -178,10 +184,13 @@ func (d *driver) run() {
 			hot.propose, hot.consumer, hot.rpc = nil, nil, nil
 		}
 		// The transport answers routine heartbeats while the loop waits.
+		d.parkReads()
 		d.releaseGate()
 		if stop := d.waitEvent(hot); stop {
 			return
 		}
+		d.stepLateAnswers()
+		d.takeReads()
 		if len(d.confQueue) > 0 {
 			d.proposeConfChanges()
 		}
@@ -371,6 +380,9 @@ func (d *driver) finishReady(rd core.Ready) {
 	}
 	if rd.Transfer != nil {
 		d.finishTransfer(rd.Transfer.OK)
+	}
+	if len(rd.ReadStates) > 0 {
+		d.readsAnswered = true
 	}
 	for _, rs := range rd.ReadStates {
 		if f, ok := d.verifies[rs.ID]; ok {
@@ -588,6 +600,7 @@ func (d *driver) stop() {
 	if d.storage.compactor != nil {
 		d.storage.compactor.stop()
 	}
+	d.closeReads()
 	d.failOps(raft.ErrRaftShutdown, raft.ErrRaftShutdown)
 	for id, p := range d.rpcs {
 		p.rpc.Respond(nil, raft.ErrRaftShutdown)
@@ -602,7 +615,9 @@ func (d *driver) stop() {
 		case f := <-d.r.proposeCh:
 			f.respond(raft.ErrRaftShutdown, 0, nil)
 		case req := <-d.r.readCh:
-			req.future.respond(raft.ErrRaftShutdown, 0, nil)
+			if req.future != nil { // not a kick
+				req.future.respond(raft.ErrRaftShutdown, 0, nil)
+			}
 		case req := <-d.r.confCh:
 			req.future.respond(raft.ErrRaftShutdown, 0, nil)
 		default:
@@ -633,6 +648,9 @@ func (d *driver) snapshotTaken(info snapshotInfo) {
 
 // startRead hands a read to the core; its ReadState resolves the future.
 func (d *driver) startRead(req readReq) {
+	if req.future == nil {
+		return // a kick (read.go): the loop takes the inbox after this event
+	}
 	var lost <-chan struct{}
 	if req.kind == readVerify {
 		lost = d.boundEpoch()

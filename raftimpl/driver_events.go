@@ -22,6 +22,8 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 	select {
 	case <-d.ticker.C:
 		d.wake()
+		// Late heartbeat answers count before the tick's quorum check.
+		d.stepLateAnswers()
 		return d.onTick()
 	case res := <-d.writer.done:
 		d.wake()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/raftimpl/internal/core"
 	"github.com/pontoon-raft/raft/transport"
 )
 
@@ -133,4 +134,70 @@ func (d *driver) closeGate() {
 	g.closed, g.open = true, false
 	d.gateHeld = false
 	g.mu.Unlock()
+}
+
+// Late heartbeat answers (leader side).
+//
+// During reads, each round's heartbeats get two answers (three servers),
+// and the first that makes a quorum confirms the round's reads; the other
+// usually comes after the loop answered them or started the next round, and
+// waking the loop for it is a large part of the CPU it spends per round. So
+// while reads run, an answer that can confirm no read (Success in the
+// heartbeat's term, for a round below the lowest one a read waits for, as
+// the loop published in r.readRound) from a follower that has the leader's
+// whole log (no catch-up to start) is left in r.late without waking the
+// loop, unless leases serve reads; the loop steps those at the start of its
+// next pass, whatever wakes it (at the latest its next tick). The core
+// still sees every answer, only later, as if the network had delayed it:
+// its leases count from a round's start, so they only get shorter. Any
+// other answer, or any answer while no reads run, goes to the loop at once.
+
+// maxLateAnswers bounds r.late; past it answers go to the loop at once.
+const maxLateAnswers = 256
+
+// lateResponses are heartbeat answers for the loop's next pass.
+type lateResponses struct {
+	mu   sync.Mutex
+	msgs []core.Message
+}
+
+// deferHeartbeatAnswer keeps resp, the answer to heartbeat m, for the loop's
+// next pass if no read waits for it; false leaves it to deliver.
+func (r *Raft) deferHeartbeatAnswer(m, resp core.Message) bool {
+	if m.Type != core.MsgHeartbeat || resp.Type != core.MsgHeartbeatResp || !resp.Success || resp.Term != m.Term {
+		return false
+	}
+	if w := r.readRound.Load(); w == 0 || resp.Context >= w {
+		return false
+	}
+	if resp.LastLog < r.lastIndex.Load() || r.conf.LeaseReads {
+		return false
+	}
+	l := &r.late
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.msgs) >= maxLateAnswers {
+		return false
+	}
+	l.msgs = append(l.msgs, resp)
+	return true
+}
+
+// stepLateAnswers steps the answers deferHeartbeatAnswer kept (each pass of
+// the loop, before its event).
+func (d *driver) stepLateAnswers() {
+	l := &d.r.late
+	l.mu.Lock()
+	if len(l.msgs) == 0 {
+		l.mu.Unlock()
+		return
+	}
+	msgs := l.msgs
+	l.msgs, d.spareLate = d.spareLate[:0], nil
+	l.mu.Unlock()
+	for _, m := range msgs {
+		d.step(m)
+	}
+	clear(msgs)
+	d.spareLate = msgs[:0]
 }

@@ -184,7 +184,7 @@ func (p *peer) loop(ch chan core.Message) {
 				p.r.observe(FailedHeartbeatObservation{PeerID: p.id, LastContact: lastContact})
 			}
 		}
-		if resp.Type != 0 && !p.deliver(resp) {
+		if resp.Type != 0 && !p.r.deferHeartbeatAnswer(m, resp) && !p.deliver(resp) {
 			return
 		}
 		if failures > 0 && !p.backoff(failures) {

@@ -47,6 +47,7 @@ type Raft struct {
 	// Queues into the driver loop. All are bounded.
 	proposeCh   chan *logFuture
 	readCh      chan readReq
+	reads       readInbox
 	confCh      chan confChangeReq
 	transferCh  chan transferReq
 	restoreCh   chan userRestoreReq
@@ -89,6 +90,11 @@ type Raft struct {
 	// hbGate lets the transport answer a follower's routine heartbeats
 	// without the driver loop (heartbeat.go).
 	hbGate hbGate
+	// late holds heartbeat answers no read waits for, stepped by the loop's
+	// next pass (heartbeat.go); readRound is the lowest round a read
+	// waits for, 0 if none.
+	late      lateResponses
+	readRound atomic.Uint64
 	// epoch is the current leadership (leaderEpoch); an ended one while
 	// this node does not lead. Replaced by the driver loop when it becomes
 	// leader, before State reports it; ended by the loop or the watchdog.
@@ -370,7 +376,7 @@ func (r *Raft) verify(w waiter) Future {
 	}
 	f := newOpFuture(w, r.loopDone)
 	f.lost = ep.lost
-	if err := enqueue(r, r.readCh, readReq{kind: readVerify, future: f}, w); err != nil {
+	if err := r.enqueueRead(readReq{kind: readVerify, future: f}, w); err != nil {
 		return errorFuture{err}
 	}
 	return f

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	raft "github.com/pontoon-raft/raft"
@@ -26,6 +27,130 @@ const (
 type readReq struct {
 	kind   readKind
 	future *opFuture
+}
+
+// The read inbox.
+//
+// Reads reach the driver loop through r.reads rather than one channel send
+// each: a read made while the leader's core has a read round in flight
+// (core.ReadRoundInFlight) does not wake the loop. The answers of that round
+// will (every heartbeat's answer or failure reaches the loop), and every pass
+// of the loop, whatever woke it, starts the reads in the inbox, so reads made
+// during a round share the next one. A read made otherwise, or a LeaseRead
+// (answered at once while the lease holds), wakes the loop with an empty
+// readReq on readCh (a kick). readCh also carries reads while the inbox is
+// full (maxInboxReads), with enqueue's timeouts.
+//
+// Linearizability is untouched: the core assigns a read to a round when the
+// loop takes it, and that round's heartbeats leave after that.
+
+// maxInboxReads bounds the reads in the inbox; more wait on readCh.
+const maxInboxReads = 4096
+
+// readInbox is the reads waiting for the driver loop.
+type readInbox struct {
+	mu   sync.Mutex
+	reqs []readReq
+	// deferred is set while a read round is in flight: readers leave the
+	// loop to take their reads when it wakes next.
+	deferred bool
+	// kicked is set once a kick was sent since the loop last took the
+	// inbox.
+	kicked bool
+	// closed is set when the loop exits: reads fail at once.
+	closed bool
+}
+
+// enqueueRead hands req to the driver loop.
+func (r *Raft) enqueueRead(req readReq, w waiter) error {
+	if r.isShutdown() {
+		return raft.ErrRaftShutdown
+	}
+	if w.ctx != nil && w.ctx.Err() != nil {
+		return w.timeoutErr(false)
+	}
+	in := &r.reads
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return raft.ErrRaftShutdown
+	}
+	if len(in.reqs) >= maxInboxReads {
+		in.mu.Unlock()
+		return enqueue(r, r.readCh, req, w)
+	}
+	in.reqs = append(in.reqs, req)
+	kick := !in.kicked && (!in.deferred || req.kind == readLease)
+	if kick {
+		in.kicked = true
+		r.kickReads()
+	}
+	in.mu.Unlock()
+	return nil
+}
+
+// kickReads wakes the loop to take the inbox. If readCh is full the loop is
+// about to wake anyway, and takes the inbox then.
+func (r *Raft) kickReads() {
+	select {
+	case r.readCh <- readReq{}:
+	default:
+	}
+}
+
+// takeReads starts every read in the inbox (each pass of the loop).
+func (d *driver) takeReads() {
+	in := &d.r.reads
+	in.mu.Lock()
+	if len(in.reqs) == 0 {
+		in.mu.Unlock()
+		return
+	}
+	reqs := in.reqs
+	in.reqs, d.spareReads = d.spareReads[:0], nil
+	in.kicked = false
+	in.mu.Unlock()
+	for _, req := range reqs {
+		d.startRead(req)
+	}
+	clear(reqs)
+	d.spareReads = reqs[:0]
+}
+
+// parkReads tells readers, before the loop waits, whether to wake it: not
+// while a read round is in flight. Reads that came during this pass wake it
+// again unless they can wait for the round.
+func (d *driver) parkReads() {
+	in := &d.r.reads
+	in.mu.Lock()
+	in.deferred = d.core.ReadRoundInFlight()
+	// Heartbeat answers may wait (heartbeat.go) while reads wait for a
+	// round, or right after reads were answered (the other answers to
+	// their round are still coming), not otherwise.
+	w := uint64(0)
+	if in.deferred || d.readsAnswered {
+		w = d.core.OldestReadRound()
+	}
+	d.readsAnswered = false
+	d.r.readRound.Store(w)
+	if len(in.reqs) > 0 && !in.deferred && !in.kicked {
+		in.kicked = true
+		d.r.kickReads()
+	}
+	in.mu.Unlock()
+}
+
+// closeReads fails the reads in the inbox and every later one (the loop is
+// exiting).
+func (d *driver) closeReads() {
+	in := &d.r.reads
+	in.mu.Lock()
+	reqs := in.reqs
+	in.reqs, in.closed = nil, true
+	in.mu.Unlock()
+	for _, req := range reqs {
+		req.future.respond(raft.ErrRaftShutdown, 0, nil)
+	}
 }
 
 // ReadIndex returns an index at which a linearizable read may be served: once
@@ -81,7 +206,7 @@ func (r *Raft) linearizableRead(ctx context.Context, kind readKind) (uint64, err
 func (r *Raft) readOnce(ctx context.Context, kind readKind) (uint64, error) {
 	w := contextWaiter(ctx)
 	f := newOpFuture(w, r.loopDone)
-	if err := enqueue(r, r.readCh, readReq{kind: kind, future: f}, w); err != nil {
+	if err := r.enqueueRead(readReq{kind: kind, future: f}, w); err != nil {
 		return 0, err
 	}
 	if err := f.Error(); err != nil {

@@ -60,6 +60,9 @@ type clusterOpts struct {
 	// procs runs node2 and node3 in child processes (procs.go); node1,
 	// alone bootstrapped, leads.
 	procs bool
+	// cpuprofile, if set in -procs mode, makes each child process write a
+	// CPU profile next to it (childProfile).
+	cpuprofile string
 }
 
 // errNoLeader is returned by start when no node became leader in time.

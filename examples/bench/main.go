@@ -141,7 +141,7 @@ func main() {
 	flag.IntVar(&c.probeSamples, "probe-samples", 200, "samples per machine probe (fsync, raw sync; RTT takes 10×)")
 	flag.DurationVar(&c.soak, "soak", 0, "memory-bound mode: run this long at -soak-clients writers and print RSS every 10 s (skips the cells)")
 	flag.IntVar(&c.soakClients, "soak-clients", 256, "writers in -soak mode")
-	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Pontoon run to this file")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the Pontoon run to this file (with -procs the node processes also write <file>.node2 and <file>.node3)")
 	flag.StringVar(&c.trace, "trace", "", "write an execution trace of the Pontoon run to this file (go tool trace)")
 	flag.StringVar(&c.memprofile, "memprofile", "", "write an allocation profile after the Pontoon run to this file")
 	flag.StringVar(&c.logLevel, "loglevel", "WARN", "log level of the engines' loggers (stderr)")
@@ -420,7 +420,11 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 	baseline := runtime.NumGoroutine()
 	fmt.Fprintf(progress, "bench: %s: starting a 3-node cluster\n", eng.name)
 	t0 := time.Now()
-	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, procs: c.procs})
+	var childProf string // the children of a profiled Pontoon run profile themselves
+	if eng.name == pontoonEngine.name {
+		childProf = c.cpuprofile
+	}
+	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, procs: c.procs, cpuprofile: childProf})
 	res.StartupSec = time.Since(t0).Seconds()
 	if err != nil {
 		res.Err, res.startErr = err.Error(), err

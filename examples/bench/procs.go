@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,9 @@ type childSpec struct {
 	Timeout    time.Duration `json:"timeout"`
 	LogLevel   string        `json:"log_level"`
 	LeaseReads bool          `json:"lease_reads"`
+	// CPUProfile, if set, is where the child writes a CPU profile of its
+	// whole life (-cpuprofile's path plus ".node2" / ".node3").
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // nodeCloser stops one node and closes its stores.
@@ -74,7 +78,7 @@ func spawnNode(engine string, o clusterOpts, i int, dir, addr string) (*child, e
 		return nil, err
 	}
 	spec, _ := json.Marshal(childSpec{Engine: engine, Index: i, Dir: dir, Addr: addr, Timeout: o.timeout,
-		LogLevel: o.logLevel, LeaseReads: o.leaseReads})
+		LogLevel: o.logLevel, LeaseReads: o.leaseReads, CPUProfile: childProfile(o.cpuprofile, i)})
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), nodeEnv+"="+string(spec))
 	cmd.Stderr = &lockedWriter{w: o.logw} // two children copy their stderr at once
@@ -175,6 +179,13 @@ func runChildNode(specJSON string) {
 	if !ok {
 		fatalf("%s: unknown engine %q", nodeEnv, s.Engine)
 	}
+	if s.CPUProfile != "" {
+		stopProfile, err := record(s.CPUProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
+		if err != nil {
+			fatalf("node%d: cpuprofile: %v", s.Index+1, err)
+		}
+		defer stopProfile()
+	}
 	o := clusterOpts{dir: s.Dir, timeout: s.Timeout, logw: os.Stderr, logLevel: s.LogLevel, leaseReads: s.LeaseReads}
 	logger := hclog.New(&hclog.LoggerOptions{Name: s.Engine, Level: hclog.LevelFromString(s.LogLevel), Output: os.Stderr})
 	n, err := start(o, s.Index, s.Addr, logger)
@@ -194,6 +205,15 @@ func runChildNode(specJSON string) {
 	if err := n.shutdown(); err != nil {
 		fatalf("node%d: shutdown: %v", s.Index+1, err)
 	}
+}
+
+// childProfile names node i's CPU profile file in a child process: empty
+// when the run is not profiled.
+func childProfile(path string, i int) string {
+	if path == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s.node%d", path, i+1)
 }
 
 // procCPU is a process's user+system CPU time from /proc/<pid>/stat.

@@ -132,7 +132,9 @@ func splitPort(addr string) (string, int, error) {
 }
 
 // waitDevCluster waits until the first server reports every server in the
-// configuration with a leader elected.
+// configuration with a leader elected, and every server knows that leader
+// and its HTTP address (so the banner's first write, sent to a follower,
+// is forwarded rather than refused with "no leader known").
 func waitDevCluster(ctx context.Context, children []*devChild, scheme string, o *options) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	if o.tlsCert != "" {
@@ -145,13 +147,8 @@ func waitDevCluster(ctx context.Context, children []*devChild, scheme string, o 
 	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		var st status
-		resp, err := client.Get(scheme + "://" + children[0].httpAddr + "/status")
+		err := devClusterReady(client, children, scheme)
 		if err == nil {
-			err = json.NewDecoder(resp.Body).Decode(&st)
-			resp.Body.Close()
-		}
-		if err == nil && st.Leader != nil && len(st.Configuration) == len(children) {
 			return nil
 		}
 		for _, c := range children {
@@ -170,6 +167,33 @@ func waitDevCluster(ctx context.Context, children []*devChild, scheme string, o 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// devClusterReady returns nil once the first server's configuration holds
+// every server and all servers name the same leader with its HTTP address.
+func devClusterReady(client *http.Client, children []*devChild, scheme string) error {
+	var leader string
+	for i, c := range children {
+		var st status
+		resp, err := client.Get(scheme + "://" + c.httpAddr + "/status")
+		if err != nil {
+			return err
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s: /status: %w", c.id, err)
+		case i == 0 && len(st.Configuration) != len(children):
+			return fmt.Errorf("%s: %d servers in the configuration, want %d", c.id, len(st.Configuration), len(children))
+		case st.Leader == nil || st.Leader.HTTPAddr == "":
+			return fmt.Errorf("%s: no leader known yet", c.id)
+		case i > 0 && st.Leader.ID != leader:
+			return fmt.Errorf("%s: leader %s, %s: leader %s", children[0].id, leader, c.id, st.Leader.ID)
+		}
+		leader = st.Leader.ID
+	}
+	return nil
 }
 
 // printUsage prints the servers and curl commands to try.

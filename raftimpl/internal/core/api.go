@@ -32,6 +32,10 @@ import (
 //	        6. c.Advance(rd)
 //	    }
 //
+// Advance (and AdvanceAsync) take back rd.Messages and rd.ReadStates: the
+// core reuses their arrays for later Readys, so the driver copies out what
+// it keeps of them (it sends messages by value) before calling it.
+//
 // Asynchronous writes: when c.CanAdvanceAsync(rd) (a leader or follower
 // whose Ready changes no hard state, installs no snapshot and only appends),
 // the driver may instead hand rd.Entries to a writer and go on at once: send

@@ -126,6 +126,11 @@ type Core struct {
 	// Output accumulated for the next Ready.
 	msgs       []Message
 	readStates []ReadState
+	// spareMsgs and spareReads hold the buffers of the last two Readys'
+	// Messages and ReadStates, oldest first, given back by Advance for
+	// reuse (ready.go).
+	spareMsgs  [][]Message
+	spareReads [][]ReadState
 
 	// prevSoft and prevHard are what the driver last got (or the initial
 	// state), to report changes only.

@@ -238,3 +238,67 @@ func TestFollowerReadsShareOneRequest(t *testing.T) {
 		t.Fatalf("lost batch %+v: failed %+v, next %+v", lost, failed, next)
 	}
 }
+
+// ReadRoundInFlight holds from a leader's read until a quorum answered its
+// round, and never on a follower.
+func TestReadRoundInFlight(t *testing.T) {
+	e := cluster(t, "3")
+	l := e.nodes[0]
+	if l.core.ReadRoundInFlight() {
+		t.Fatalf("idle leader has a read round in flight")
+	}
+	l.core.VerifyLeader(1)
+	rd := l.core.Ready()
+	l.core.Advance(rd)
+	if !l.core.ReadRoundInFlight() {
+		t.Fatalf("no read round in flight after VerifyLeader")
+	}
+	if err := l.core.Step(Message{Type: MsgHeartbeatResp, From: "n2", To: "n1", Term: l.core.term, Success: true, Context: l.core.round}); err != nil {
+		t.Fatal(err)
+	}
+	rd = l.core.Ready()
+	l.core.Advance(rd)
+	if len(rd.ReadStates) != 1 || !rd.ReadStates[0].OK || l.core.ReadRoundInFlight() {
+		t.Fatalf("after a quorum answered: read states %+v, in flight %v", rd.ReadStates, l.core.ReadRoundInFlight())
+	}
+	f := e.nodes[1].core
+	f.ReadIndex(2)
+	if f.ReadRoundInFlight() {
+		t.Fatalf("follower reports a read round in flight")
+	}
+}
+
+// OldestReadRound is the round of the oldest read still waiting, the next
+// round once none waits, 0 on a follower.
+func TestOldestReadRound(t *testing.T) {
+	e := cluster(t, "3")
+	l := e.nodes[0]
+	if r := l.core.OldestReadRound(); r != l.core.round+1 {
+		t.Fatalf("no reads: OldestReadRound = %d, want %d", r, l.core.round+1)
+	}
+	if r := e.nodes[1].core.OldestReadRound(); r != 0 {
+		t.Fatalf("follower: OldestReadRound = %d", r)
+	}
+	l.core.VerifyLeader(1)
+	l.core.Advance(l.core.Ready())
+	first := l.core.round
+	l.core.VerifyLeader(2)
+	l.core.Advance(l.core.Ready())
+	if r := l.core.OldestReadRound(); r != first || l.core.round != first+1 {
+		t.Fatalf("two rounds: OldestReadRound = %d (want %d), round %d", r, first, l.core.round)
+	}
+	ack := func(r uint64) {
+		if err := l.core.Step(Message{Type: MsgHeartbeatResp, From: "n2", To: "n1", Term: l.core.term, Success: true, Context: r}); err != nil {
+			t.Fatal(err)
+		}
+		l.core.Advance(l.core.Ready())
+	}
+	ack(first)
+	if r := l.core.OldestReadRound(); r != first+1 {
+		t.Fatalf("first round confirmed: OldestReadRound = %d, want %d", r, first+1)
+	}
+	ack(first + 1)
+	if r := l.core.OldestReadRound(); r != first+2 {
+		t.Fatalf("all confirmed: OldestReadRound = %d, want %d", r, first+2)
+	}
+}

@@ -43,6 +43,27 @@ func (c *Core) startRead(r pendingRead) {
 	c.maybeConfirmReads()
 }
 
+// ReadRoundInFlight reports whether this leader has reads waiting for a
+// quorum to acknowledge a heartbeat round already started: the answers to
+// that round are on their way, so the driver may leave new reads until they
+// (or its next tick) wake it. False on a follower or candidate.
+func (c *Core) ReadRoundInFlight() bool {
+	return c.role == roleLeader && len(c.pendingReads) > 0
+}
+
+// OldestReadRound returns the lowest heartbeat round a pending read waits
+// for, or the next round if none waits: an answer to an earlier round
+// confirms no read. 0 if not leader.
+func (c *Core) OldestReadRound() uint64 {
+	if c.role != roleLeader {
+		return 0
+	}
+	if len(c.pendingReads) == 0 {
+		return c.round + 1
+	}
+	return c.pendingReads[0].round
+}
+
 // answerRead answers r: a ReadState for a local read, a MsgReadIndexResp
 // for a follower's.
 func (c *Core) answerRead(r pendingRead, ok bool) {

@@ -4,6 +4,10 @@ package core
 // least one entry is always handed off).
 const maxCommittedBytesPerReady = 4 << 20
 
+// maxSpare bounds the capacity of a Messages or ReadStates buffer kept for
+// reuse; a larger one (a burst) is left to the garbage collector.
+const maxSpare = 256
+
 func (c *Core) softState() SoftState { return SoftState{Role: c.role.raftState(), Leader: c.lead} }
 func (c *Core) hardState() HardState { return HardState{Term: c.term, Vote: c.vote} }
 
@@ -36,9 +40,11 @@ func (c *Core) Ready() Ready {
 	if w := c.log.unstable.toWrite(); len(w) > 0 {
 		rd.Entries = append(rd.Entries, w...)
 	}
-	rd.Messages, c.msgs = c.msgs, nil
+	// NB: the buffers Advance gave back collect later Readys' output, so a
+	// steady state of reads and heartbeats allocates none.
+	rd.Messages, c.msgs = c.msgs, reuse(&c.spareMsgs)
 	rd.CommittedEntries = c.log.nextCommitted(maxCommittedBytesPerReady)
-	rd.ReadStates, c.readStates = c.readStates, nil
+	rd.ReadStates, c.readStates = c.readStates, reuse(&c.spareReads)
 	if c.log.pendingSnap != nil {
 		snap := *c.log.pendingSnap
 		rd.Snapshot = &snap
@@ -105,7 +111,11 @@ func (c *Core) EntriesPersisted(index, term uint64) {
 }
 
 // advance is what Advance and AdvanceAsync share: everything but Entries.
+// It takes back rd's Messages and ReadStates buffers: the driver must not
+// use them after it (api.go).
 func (c *Core) advance(rd Ready) {
+	giveBack(&c.spareMsgs, rd.Messages)
+	giveBack(&c.spareReads, rd.ReadStates)
 	if rd.SoftState != nil {
 		c.prevSoft = *rd.SoftState
 	}
@@ -134,4 +144,27 @@ func (c *Core) selfStable() {
 			c.bcastAppend()
 		}
 	}
+}
+
+// giveBack keeps buf, a Ready's buffer the driver is done with, for reuse.
+func giveBack[T any](spare *[][]T, buf []T) {
+	if cap(buf) == 0 || cap(buf) > maxSpare || len(*spare) >= 2 {
+		return
+	}
+	*spare = append(*spare, buf)
+}
+
+// reuse returns an empty buffer to collect the next Ready's output in: the
+// older of two given back, so a Ready's arrays stay as they were until the
+// Ready after it (tests read them after Advance); nil otherwise.
+func reuse[T any](spare *[][]T) []T {
+	s := *spare
+	if len(s) < 2 {
+		return nil
+	}
+	buf := s[0]
+	s[0], s[1] = s[1], nil
+	*spare = s[:1]
+	clear(buf[:cap(buf)]) // drops the entries and snapshots it held
+	return buf[:0]
 }
