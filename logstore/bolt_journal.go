@@ -486,6 +486,20 @@ func (s *BoltStore) journalBeforeDeleteLocked(min, max uint64) (acted bool, err 
 		return true, nil
 	case pn > 0 && min <= last && max >= plo:
 		return true, s.flushLocked()
+	case pn > 0 && j.hasRecords():
+		// NB: a prefix delete that takes bbolt's last entry (bbolt holds
+		// only what it deletes; the rest is pending) lowers bbolt's last
+		// index below records already checkpointed, which the replay at
+		// open would bring back (entries above bbolt's last index). The
+		// pending entries go into bbolt first, so its last index stays at
+		// the journal's.
+		bl, err := s.boltLast()
+		if err != nil {
+			return false, err
+		}
+		if bl != 0 && max >= bl {
+			return true, s.flushLocked()
+		}
 	}
 	return false, nil
 }

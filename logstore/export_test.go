@@ -120,3 +120,11 @@ func ResidentTrims(s *BoltStore) (done, failed int64) {
 
 // CheckpointMaxEntries is how many appended entries start a checkpoint.
 const CheckpointMaxEntries = ckptMaxEntries
+
+// FlushPending writes every pending entry into bbolt (the journal files are
+// unchanged), as a checkpoint does.
+func FlushPending(s *BoltStore) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.flushLocked()
+}

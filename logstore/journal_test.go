@@ -756,3 +756,32 @@ func TestJournalCrashDuringClose(t *testing.T) {
 	mustNoErr(t, c.Close())
 	requireOnlyBolt(t, cp)
 }
+
+// A prefix delete that empties bbolt while newer entries are only in the
+// journal must stay deleted after a crash: the replay at open takes the
+// journal's entries above bbolt's last index, and the deleted ones were
+// still in valid journal records (checkpointed, not reset).
+func TestPrefixDeleteEmptyingBoltSurvivesCrash(t *testing.T) {
+	s := openOpts(t, logstore.Options{Path: filepath.Join(t.TempDir(), "raft.db")})
+	defer s.Close()
+	var batch []*raft.Log
+	for i := uint64(1); i <= 10; i++ {
+		batch = append(batch, storetest.MakeLog(i, 20))
+	}
+	mustNoErr(t, s.StoreLogs(batch))
+	mustNoErr(t, logstore.FlushPending(s)) // 1..10 in bbolt, their records still in the journal
+	batch = batch[:0]
+	for i := uint64(11); i <= 15; i++ {
+		batch = append(batch, storetest.MakeLog(i, 20))
+	}
+	mustNoErr(t, s.StoreLogs(batch))
+	if n := logstore.PendingLen(s); n == 0 {
+		t.Fatalf("11..15 were checkpointed already; the test needs them pending")
+	}
+	mustNoErr(t, s.DeleteRange(1, 10))
+	requireLogs(t, s, 11, 15)
+
+	c := openOpts(t, logstore.Options{Path: crashCopy(t, s)})
+	defer c.Close()
+	requireLogs(t, c, 11, 15)
+}
