@@ -292,11 +292,15 @@ func recordHeaderAt(b []byte, k journalKey, off int64) (uint32, bool) {
 	}
 	h := b[off : off+journalRecHdrLen]
 	n := binary.LittleEndian.Uint32(h[0:])
-	if n < journalPayloadMin || n == journalMarkTag || recordHeaderCRC(k, off, n) != binary.LittleEndian.Uint32(h[4:]) {
+	if !plausibleLen(n) || recordHeaderCRC(k, off, n) != binary.LittleEndian.Uint32(h[4:]) {
 		return 0, false
 	}
 	return n, true
 }
+
+// plausibleLen reports whether n can be a record header's payload length:
+// the checks that cost no CRC.
+func plausibleLen(n uint32) bool { return n >= journalPayloadMin && n != journalMarkTag }
 
 // readRecord returns the valid record at off of a file under k, or
 // errNoRecord if there is none there (zeros, a torn write, an older
@@ -454,7 +458,7 @@ func scanRecords(b []byte, k journalKey) (journalScan, error) {
 		if int64(len(b))-p < journalRecHdrLen {
 			continue
 		}
-		if n := binary.LittleEndian.Uint32(b[p:]); n < journalPayloadMin || n == journalMarkTag || recordLen(int(n)) > int64(len(b))-p {
+		if n := binary.LittleEndian.Uint32(b[p:]); !plausibleLen(n) || recordLen(int(n)) > int64(len(b))-p {
 			continue
 		}
 		if _, _, err := readRecord(b, k, p); !errors.Is(err, errNoRecord) {

@@ -192,12 +192,10 @@ func (d *driver) stepLateAnswers() {
 		l.mu.Unlock()
 		return
 	}
-	msgs := l.msgs
-	l.msgs, d.spareLate = d.spareLate[:0], nil
+	msgs := takeBuffer(&l.msgs, &d.spareLate)
 	l.mu.Unlock()
 	for _, m := range msgs {
 		d.step(m)
 	}
-	clear(msgs)
-	d.spareLate = msgs[:0]
+	recycleBuffer(&d.spareLate, msgs)
 }

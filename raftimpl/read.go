@@ -106,15 +106,13 @@ func (d *driver) takeReads() {
 		in.mu.Unlock()
 		return
 	}
-	reqs := in.reqs
-	in.reqs, d.spareReads = d.spareReads[:0], nil
+	reqs := takeBuffer(&in.reqs, &d.spareReads)
 	in.kicked = false
 	in.mu.Unlock()
 	for _, req := range reqs {
 		d.startRead(req)
 	}
-	clear(reqs)
-	d.spareReads = reqs[:0]
+	recycleBuffer(&d.spareReads, reqs)
 }
 
 // parkReads tells readers, before the loop waits, whether to wake it: not
