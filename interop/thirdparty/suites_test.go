@@ -25,6 +25,11 @@ var skipped = []string{
 	// segment files (it fails if writing and reading a segment takes over
 	// 10 s), which a loaded 2-core CI machine can miss whatever the engine.
 	"TestConcurrentReadersAndWriter",
+	// raft-wal/segment: its payload is 65,528 bytes but the length it draws
+	// at random goes up to 65,535, so writeFrame's slice of the payload
+	// panics in about one run in nine (45 of 400 here), whatever the
+	// engine: the test's own bug, not raft-wal's or Pontoon's.
+	"TestFrameCodecFuzz",
 }
 
 // TestThirdPartySuites runs the libraries' own tests through the replace, in
