@@ -30,7 +30,12 @@ func (c *Core) FollowersFormQuorum() bool {
 	}
 	n := 0
 	for _, id := range c.conf.voters {
-		if pr := c.prs[id]; id != c.id && pr != nil && pr.State == trackerReplicate && pr.RecentActive {
+		// NB: RecentActive alone is false for every follower right after
+		// a check-quorum pass, for a whole tick: the driver, sampling
+		// this at each tick, then stopped spacing the leader's writes
+		// for one tick in LeaseTick (at one client, 74% of the leader's
+		// writes went unspaced).
+		if pr := c.prs[id]; id != c.id && pr != nil && pr.State == trackerReplicate && (pr.RecentActive || pr.ActiveLastPass) {
 			n++
 		}
 	}

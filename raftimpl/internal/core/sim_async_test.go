@@ -140,8 +140,13 @@ func TestFollowersFormQuorum(t *testing.T) {
 	if l == nil {
 		t.Fatal("no leader")
 	}
-	if !l.core.FollowersFormQuorum() {
-		t.Fatal("FollowersFormQuorum false with every follower answering")
+	// At every tick, check-quorum passes included: the driver samples it
+	// once a tick, and a pass clears every follower's RecentActive.
+	for i := 0; i < 3*s.p.cfg.LeaseTick; i++ {
+		if !l.core.FollowersFormQuorum() {
+			t.Fatalf("FollowersFormQuorum false with every follower answering (tick %d, LeaseTick %d)", i, s.p.cfg.LeaseTick)
+		}
+		run(1)
 	}
 	var gone *simNode
 	for _, n := range s.nodes {

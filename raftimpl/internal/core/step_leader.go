@@ -38,6 +38,7 @@ func (c *Core) checkQuorum() bool {
 		}
 	}
 	for _, pr := range c.prs {
+		pr.ActiveLastPass = pr.RecentActive
 		pr.RecentActive = false
 	}
 	return len(c.conf.voters) > 0 && active >= quorum.Majority(len(c.conf.voters))

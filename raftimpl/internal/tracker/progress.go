@@ -49,6 +49,10 @@ type Progress struct {
 	// RecentActive is set by any response from the follower and cleared by
 	// the leader's check-quorum pass.
 	RecentActive bool
+	// ActiveLastPass is RecentActive as the last check-quorum pass found
+	// it: with RecentActive it tells "answered within the last pass or
+	// two" at any tick, not only just before a pass clears the flags.
+	ActiveLastPass bool
 	// SentCommit is the highest commit index sent to the follower in a
 	// MsgApp, so the leader knows when it must tell it a newer one.
 	SentCommit uint64
