@@ -58,6 +58,7 @@ type config struct {
 	bootstrapOne bool
 	procs        bool
 	rounds       int
+	interleave   bool
 	pontoonReads []string
 }
 
@@ -86,6 +87,9 @@ type reportConfig struct {
 	Rounds int `json:"rounds"`
 	// Procs: node2 and node3 ran in processes of their own (-procs).
 	Procs bool `json:"procs,omitempty"`
+	// Interleave: every cell ran on each engine in turn, on a cluster of
+	// its own (-interleave), rather than each engine running every cell.
+	Interleave bool `json:"interleave,omitempty"`
 }
 
 type engineResult struct {
@@ -148,6 +152,7 @@ func main() {
 	flag.StringVar(&pontoonReads, "pontoon-reads", "verify,readindex,lease", "Pontoon's read paths to measure: verify (VerifyLeader), readindex (ReadIndex), lease (LeaseRead, on a cluster of its own with LeaseReads=true), follower-readindex (ReadIndex on a follower; in-process mode only)")
 	flag.StringVar(&from, "from", "", "print the text report of a saved -json output and exit")
 	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
+	flag.BoolVar(&c.interleave, "interleave", false, "run each cell on every engine in turn (a fresh cluster per engine and cell, the order alternating from cell to cell) instead of each engine running all cells: on a machine whose speed drifts over minutes, same-cell ratios then compare engines minutes apart no more")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
 	flag.BoolVar(&c.procs, "procs", false, "run node2 and node3 in processes of their own (node1, the leader, stays here with the clients); CPU/op includes theirs")
 	flag.Parse()
@@ -218,6 +223,9 @@ func main() {
 	}
 	if len(c.engines) == 0 {
 		fatalf("-engines: none given")
+	}
+	if c.interleave && (c.soak > 0 || c.cpuprofile != "" || c.trace != "" || c.memprofile != "") {
+		fatalf("-interleave: not with -soak, -cpuprofile, -trace or -memprofile (they cover one engine's whole run)")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -305,7 +313,17 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 		rounds = 1
 	}
 	perEngine := map[string][]engineResult{}
-	for r := 0; r < rounds && ctx.Err() == nil; r++ {
+	for r := 0; c.interleave && r < rounds && ctx.Err() == nil; r++ {
+		if rounds > 1 {
+			fmt.Fprintf(progress, "bench: round %d of %d, cells interleaved\n", r+1, rounds)
+		}
+		for name, res := range runInterleaved(ctx, c, r, func(name string, cell config) engineResult {
+			return runEngine(ctx, engines[name], cell, dir, progress)
+		}) {
+			perEngine[name] = append(perEngine[name], res)
+		}
+	}
+	for r := 0; !c.interleave && r < rounds && ctx.Err() == nil; r++ {
 		order := roundOrder(c.engines, r)
 		if rounds > 1 {
 			fmt.Fprintf(progress, "bench: round %d of %d: %s\n", r+1, rounds, strings.Join(order, ", "))
@@ -323,6 +341,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 		}
 	}
 	rep.Config.Rounds = rounds
+	rep.Config.Interleave = c.interleave
 	rep.Interrupted = ctx.Err() != nil
 	rep.Goals = evalGoals(rep)
 	return rep, nil

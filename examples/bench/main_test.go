@@ -231,3 +231,50 @@ func TestCombineRounds(t *testing.T) {
 		t.Fatalf("rounds kept: %d", len(got.Rounds))
 	}
 }
+
+// -interleave runs every cell on each engine in turn, alternating the order
+// from cell to cell (reversed on odd rounds), and joins each engine's
+// one-cell runs into one result with the cells in order.
+func TestInterleaved(t *testing.T) {
+	c := config{engines: []string{pName, hName, wName}, sizes: []int{16, 1024}, clients: []int{1, 64}, readers: []int{16}}
+	if n := len(cellPlans(c)); n != 5 {
+		t.Fatalf("%d cell plans for 2 sizes × 2 client counts + 1 reader count, want 5", n)
+	}
+	var calls []string
+	run := func(name string, cell config) engineResult {
+		calls = append(calls, name)
+		res := engineResult{Engine: name, StartupSec: float64(len(calls))}
+		for _, size := range cell.sizes {
+			for _, n := range cell.clients {
+				res.Writes = append(res.Writes, cellResult{Kind: "write", Size: size, Clients: n, Ops: 1})
+			}
+		}
+		for _, n := range cell.readers {
+			res.Reads = append(res.Reads, cellResult{Kind: "read", ReadPath: "verify", Size: cell.sizes[0], Clients: n, Ops: 1})
+		}
+		if name == hName && len(res.Reads) > 0 {
+			res.Err = "boom"
+		}
+		return res
+	}
+	got := runInterleaved(context.Background(), c, 1, run)
+	want := []string{wName, hName, pName, pName, hName, wName, wName, hName, pName, pName, hName, wName, wName, hName, pName}
+	if strings.Join(calls, ",") != strings.Join(want, ",") {
+		t.Fatalf("order %v\nwant  %v", calls, want)
+	}
+	for _, name := range c.engines {
+		e := got[name]
+		if len(e.Writes) != 4 || len(e.Reads) != 1 {
+			t.Fatalf("%s: %d write and %d read cells, want 4 and 1", name, len(e.Writes), len(e.Reads))
+		}
+		if w := e.Writes; w[0].Size != 16 || w[1].Clients != 64 || w[2].Size != 1024 || w[3].Clients != 64 {
+			t.Errorf("%s: cells out of order: %+v", name, w)
+		}
+		if (e.Err != "") != (name == hName) {
+			t.Errorf("%s: error %q", name, e.Err)
+		}
+	}
+	if s := got[pName].StartupSec; s != 9 {
+		t.Errorf("median start-up %v, want 9 (calls 3, 4, 9, 10, 15)", s)
+	}
+}

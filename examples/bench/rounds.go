@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"sort"
 )
@@ -136,4 +137,77 @@ func medianF(v []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// cellPlans splits c into one config per cell: each write cell (size,
+// clients) alone, then each reader count with all of an engine's read
+// paths (they share one cluster, as in a whole-engine run).
+func cellPlans(c config) []config {
+	var out []config
+	for _, size := range c.sizes {
+		for _, n := range c.clients {
+			p := c
+			p.sizes, p.clients, p.readers = []int{size}, []int{n}, nil
+			out = append(out, p)
+		}
+	}
+	for _, n := range c.readers {
+		p := c
+		p.clients, p.readers = nil, []int{n}
+		out = append(out, p)
+	}
+	return out
+}
+
+// runInterleaved runs round r of an -interleave run: every cell on each
+// engine in turn (run starts a cluster for one engine and one cell's
+// config, and stops it), the engine order alternating from cell to cell
+// and reversed on odd rounds. It returns each engine's cells as one result.
+func runInterleaved(ctx context.Context, c config, r int, run func(engine string, cell config) engineResult) map[string]engineResult {
+	parts := map[string][]engineResult{}
+	for i, cell := range cellPlans(c) {
+		for _, name := range roundOrder(c.engines, r+i) {
+			if ctx.Err() != nil {
+				break
+			}
+			parts[name] = append(parts[name], run(name, cell))
+		}
+	}
+	out := map[string]engineResult{}
+	for name, ps := range parts {
+		out[name] = joinCellRuns(ps)
+	}
+	return out
+}
+
+// joinCellRuns folds the one-cell runs of one engine into one result: their
+// cells in order, the median start-up, every error, the worst leftovers.
+func joinCellRuns(ps []engineResult) engineResult {
+	out := engineResult{Engine: ps[0].Engine}
+	var startups []float64
+	var errs []error
+	for _, p := range ps {
+		if len(out.ReadPaths) == 0 {
+			out.ReadPaths = p.ReadPaths
+		}
+		startups = append(startups, p.StartupSec)
+		if p.Err != "" {
+			errs = append(errs, errors.New(p.Err))
+			if out.startErr == nil {
+				out.startErr = p.startErr
+			}
+		}
+		if p.ShutdownErr != "" && out.ShutdownErr == "" {
+			out.ShutdownErr = p.ShutdownErr
+		}
+		out.GoroutinesLeft = max(out.GoroutinesLeft, p.GoroutinesLeft)
+		out.VmHWMMB = max(out.VmHWMMB, p.VmHWMMB)
+		out.Writes = append(out.Writes, p.Writes...)
+		out.Reads = append(out.Reads, p.Reads...)
+	}
+	out.StartupSec = medianF(startups)
+	if len(errs) > 0 {
+		out.Err = errors.Join(errs...).Error()
+	}
+	return out
 }
