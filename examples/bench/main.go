@@ -152,7 +152,7 @@ func main() {
 	flag.StringVar(&pontoonReads, "pontoon-reads", "verify,readindex,lease", "Pontoon's read paths to measure: verify (VerifyLeader), readindex (ReadIndex), lease (LeaseRead, on a cluster of its own with LeaseReads=true), follower-readindex (ReadIndex on a follower; in-process mode only)")
 	flag.StringVar(&from, "from", "", "print the text report of a saved -json output and exit")
 	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
-	flag.BoolVar(&c.interleave, "interleave", false, "run each cell on every engine in turn (a fresh cluster per engine and cell, the order alternating from cell to cell) instead of each engine running all cells: on a machine whose speed drifts over minutes, same-cell ratios then compare engines minutes apart no more")
+	flag.BoolVar(&c.interleave, "interleave", false, "run each cell on every engine in turn (a fresh cluster per engine and cell, the order alternating from cell to cell) instead of each engine running all cells, so a cell's engines run seconds apart, not minutes, on a machine whose speed drifts")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
 	flag.BoolVar(&c.procs, "procs", false, "run node2 and node3 in processes of their own (node1, the leader, stays here with the clients); CPU/op includes theirs")
 	flag.Parse()

@@ -21,9 +21,9 @@ func (c *Core) ConfigurationIndexes() (latest, committed uint64) {
 }
 
 // FollowersFormQuorum reports whether this leader's followers alone form a
-// quorum of voters that are replicating and answered recently: commits then
-// do not wait for the leader's own log writes, which the driver may then
-// batch more (false when not leader).
+// quorum of voters that are replicating and answered in the current or the
+// last check-quorum pass: commits then do not wait for the leader's own log
+// writes, which the driver may then batch more (false when not leader).
 func (c *Core) FollowersFormQuorum() bool {
 	if c.role != roleLeader {
 		return false
