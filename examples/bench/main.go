@@ -59,6 +59,9 @@ type config struct {
 	procs        bool
 	rounds       int
 	interleave   bool
+	prefill      time.Duration
+	// allSizes is -sizes when sizes was narrowed to one cell's (-interleave).
+	allSizes     []int
 	pontoonReads []string
 }
 
@@ -90,6 +93,9 @@ type reportConfig struct {
 	// Interleave: every cell ran on each engine in turn, on a cluster of
 	// its own (-interleave), rather than each engine running every cell.
 	Interleave bool `json:"interleave,omitempty"`
+	// PrefillSec: each cluster first took this long of unmeasured writes
+	// (-prefill), so the cells ran on a grown log.
+	PrefillSec float64 `json:"prefill_sec,omitempty"`
 }
 
 type engineResult struct {
@@ -153,6 +159,7 @@ func main() {
 	flag.StringVar(&from, "from", "", "print the text report of a saved -json output and exit")
 	flag.IntVar(&c.rounds, "rounds", 1, "run each engine this many times, alternating the order; report per-cell medians")
 	flag.BoolVar(&c.interleave, "interleave", false, "run each cell on every engine in turn (a fresh cluster per engine and cell, the order alternating from cell to cell) instead of each engine running all cells, so a cell's engines run seconds apart, not minutes, on a machine whose speed drifts")
+	flag.DurationVar(&c.prefill, "prefill", 0, "before its cells, write to each cluster this long, unmeasured (64 clients, the first value size of the run), so the cells run on a grown log; with -interleave, per cell")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
 	flag.BoolVar(&c.procs, "procs", false, "run node2 and node3 in processes of their own (node1, the leader, stays here with the clients); CPU/op includes theirs")
 	flag.Parse()
@@ -342,6 +349,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	}
 	rep.Config.Rounds = rounds
 	rep.Config.Interleave = c.interleave
+	rep.Config.PrefillSec = c.prefill.Seconds()
 	rep.Interrupted = ctx.Err() != nil
 	rep.Goals = evalGoals(rep)
 	return rep, nil
@@ -457,6 +465,13 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 			s, b := runSoak(ctx, cl, spec, edir, func(s soakSample) { logSoakSample(progress, eng.name, s) })
 			res.Soak, broken = &s, b
 		} else {
+			if c.prefill > 0 && ctx.Err() == nil {
+				// The run's first size, not the cell's: -interleave's
+				// one-cell configs keep the whole list for this.
+				fmt.Fprintf(progress, "bench: %s: prefill: %v of writes, unmeasured\n", eng.name, c.prefill)
+				_, broken = runCell(ctx, cl, cellSpec{kind: "write", clients: prefillClients, size: c.prefillSize(),
+					dur: c.prefill, timeout: c.timeout})
+			}
 			for _, size := range c.sizes {
 				for _, n := range c.clients {
 					if ctx.Err() != nil || broken {
@@ -530,6 +545,17 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 	}
 	res.VmHWMMB = mb(procStatus().hwm)
 	return res
+}
+
+// prefillClients is how many writers -prefill runs.
+const prefillClients = 64
+
+// prefillSize is the value size -prefill writes: the run's first.
+func (c config) prefillSize() int {
+	if c.allSizes != nil {
+		return c.allSizes[0]
+	}
+	return c.sizes[0]
 }
 
 // startSafely runs eng.start, turning a panic into an error so one engine's

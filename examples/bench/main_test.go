@@ -237,8 +237,14 @@ func TestCombineRounds(t *testing.T) {
 // one-cell runs into one result with the cells in order.
 func TestInterleaved(t *testing.T) {
 	c := config{engines: []string{pName, hName, wName}, sizes: []int{16, 1024}, clients: []int{1, 64}, readers: []int{16}}
-	if n := len(cellPlans(c)); n != 5 {
+	plans := cellPlans(c)
+	if n := len(plans); n != 5 {
 		t.Fatalf("%d cell plans for 2 sizes × 2 client counts + 1 reader count, want 5", n)
+	}
+	for _, p := range plans {
+		if p.prefillSize() != 16 {
+			t.Errorf("cell %v/%v prefills with %d B values, want the run's first size, 16", p.sizes, p.clients, p.prefillSize())
+		}
 	}
 	var calls []string
 	run := func(name string, cell config) engineResult {

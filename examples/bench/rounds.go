@@ -147,6 +147,7 @@ func cellPlans(c config) []config {
 	for _, size := range c.sizes {
 		for _, n := range c.clients {
 			p := c
+			p.allSizes = c.sizes
 			p.sizes, p.clients, p.readers = []int{size}, []int{n}, nil
 			out = append(out, p)
 		}
