@@ -27,30 +27,12 @@ func combineRounds(rs []engineResult) engineResult {
 		return rs[0]
 	}
 	out := engineResult{Engine: rs[0].Engine, ReadPaths: rs[0].ReadPaths, Rounds: rs}
-	var startups []float64
-	var errs []error
+	errs := foldRunInfo(&out, rs)
 	for _, r := range rs {
-		startups = append(startups, r.StartupSec)
-		if r.Err != "" {
-			errs = append(errs, errors.New(r.Err))
-			if out.startErr == nil {
-				out.startErr = r.startErr
-			}
-		}
-		if r.ShutdownErr != "" && out.ShutdownErr == "" {
-			out.ShutdownErr = r.ShutdownErr
-		}
-		if r.GoroutinesLeft > out.GoroutinesLeft {
-			out.GoroutinesLeft = r.GoroutinesLeft
-		}
-		if r.VmHWMMB > out.VmHWMMB {
-			out.VmHWMMB = r.VmHWMMB
-		}
 		if r.Soak != nil {
 			out.Soak = r.Soak // the last round's soak; every round's is in Rounds
 		}
 	}
-	out.StartupSec = medianF(startups)
 	if len(errs) == len(rs) {
 		out.Err = errors.Join(errs...).Error()
 	} else if len(errs) > 0 {
@@ -185,30 +167,40 @@ func runInterleaved(ctx context.Context, c config, r int, run func(engine string
 // cells in order, the median start-up, every error, the worst leftovers.
 func joinCellRuns(ps []engineResult) engineResult {
 	out := engineResult{Engine: ps[0].Engine}
-	var startups []float64
-	var errs []error
+	errs := foldRunInfo(&out, ps)
 	for _, p := range ps {
 		if len(out.ReadPaths) == 0 {
 			out.ReadPaths = p.ReadPaths
 		}
-		startups = append(startups, p.StartupSec)
-		if p.Err != "" {
-			errs = append(errs, errors.New(p.Err))
-			if out.startErr == nil {
-				out.startErr = p.startErr
-			}
-		}
-		if p.ShutdownErr != "" && out.ShutdownErr == "" {
-			out.ShutdownErr = p.ShutdownErr
-		}
-		out.GoroutinesLeft = max(out.GoroutinesLeft, p.GoroutinesLeft)
-		out.VmHWMMB = max(out.VmHWMMB, p.VmHWMMB)
 		out.Writes = append(out.Writes, p.Writes...)
 		out.Reads = append(out.Reads, p.Reads...)
 	}
-	out.StartupSec = medianF(startups)
 	if len(errs) > 0 {
 		out.Err = errors.Join(errs...).Error()
 	}
 	return out
+}
+
+// foldRunInfo sets in out what several runs of one engine (rounds, or
+// -interleave's one-cell runs) share: the median start-up, the first start
+// error and shutdown error, the worst leftovers. It returns the runs' errors.
+func foldRunInfo(out *engineResult, rs []engineResult) []error {
+	var startups []float64
+	var errs []error
+	for _, r := range rs {
+		startups = append(startups, r.StartupSec)
+		if r.Err != "" {
+			errs = append(errs, errors.New(r.Err))
+			if out.startErr == nil {
+				out.startErr = r.startErr
+			}
+		}
+		if r.ShutdownErr != "" && out.ShutdownErr == "" {
+			out.ShutdownErr = r.ShutdownErr
+		}
+		out.GoroutinesLeft = max(out.GoroutinesLeft, r.GoroutinesLeft)
+		out.VmHWMMB = max(out.VmHWMMB, r.VmHWMMB)
+	}
+	out.StartupSec = medianF(startups)
+	return errs
 }
