@@ -50,6 +50,9 @@ func runDevCluster(ctx context.Context, o *options, fs *flag.FlagSet) error {
 	if err != nil {
 		return fmt.Errorf("-raft-addr: %w", err)
 	}
+	if err := devPortsOverlap(o); err != nil {
+		return err
+	}
 	base := o.dataDir
 	if base == "" {
 		base = filepath.Join("data", "kvstore")
@@ -116,6 +119,25 @@ func runDevCluster(ctx context.Context, o *options, fs *flag.FlagSet) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// devPortsOverlap reports an error if the children's HTTP and Raft ports,
+// counting up from -http-addr and -raft-addr, would collide on one host.
+func devPortsOverlap(o *options) error {
+	httpHost, httpPort, err := splitPort(o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("-http-addr: %w", err)
+	}
+	raftHost, raftPort, err := splitPort(o.raftAddr)
+	if err != nil {
+		return fmt.Errorf("-raft-addr: %w", err)
+	}
+	n := o.devCluster
+	if httpHost == raftHost && httpPort < raftPort+n && raftPort < httpPort+n {
+		return fmt.Errorf("-dev-cluster %d: HTTP ports %d-%d and Raft ports %d-%d overlap", n,
+			httpPort, httpPort+n-1, raftPort, raftPort+n-1)
+	}
+	return nil
 }
 
 // splitPort splits host:port with a numeric port.

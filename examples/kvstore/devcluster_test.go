@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand"
@@ -40,7 +42,7 @@ func (s *syncBuffer) String() string {
 func consecutivePorts(t *testing.T, n int) int {
 	t.Helper()
 	for try := 0; try < 100; try++ {
-		base := 20000 + rand.Intn(30000)
+		base := 20000 + rand.Intn(12000) // below the usual ephemeral range (32768-)
 		var ls []net.Listener
 		for i := 0; i < n; i++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
@@ -67,7 +69,10 @@ func TestDevCluster(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildKVStore(t)
-	httpBase, raftBase := consecutivePorts(t, 3), consecutivePorts(t, 3)
+	// One block of six, so the HTTP and Raft ranges cannot overlap (two
+	// separate draws once did: node1's HTTP port was node3's Raft port).
+	httpBase := consecutivePorts(t, 6)
+	raftBase := httpBase + 3
 	cmd := exec.Command(bin, "-dev-cluster", "3", "-http-addr", fmt.Sprintf("127.0.0.1:%d", httpBase),
 		"-raft-addr", fmt.Sprintf("127.0.0.1:%d", raftBase), "-data-dir", t.TempDir())
 	stdout, err := cmd.StdoutPipe()
@@ -154,5 +159,38 @@ func TestDevCluster(t *testing.T) {
 	}
 	if n := strings.Count(stderr.String(), "stopped cleanly"); n != 3 {
 		t.Fatalf("%d of 3 servers stopped cleanly; stderr:\n%s", n, stderr.String())
+	}
+}
+
+// Overlapping HTTP and Raft port ranges are refused before any child
+// starts, naming both ranges.
+func TestDevClusterRefusesOverlappingPorts(t *testing.T) {
+	for _, c := range []struct {
+		http, raft string
+		overlap    bool
+	}{
+		{"127.0.0.1:28630", "127.0.0.1:28628", true},
+		{"127.0.0.1:28628", "127.0.0.1:28630", true},
+		{"127.0.0.1:28628", "127.0.0.1:28628", true},
+		{"127.0.0.1:28628", "127.0.0.1:28631", false},
+		{"127.0.0.1:28631", "127.0.0.1:28628", false},
+		{"127.0.0.1:28630", "127.0.0.2:28628", false},
+	} {
+		o := &options{}
+		fs := flag.NewFlagSet("kvstore", flag.ContinueOnError)
+		o.flags(fs)
+		if err := fs.Parse([]string{"-dev-cluster", "3", "-http-addr", c.http, "-raft-addr", c.raft}); err != nil {
+			t.Fatal(err)
+		}
+		if !c.overlap {
+			if got := devPortsOverlap(o); got != nil {
+				t.Errorf("http %s raft %s: %v", c.http, c.raft, got)
+			}
+			continue
+		}
+		err := runDevCluster(context.Background(), o, fs)
+		if err == nil || !strings.Contains(err.Error(), "overlap") {
+			t.Errorf("http %s raft %s: got %v, want an overlap error", c.http, c.raft, err)
+		}
 	}
 }
