@@ -77,3 +77,42 @@ func TestConformanceLogCacheInmem(t *testing.T) {
 	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return newCache(t, 1, logstore.NewInmemStore()) })
 	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return newCache(t, 1000, logstore.NewInmemStore()) })
 }
+
+// openSegment opens a SegmentStore with opts (Dir set here) in a fresh
+// directory, closed at cleanup.
+func openSegment(t testing.TB, opts logstore.SegmentOptions) *logstore.SegmentStore {
+	t.Helper()
+	opts.Dir = filepath.Join(t.TempDir(), "seg")
+	s, err := logstore.NewSegmentStore(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func TestConformanceSegment(t *testing.T) {
+	open := func(t *testing.T) *logstore.SegmentStore { return openSegment(t, logstore.SegmentOptions{}) }
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return open(t) })
+	storetest.StableStore(t, func(t *testing.T) logstore.StableStore { return open(t) })
+}
+
+// TestConformanceSegmentTiny: 4 KiB segments, so batches rotate often,
+// compaction removes and reuses files, and large entries get segments of
+// their own size.
+func TestConformanceSegmentTiny(t *testing.T) {
+	open := func(t *testing.T) *logstore.SegmentStore {
+		return openSegment(t, logstore.SegmentOptions{SegmentSize: logstore.MinJournalSize})
+	}
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore { return open(t) })
+}
+
+func TestConformanceLogCacheSegment(t *testing.T) {
+	storetest.LogStore(t, func(t *testing.T) logstore.LogStore {
+		return newCache(t, 16, openSegment(t, logstore.SegmentOptions{SegmentSize: logstore.MinJournalSize}))
+	})
+}

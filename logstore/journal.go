@@ -307,25 +307,48 @@ func plausibleLen(n uint32) bool { return n >= journalPayloadMin && n != journal
 // generation, garbage). A record whose CRCs match but whose payload does
 // not parse returns an error wrapping raft.ErrCorrupt. It never panics.
 func readRecord(b []byte, k journalKey, off int64) (journalRecord, int64, error) {
+	var rec journalRecord
+	size, err := readRecordWith(b, k, off, func(p []byte, tx uint32) error {
+		r, err := parsePayload(p)
+		rec, rec.off, rec.tx = r, off, tx
+		return err
+	})
+	if err != nil {
+		return journalRecord{}, 0, err
+	}
+	return rec, size, nil
+}
+
+// payloadFunc receives the payload of a record whose CRCs match, and the
+// record's tx field; p aliases the scanned bytes. An error means the
+// payload does not parse.
+type payloadFunc func(p []byte, tx uint32) error
+
+// readRecordWith checks the record at off of a file under k and hands its
+// payload to parse (nil: the CRCs alone decide). It returns the record's
+// length in the file, errNoRecord if no valid record is there, or an
+// error wrapping raft.ErrCorrupt if parse rejects the payload. It never
+// panics.
+func readRecordWith(b []byte, k journalKey, off int64, parse payloadFunc) (int64, error) {
 	n, ok := recordHeaderAt(b, k, off)
 	if !ok {
-		return journalRecord{}, 0, errNoRecord
+		return 0, errNoRecord
 	}
 	size := recordLen(int(n))
 	if size > int64(len(b))-off {
-		return journalRecord{}, 0, errNoRecord
+		return 0, errNoRecord
 	}
 	p := b[off+journalRecHdrLen : off+journalRecHdrLen+int64(n)]
-	if payloadCRC(k, binary.LittleEndian.Uint32(b[off+12:]), p) != binary.LittleEndian.Uint32(b[off+8:]) {
-		return journalRecord{}, 0, errNoRecord
+	tx := binary.LittleEndian.Uint32(b[off+12:])
+	if payloadCRC(k, tx, p) != binary.LittleEndian.Uint32(b[off+8:]) {
+		return 0, errNoRecord
 	}
-	rec, err := parsePayload(p)
-	if err != nil {
-		return journalRecord{}, 0, fmt.Errorf("%w: journal record at offset %d: %v", raft.ErrCorrupt, off, err)
+	if parse != nil {
+		if err := parse(p, tx); err != nil {
+			return 0, fmt.Errorf("%w: record at offset %d: %v", raft.ErrCorrupt, off, err)
+		}
 	}
-	rec.off = off
-	rec.tx = binary.LittleEndian.Uint32(b[off+12:])
-	return rec, size, nil
+	return size, nil
 }
 
 // parsePayload splits a record's payload into its entries.
@@ -415,17 +438,34 @@ func scanJournal(b []byte) (journalScan, error) {
 
 // scanRecords is scanJournal for a file under k, whatever its header says.
 func scanRecords(b []byte, k journalKey) (journalScan, error) {
+	var recs []journalRecord
+	sc, err := scanRecordsWith(b, k, func(off int64) payloadFunc {
+		return func(p []byte, tx uint32) error {
+			r, err := parsePayload(p)
+			r.off, r.tx = off, tx
+			recs = append(recs, r)
+			return err
+		}
+	})
+	sc.recs = recs
+	return sc, err
+}
+
+// scanRecordsWith reads the records of a file under k from
+// journalDataStart on, handing each valid one's payload to the parser
+// visit returns for its offset, and classifies where they end, as
+// scanJournal. It leaves sc.recs empty.
+func scanRecordsWith(b []byte, k journalKey, visit func(off int64) payloadFunc) (journalScan, error) {
 	sc := journalScan{valid: true, end: journalDataStart}
 	off := int64(journalDataStart)
 	for {
-		rec, size, err := readRecord(b, k, off)
+		size, err := readRecordWith(b, k, off, visit(off))
 		if errors.Is(err, errNoRecord) {
 			break
 		}
 		if err != nil {
 			return journalScan{}, err
 		}
-		sc.recs = append(sc.recs, rec)
 		off += size
 	}
 	sc.end = off
@@ -436,7 +476,7 @@ func scanRecords(b []byte, k journalKey) (journalScan, error) {
 	case ok:
 		end := off + recordLen(int(n))
 		if endMarkAt(b, k, end) {
-			return journalScan{}, fmt.Errorf("%w: journal record at offset %d was written whole (its end mark follows) but does not validate", raft.ErrCorrupt, off)
+			return journalScan{}, fmt.Errorf("%w: record at offset %d was written whole (its end mark follows) but does not validate", raft.ErrCorrupt, off)
 		}
 		sc.endKind = endTorn
 	default:
@@ -448,7 +488,7 @@ func scanRecords(b []byte, k journalKey) (journalScan, error) {
 	// was acknowledged.
 	for p := next; p+journalMarkLen <= int64(len(b)); p += journalAlign {
 		if endMarkAt(b, k, p) {
-			return journalScan{}, fmt.Errorf("%w: journal record at offset %d is damaged and an end mark of a later write follows at offset %d", raft.ErrCorrupt, off, p)
+			return journalScan{}, fmt.Errorf("%w: record at offset %d is damaged and an end mark of a later write follows at offset %d", raft.ErrCorrupt, off, p)
 		}
 		// NB: what readRecord would reject before any CRC, or for a
 		// length that cannot fit in the file, is skipped here: this
@@ -461,8 +501,8 @@ func scanRecords(b []byte, k journalKey) (journalScan, error) {
 		if n := binary.LittleEndian.Uint32(b[p:]); !plausibleLen(n) || recordLen(int(n)) > int64(len(b))-p {
 			continue
 		}
-		if _, _, err := readRecord(b, k, p); !errors.Is(err, errNoRecord) {
-			return journalScan{}, fmt.Errorf("%w: journal record at offset %d is damaged and a valid record follows at offset %d", raft.ErrCorrupt, off, p)
+		if _, err := readRecordWith(b, k, p, nil); !errors.Is(err, errNoRecord) {
+			return journalScan{}, fmt.Errorf("%w: record at offset %d is damaged and a valid record follows at offset %d", raft.ErrCorrupt, off, p)
 		}
 	}
 	return sc, nil

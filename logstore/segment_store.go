@@ -1,0 +1,379 @@
+package logstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// SegmentStore is a LogStore that keeps the log in segment files written
+// once: each StoreLogs is one record appended to the active segment with
+// one write and one fdatasync, and nothing is copied afterwards (BoltStore
+// writes every entry twice, to its journal and then to bbolt). Entries
+// are read back from the files with pread, through an index in memory
+// (16 bytes per entry). Segments are preallocated (a background goroutine
+// prepares the next one) and, once compaction has deleted every entry
+// they hold, reused for later segments.
+//
+// Its StableStore (term, vote) is a BoltStore without a journal in the
+// same directory (stable.db): those writes are rare.
+//
+// The file formats are in segment_format.go. Crash and damage: as
+// BoltStore's journal (see the package comment), after a crash New opens
+// the store with every acknowledged StoreLogs and DeleteRange, or refuses
+// with an error wrapping raft.ErrCorrupt that names the file: a segment
+// missing (the state file names the oldest one still needed), of another
+// store, with a damaged header, or whose records end anywhere but at the
+// end mark of the last write or in a write a crash interrupted.
+//
+// SegmentStore is not the default and has no hashicorp counterpart: a
+// directory it wrote is readable only by it.
+//
+// All methods are safe for concurrent use; GetLog, FirstIndex and
+// LastIndex run concurrently with each other and with a write's fdatasync.
+type SegmentStore struct {
+	dir    string
+	id     uint64
+	segSz  int64
+	mode   os.FileMode
+	stable *BoltStore
+
+	// wmu serialises the writers (StoreLogs, DeleteRange, Close).
+	wmu sync.Mutex
+	// Guarded by wmu:
+	active *segment // the segment records are appended to; in segs
+	tail   int64    // offset in active where the next record goes
+	buf    []byte   // encoding buffer, reused
+	failed error    // a write or sync failed: the file's state is unknown
+	closed bool
+	prep   sync.WaitGroup // the background preparer
+	stop   atomic.Bool    // asks the preparer to stop (Close)
+	preps  atomic.Bool    // a preparer is running
+
+	// mu guards the index and the segment list; readers share it.
+	mu   sync.RWMutex
+	idx  segIndex
+	segs []*segment // ascending, contiguous seqs
+}
+
+// segment is one open segment file.
+type segment struct {
+	seq  uint64
+	path string
+	f    *os.File
+	size int64
+	// live counts the index's entries in this segment (guarded by
+	// SegmentStore.mu).
+	live int
+}
+
+// SegmentOptions configures a SegmentStore.
+type SegmentOptions struct {
+	// Dir is the directory of the store (created if missing). Required.
+	Dir string
+	// SegmentSize is the size of each segment file; 0 means
+	// DefaultSegmentSize. A record larger than that gets a segment of
+	// its own size.
+	SegmentSize int64
+	// FileMode is the mode of new files; 0 means DefaultFileMode.
+	FileMode os.FileMode
+}
+
+const (
+	// DefaultSegmentSize is the size of a segment file.
+	DefaultSegmentSize = 64 << 20
+	// segStateName is the state file's name in the store's directory.
+	segStateName = "segments.state"
+	// segStableName is the StableStore's file.
+	segStableName = "stable.db"
+	segSuffix     = ".seg"
+	segNextName   = "next.seg.tmp" // a prepared file for the next segment
+	segTmpSuffix  = ".tmp"
+)
+
+// NewSegmentStore opens or creates a SegmentStore in opts.Dir.
+func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
+	if opts.Dir == "" {
+		return nil, errors.New("segment store: empty directory")
+	}
+	if opts.SegmentSize == 0 {
+		opts.SegmentSize = DefaultSegmentSize
+	}
+	if opts.SegmentSize < MinJournalSize {
+		opts.SegmentSize = MinJournalSize
+	}
+	opts.SegmentSize = (opts.SegmentSize + journalSector - 1) / journalSector * journalSector
+	if opts.FileMode == 0 {
+		opts.FileMode = DefaultFileMode
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("segment store: %w", err)
+	}
+	s := &SegmentStore{dir: opts.Dir, segSz: opts.SegmentSize, mode: opts.FileMode}
+	s.stable, err = New(Options{Path: filepath.Join(opts.Dir, segStableName), FileMode: opts.FileMode, NoJournal: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.closeFiles()
+			_ = s.stable.Close()
+		}
+	}()
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	s.startPrepare()
+	return s, nil
+}
+
+// segPath returns the path of segment seq.
+func (s *SegmentStore) segPath(seq uint64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%020d%s", seq, segSuffix))
+}
+
+// open recovers the store from its files, or creates it.
+func (s *SegmentStore) open() error {
+	names, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("segment store: %w", err)
+	}
+	var seqs []uint64
+	for _, e := range names {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, segTmpSuffix):
+			// A segment being created, or a prepared one: never
+			// acknowledged data.
+			_ = os.Remove(filepath.Join(s.dir, name))
+		case strings.HasSuffix(name, segSuffix):
+			seq, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 10, 64)
+			if err != nil || seq == 0 || name != filepath.Base(s.segPath(seq)) {
+				return fmt.Errorf("%w: segment store %s: unexpected file %s", raft.ErrCorrupt, s.dir, name)
+			}
+			seqs = append(seqs, seq)
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	statePath := filepath.Join(s.dir, segStateName)
+	b, err := os.ReadFile(statePath)
+	if os.IsNotExist(err) {
+		return s.create(seqs)
+	}
+	if err != nil {
+		return fmt.Errorf("segment store: %w", err)
+	}
+	st, err := parseSegState(b)
+	if err != nil {
+		return fmt.Errorf("%w: segment store state %s: %v", raft.ErrCorrupt, statePath, err)
+	}
+	s.id = st.id
+	// Segments below the lowest were emptied by compaction; their
+	// removal may not have reached the disk.
+	for len(seqs) > 0 && seqs[0] < st.lowest {
+		_ = os.Remove(s.segPath(seqs[0]))
+		seqs = seqs[1:]
+	}
+	if len(seqs) == 0 || seqs[0] != st.lowest {
+		return fmt.Errorf("%w: segment store: segment %s is missing (the state file %s names it the oldest)", raft.ErrCorrupt, s.segPath(st.lowest), statePath)
+	}
+	for i, seq := range seqs {
+		if seq != st.lowest+uint64(i) {
+			return fmt.Errorf("%w: segment store: segment %s is missing (%s follows it)", raft.ErrCorrupt, s.segPath(st.lowest+uint64(i)), s.segPath(seq))
+		}
+		if err := s.load(seq); err != nil {
+			return err
+		}
+	}
+	s.active = s.segs[len(s.segs)-1]
+	s.idx.each(func(r segRef) { s.segByRef(r).live++ })
+	return nil
+}
+
+// create sets up a new store: segment 1, then the state file. Segment
+// files without a state file are a create that did not finish, and may
+// only be empty.
+func (s *SegmentStore) create(seqs []uint64) error {
+	for _, seq := range seqs {
+		b, err := os.ReadFile(s.segPath(seq))
+		if err != nil {
+			return fmt.Errorf("segment store: %w", err)
+		}
+		h, herr := parseSegHeader(b)
+		empty := herr == nil && h.size == int64(len(b)) && endMarkAt(b, h.key(), journalDataStart)
+		if !empty {
+			return fmt.Errorf("%w: segment store: the state file %s is missing but segment %s is not an empty new one",
+				raft.ErrCorrupt, filepath.Join(s.dir, segStateName), s.segPath(seq))
+		}
+		if err := os.Remove(s.segPath(seq)); err != nil {
+			return fmt.Errorf("segment store: %w", err)
+		}
+	}
+	id, err := newJournalID()
+	if err != nil {
+		return fmt.Errorf("segment store: %w", err)
+	}
+	s.id = id
+	seg, err := s.newSegment(1, s.segSz)
+	if err != nil {
+		return err
+	}
+	s.segs = []*segment{seg}
+	s.active, s.tail = seg, journalDataStart
+	return s.writeState(1)
+}
+
+// load reads segment seq, checks it and adds its records to the index.
+func (s *SegmentStore) load(seq uint64) error {
+	path := s.segPath(seq)
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("%w: segment store: segment %s: %s", raft.ErrCorrupt, path, fmt.Sprintf(format, args...))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("segment store: %w", err)
+	}
+	h, err := parseSegHeader(b)
+	if err != nil {
+		return corrupt("%v", err)
+	}
+	switch {
+	case h.id != s.id:
+		return corrupt("belongs to store %016x, not %016x (the state file's)", h.id, s.id)
+	case h.seq != seq:
+		return corrupt("header says segment %d", h.seq)
+	case h.size != int64(len(b)):
+		return corrupt("%d bytes, its header says %d", len(b), h.size)
+	}
+	var p segPayload
+	sc, err := scanRecordsWith(b, h.key(), func(off int64) payloadFunc {
+		return func(payload []byte, _ uint32) error {
+			if err := parseSegPayload(payload, &p); err != nil {
+				return err
+			}
+			if p.del {
+				s.idx.deleteRange(p.min, p.max, func(segRef) {})
+				return nil
+			}
+			base := off + journalRecHdrLen
+			for _, e := range p.ents {
+				s.idx.put(e.index, segRef{seq: seq, off: base + int64(e.off), n: uint32(e.len)})
+			}
+			return nil
+		}
+	})
+	if err != nil {
+		return corrupt("%v", err)
+	}
+	if sc.endKind == endNone {
+		return corrupt("records end at offset %d with neither the end mark of the last write nor a write a crash interrupted: records are missing", sc.end)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("segment store: %w", err)
+	}
+	s.segs = append(s.segs, &segment{seq: seq, path: path, f: f, size: h.size})
+	s.tail = sc.end
+	return nil
+}
+
+// segByRef returns the segment holding ref. Callers hold mu (or own the
+// store, at open).
+func (s *SegmentStore) segByRef(r segRef) *segment {
+	return s.segs[r.seq-s.segs[0].seq]
+}
+
+// FirstIndex returns the first index, or 0 if the log is empty.
+func (s *SegmentStore) FirstIndex() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	first, _ := s.idx.bounds()
+	return first, nil
+}
+
+// LastIndex returns the last index, or 0 if the log is empty.
+func (s *SegmentStore) LastIndex() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, last := s.idx.bounds()
+	return last, nil
+}
+
+// segReadBufs recycles GetLog's read buffers.
+var segReadBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// GetLog reads the entry at index into log; raft.ErrLogNotFound (itself)
+// if there is none.
+func (s *SegmentStore) GetLog(index uint64, log *raft.Log) error {
+	bp := segReadBufs.Get().(*[]byte)
+	defer segReadBufs.Put(bp)
+	s.mu.RLock()
+	ref, ok := s.idx.get(index)
+	if !ok {
+		s.mu.RUnlock()
+		return raft.ErrLogNotFound
+	}
+	seg := s.segByRef(ref)
+	if cap(*bp) < int(ref.n) {
+		*bp = make([]byte, ref.n)
+	}
+	b := (*bp)[:ref.n]
+	// NB: under the read lock: compaction closes a segment's file only
+	// with the write lock held.
+	_, err := seg.f.ReadAt(b, ref.off)
+	s.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("segment store: segment %s: read entry %d: %w", seg.path, index, err)
+	}
+	if err := decodeLog(b, log); err != nil {
+		return fmt.Errorf("%w: segment store: segment %s: entry %d at offset %d: %v", raft.ErrCorrupt, seg.path, index, ref.off, err)
+	}
+	if cap(*bp) > 1<<20 {
+		*bp = make([]byte, 0, 4096)
+	}
+	return nil
+}
+
+// Set, Get, SetUint64 and GetUint64 are the StableStore, kept in stable.db.
+func (s *SegmentStore) Set(key, val []byte) error { return s.stable.Set(key, val) }
+
+// Get returns the value of key, or raft.ErrKeyNotFound.
+func (s *SegmentStore) Get(key []byte) ([]byte, error) { return s.stable.Get(key) }
+
+// SetUint64 stores val under key.
+func (s *SegmentStore) SetUint64(key []byte, val uint64) error { return s.stable.SetUint64(key, val) }
+
+// GetUint64 returns the uint64 under key, or raft.ErrKeyNotFound.
+func (s *SegmentStore) GetUint64(key []byte) (uint64, error) { return s.stable.GetUint64(key) }
+
+// Close waits for the background preparer and closes the files. Every
+// acknowledged write is already on disk; Close writes nothing.
+func (s *SegmentStore) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.stop.Store(true)
+	s.prep.Wait()
+	s.mu.Lock()
+	s.closeFiles()
+	s.mu.Unlock()
+	return s.stable.Close()
+}
+
+// closeFiles closes every segment's file.
+func (s *SegmentStore) closeFiles() {
+	for _, seg := range s.segs {
+		_ = seg.f.Close()
+	}
+}

@@ -1,0 +1,347 @@
+package logstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	raft "github.com/pontoon-raft/raft"
+)
+
+// This file is SegmentStore's write path: records, segment rotation and
+// preparation, and compaction.
+
+// errSegClosed is returned by writes after Close.
+var errSegClosed = errors.New("segment store: closed")
+
+// StoreLog stores one entry.
+func (s *SegmentStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+// StoreLogs stores the entries as one record: one write, one fdatasync.
+// After a crash either all of them are there or none is.
+func (s *SegmentStore) StoreLogs(logs []*raft.Log) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
+	}
+	consecutive := logs[0].Index != 0
+	for i, l := range logs {
+		if l.Index != logs[0].Index+uint64(i) || (i > 0 && l.Index == 0) {
+			consecutive = false
+			break
+		}
+	}
+	buf := s.buf[:0]
+	// ats[i] and lens[i]: where entry i's encoded bytes are in buf.
+	ats, lens := make([]int, len(logs)), make([]uint32, len(logs))
+	var start int
+	var err error
+	if consecutive {
+		buf, start = beginRecord(buf, logs[0].Index, len(logs))
+		for i, l := range logs {
+			if buf, ats[i], err = appendRecordEntry(buf, l); err != nil {
+				return fmt.Errorf("segment store: store logs: %w", err)
+			}
+			lens[i] = uint32(len(buf) - ats[i])
+		}
+	} else {
+		buf, start = beginIndexedRecord(buf, len(logs))
+		var enc []byte
+		for i, l := range logs {
+			if enc, err = appendLog(enc[:0], l); err != nil {
+				return fmt.Errorf("segment store: store logs: %w", err)
+			}
+			buf, ats[i] = appendIndexedEntry(buf, l.Index, enc)
+			lens[i] = uint32(len(enc))
+		}
+	}
+	off, buf, err := s.writeRecordLocked(buf, start)
+	s.buf = buf
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for i, l := range logs {
+		old, replaced := s.idx.put(l.Index, segRef{seq: s.active.seq, off: off + int64(ats[i]), n: lens[i]})
+		s.active.live++
+		if replaced {
+			s.segByRef(old).live--
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// DeleteRange deletes the entries min through max, inclusive, with one
+// record (none if there is nothing to delete), then removes the oldest
+// segments left without entries.
+func (s *SegmentStore) DeleteRange(min, max uint64) error {
+	if min > max {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	first, last := s.idx.bounds()
+	s.mu.RUnlock()
+	if first == 0 && last == 0 || max < first || min > last {
+		return nil
+	}
+	buf, start := beginDeleteRecord(s.buf[:0], min, max)
+	_, buf, err := s.writeRecordLocked(buf, start)
+	s.buf = buf
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.idx.deleteRange(min, max, func(r segRef) { s.segByRef(r).live-- })
+	s.mu.Unlock()
+	return s.compactLocked()
+}
+
+// writableLocked returns why the store takes no writes, if it does not.
+func (s *SegmentStore) writableLocked() error {
+	if s.closed {
+		return errSegClosed
+	}
+	if s.failed != nil {
+		return fmt.Errorf("segment store: a write failed earlier: %w", s.failed)
+	}
+	return nil
+}
+
+// writeRecordLocked completes the record begun at buf[start:] (start is
+// 0: the buffer holds this record only), writes it with its end mark at
+// the active segment's tail, rotating first if it does not fit, and
+// fdatasyncs it. It returns the file offset of the record (buf offsets
+// plus it are file offsets) and the buffer.
+func (s *SegmentStore) writeRecordLocked(buf []byte, start int) (int64, []byte, error) {
+	if start != 0 {
+		return 0, buf, errors.New("segment store: record not at the buffer's start")
+	}
+	size := recordLen(len(buf) - journalRecHdrLen)
+	need := size + journalSectorPad + journalMarkLen
+	if s.tail+need > s.active.size {
+		if err := s.rotateLocked(need); err != nil {
+			return 0, buf, err
+		}
+	}
+	if (s.tail+size)%journalSector == 0 {
+		// NB: the end mark must share a sector with the record's last
+		// bytes (see journal.go): pad the payload.
+		buf = append(buf, make([]byte, journalSectorPad)...)
+		size = recordLen(len(buf) - journalRecHdrLen)
+	}
+	buf, err := finishRecord(buf, 0, journalKey{s.id, s.active.seq}, s.tail, 0)
+	if err != nil {
+		return 0, buf, fmt.Errorf("segment store: %w", err)
+	}
+	off := s.tail
+	if _, err := s.active.f.WriteAt(buf, off); err != nil {
+		s.failed = fmt.Errorf("segment %s: write: %w", s.active.path, err)
+		return 0, buf, fmt.Errorf("segment store: %w", s.failed)
+	}
+	if err := fdatasync(s.active.f); err != nil {
+		s.failed = fmt.Errorf("segment %s: fdatasync: %w", s.active.path, err)
+		return 0, buf, fmt.Errorf("segment store: %w", s.failed)
+	}
+	s.tail += size
+	if cap(buf) > 4<<20 {
+		buf = nil
+	}
+	return off, buf, nil
+}
+
+// rotateLocked makes a new segment, large enough for need bytes of
+// records, the active one.
+func (s *SegmentStore) rotateLocked(need int64) error {
+	size := s.segSz
+	if min := int64(journalDataStart) + need; min > size {
+		size = (min + journalSector - 1) / journalSector * journalSector
+	}
+	seg, err := s.newSegment(s.active.seq+1, size)
+	if err != nil {
+		s.failed = err
+		return fmt.Errorf("segment store: %w", err)
+	}
+	s.mu.Lock()
+	s.segs = append(s.segs, seg)
+	s.mu.Unlock()
+	s.active, s.tail = seg, journalDataStart
+	s.startPrepare()
+	return nil
+}
+
+// newSegment creates segment seq of size bytes: under a temporary name,
+// it takes the prepared file if there is one of that size (else writes
+// zeros), writes the header and the first end mark, fdatasyncs, renames
+// the file into place and fsyncs the directory. A file with a segment's
+// name therefore always has a valid header.
+func (s *SegmentStore) newSegment(seq uint64, size int64) (*segment, error) {
+	path := s.segPath(seq)
+	tmp := path + segTmpSuffix
+	next := filepath.Join(s.dir, segNextName)
+	var f *os.File
+	if st, err := os.Stat(next); err == nil && st.Size() == size && os.Rename(next, tmp) == nil {
+		f, err = os.OpenFile(tmp, os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", path, err)
+		}
+	} else {
+		f, err = createZeroed(tmp, size, s.mode, nil)
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", path, err)
+		}
+	}
+	fail := func(err error) (*segment, error) {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("segment %s: %w", path, err)
+	}
+	h := segHeader{id: s.id, seq: seq, size: size}
+	b := appendSegHeader(make([]byte, 0, journalDataStart+journalMarkLen), h)
+	b = append(b, make([]byte, journalDataStart-len(b))...)
+	b = appendEndMark(b, h.key(), journalDataStart)
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return fail(err)
+	}
+	if err := fdatasync(f); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("segment %s: %w", path, err)
+	}
+	return &segment{seq: seq, path: path, f: f, size: size}, nil
+}
+
+// createZeroed creates path written with zeros to size bytes and fsynced.
+// stop, if not nil, abandons it (the file removed) when it turns true.
+func createZeroed(path string, size int64, mode os.FileMode, stop func() bool) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*os.File, error) {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return nil, err
+	}
+	// NB: zeros written, not fallocated: blocks that were written are
+	// overwritten in place later, so fdatasync has no metadata to write.
+	zeros := make([]byte, min(size, 1<<20))
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if stop != nil && stop() {
+			return fail(errors.New("stopped"))
+		}
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	return f, nil
+}
+
+// startPrepare starts the background preparation of the next segment's
+// file (next.seg.tmp), unless one is running or ready. Callers hold wmu
+// (or own the store).
+func (s *SegmentStore) startPrepare() {
+	next := filepath.Join(s.dir, segNextName)
+	if st, err := os.Stat(next); err == nil && st.Size() == s.segSz {
+		return
+	}
+	if s.closed || !s.preps.CompareAndSwap(false, true) {
+		return
+	}
+	s.prep.Add(1)
+	go func() {
+		defer s.prep.Done()
+		defer s.preps.Store(false)
+		part := next + ".part" + segTmpSuffix
+		f, err := createZeroed(part, s.segSz, s.mode, s.stop.Load)
+		if err != nil {
+			return // the rotation writes its own zeros
+		}
+		_ = f.Close()
+		if os.Rename(part, next) != nil {
+			_ = os.Remove(part)
+		}
+	}()
+}
+
+// compactLocked removes the oldest segments that hold no entries (never
+// the active one): first the state file names the oldest one kept, then
+// their files go. One is kept as the next segment's file.
+func (s *SegmentStore) compactLocked() error {
+	s.mu.RLock()
+	n := 0
+	for n < len(s.segs)-1 && s.segs[n].live == 0 {
+		n++
+	}
+	s.mu.RUnlock()
+	if n == 0 {
+		return nil
+	}
+	if err := s.writeState(s.segs[n].seq); err != nil {
+		s.failed = err
+		return fmt.Errorf("segment store: %w", err)
+	}
+	s.mu.Lock()
+	gone := append([]*segment(nil), s.segs[:n]...)
+	s.segs = append([]*segment(nil), s.segs[n:]...)
+	s.mu.Unlock()
+	next := filepath.Join(s.dir, segNextName)
+	for _, seg := range gone {
+		_ = seg.f.Close()
+		if _, err := os.Stat(next); os.IsNotExist(err) && seg.size == s.segSz && !s.preps.Load() {
+			// Reused: its records cannot validate under a new seq.
+			if os.Rename(seg.path, next) == nil {
+				continue
+			}
+		}
+		_ = os.Remove(seg.path)
+	}
+	return nil
+}
+
+// writeState replaces the state file: the store id and the oldest
+// segment kept.
+func (s *SegmentStore) writeState(lowest uint64) error {
+	path := filepath.Join(s.dir, segStateName)
+	tmp := path + segTmpSuffix
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, s.mode)
+	if err != nil {
+		return fmt.Errorf("segment state %s: %w", path, err)
+	}
+	_, err = f.Write(segState{id: s.id, lowest: lowest}.encode())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(s.dir)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("segment state %s: %w", path, err)
+	}
+	return nil
+}
