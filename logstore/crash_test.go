@@ -25,7 +25,9 @@ import (
 // is there in part.
 
 // crashChildEnv names the store file in the child's environment;
-// crashJournalEnv its journal: "off" for NoJournal, else the JournalSize.
+// crashJournalEnv its journal: "off" for NoJournal, "seg:<size>" for a
+// SegmentStore (in <file>.seg) with that segment size, else the
+// JournalSize.
 const (
 	crashChildEnv   = "PONTOON_LOGSTORE_CRASH_CHILD"
 	crashJournalEnv = "PONTOON_LOGSTORE_CRASH_JOURNAL"
@@ -42,12 +44,32 @@ func crashOptions(path, mode string) logstore.Options {
 	return opts
 }
 
+// crashStore is what the crash test needs of a store.
+type crashStore interface {
+	logstore.LogStore
+	Close() error
+}
+
+// openCrashStore opens the store a crash test mode names.
+func openCrashStore(path, mode string) (crashStore, error) {
+	if size, ok := strings.CutPrefix(mode, "seg:"); ok {
+		n, err := strconv.ParseInt(size, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		return logstore.NewSegmentStore(logstore.SegmentOptions{Dir: path + ".seg", SegmentSize: n})
+	}
+	return logstore.New(crashOptions(path, mode))
+}
+
 // crashChild is the child's main: append forever, report each batch as
-// "<first> <last>\n" on stdout. It exits when stdout breaks or after a
+// "<first> <last>\n" on stdout; now and then delete a prefix of whole
+// batches, as compaction after a snapshot does, and report the new first
+// index as "P <first>\n". It exits when stdout breaks or after a
 // minute, so it never outlives a dead parent for long.
 func crashChild() {
 	path := os.Getenv(crashChildEnv)
-	s, err := logstore.New(crashOptions(path, os.Getenv(crashJournalEnv)))
+	s, err := openCrashStore(path, os.Getenv(crashJournalEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child: open:", err)
 		os.Exit(2)
@@ -76,18 +98,47 @@ func crashChild() {
 		if _, err := fmt.Fprintf(os.Stdout, "%d %d\n", first, last); err != nil {
 			os.Exit(3)
 		}
+		if rng.Intn(6) == 0 {
+			crashCompact(s, rng, last)
+		}
 	}
 	os.Exit(0)
 }
 
+// crashCompact deletes the log's prefix up to the end of a random batch
+// other than the last, and reports the new first index.
+func crashCompact(s crashStore, rng *rand.Rand, last uint64) {
+	first, err := s.FirstIndex()
+	if err != nil || first == 0 || first >= last {
+		return
+	}
+	var l raft.Log
+	if err := s.GetLog(first+uint64(rng.Int63n(int64(last-first))), &l); err != nil {
+		fmt.Fprintln(os.Stderr, "child: get:", err)
+		os.Exit(2)
+	}
+	var f, e uint64
+	if _, err := fmt.Sscanf(string(l.Data), "%d %d ", &f, &e); err != nil || e >= last {
+		return
+	}
+	if err := s.DeleteRange(first, e); err != nil {
+		fmt.Fprintln(os.Stderr, "child: delete range:", err)
+		os.Exit(2)
+	}
+	if _, err := fmt.Fprintf(os.Stdout, "P %d\n", e+1); err != nil {
+		os.Exit(3)
+	}
+}
+
 // TestCrashKill runs with the default journal, with a small one (so kills
-// land during rotations and checkpoints: a batch averages ~100 KB) and
-// without one.
+// land during rotations and checkpoints: a batch averages ~100 KB),
+// without one, and on a SegmentStore with 1 MiB and 128 KiB segments (kills
+// during rotations and while the next segment is being prepared).
 func TestCrashKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
-	for _, mode := range []string{"default", "131072", "off"} {
+	for _, mode := range []string{"default", "131072", "off", "seg:1048576", "seg:131072"} {
 		t.Run("journal="+mode, func(t *testing.T) { testCrashKill(t, mode) })
 	}
 }
@@ -98,7 +149,8 @@ func testCrashKill(t *testing.T, mode string) {
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
 	reported := map[uint64]uint64{} // first -> last of every reported batch
-	var maxReported uint64
+	var maxReported, minFirst uint64 // the last index and the first reported
+	compactions := 0
 	start := time.Now()
 	const rounds = 40
 	for round := 0; round < rounds; round++ {
@@ -112,6 +164,11 @@ func testCrashKill(t *testing.T, mode string) {
 		sc := bufio.NewScanner(out)
 		record := func(line string) {
 			var f, l uint64
+			if _, err := fmt.Sscanf(line, "P %d", &f); err == nil {
+				minFirst = max(minFirst, f)
+				compactions++
+				return
+			}
 			if _, err := fmt.Sscanf(line, "%d %d", &f, &l); err != nil {
 				t.Fatalf("round %d: bad line %q", round, line)
 			}
@@ -139,15 +196,15 @@ func testCrashKill(t *testing.T, mode string) {
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 			t.Fatalf("round %d: child was not killed: %v\nstderr:\n%s", round, err, stderr.String())
 		}
-		checkCrashFile(t, crashOptions(path, mode), reported, maxReported, round)
+		checkCrashFile(t, path, mode, reported, maxReported, minFirst, round)
 	}
-	t.Logf("%d kills, %d batches reported, last index %d, in %v", rounds, len(reported), maxReported, time.Since(start))
+	t.Logf("%d kills, %d batches and %d prefix deletes reported, index range [%d, %d], in %v", rounds, len(reported), compactions, minFirst, maxReported, time.Since(start))
 }
 
 // checkCrashFile opens the store after a kill and checks it.
-func checkCrashFile(t *testing.T, opts logstore.Options, reported map[uint64]uint64, maxReported uint64, round int) {
+func checkCrashFile(t *testing.T, path, mode string, reported map[uint64]uint64, maxReported, minFirst uint64, round int) {
 	t.Helper()
-	s, err := logstore.New(opts)
+	s, err := openCrashStore(path, mode)
 	if err != nil {
 		t.Fatalf("round %d: reopen after kill: %v", round, err)
 	}
@@ -156,11 +213,17 @@ func checkCrashFile(t *testing.T, opts logstore.Options, reported map[uint64]uin
 	mustNoErr(t, err)
 	last, err := s.LastIndex()
 	mustNoErr(t, err)
-	if maxReported > 0 && (first != 1 || last < maxReported) {
-		t.Fatalf("round %d: log is [%d, %d], but batches up to %d were reported", round, first, last, maxReported)
+	if maxReported > 0 && (first < max(1, minFirst) || last < maxReported) {
+		t.Fatalf("round %d: log is [%d, %d], but batches up to %d and a first index of %d were reported", round, first, last, maxReported, minFirst)
+	}
+	if first > 1 {
+		var l raft.Log
+		if err := s.GetLog(first-1, &l); err != raft.ErrLogNotFound { //nolint:errorlint // the contract: ErrLogNotFound itself
+			t.Fatalf("round %d: entry %d below the first index %d: %v", round, first-1, first, err)
+		}
 	}
 	// Walk the log: every entry names its batch, which must be whole.
-	for i := uint64(1); i <= last; {
+	for i := first; i <= last && first > 0; {
 		var l raft.Log
 		if err := s.GetLog(i, &l); err != nil {
 			t.Fatalf("round %d: entry %d of [1, %d]: %v", round, i, last, err)
@@ -184,7 +247,7 @@ func checkCrashFile(t *testing.T, opts logstore.Options, reported map[uint64]uin
 		i = e + 1
 	}
 	for f, l := range reported {
-		if l > last {
+		if f >= first && l > last {
 			t.Fatalf("round %d: reported batch [%d, %d] missing", round, f, l)
 		}
 	}

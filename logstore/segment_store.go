@@ -95,8 +95,10 @@ const (
 	// segStableName is the StableStore's file.
 	segStableName = "stable.db"
 	segSuffix     = ".seg"
-	segNextName   = "next.seg.tmp" // a prepared file for the next segment
-	segTmpSuffix  = ".tmp"
+	// segNextName is a prepared file for the next segment: written
+	// whole and fsynced before it gets this name, so kept across restarts.
+	segNextName  = "next.seg.spare"
+	segTmpSuffix = ".tmp"
 )
 
 // NewSegmentStore opens or creates a SegmentStore in opts.Dir.

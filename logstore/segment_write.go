@@ -256,7 +256,7 @@ func createZeroed(path string, size int64, mode os.FileMode, stop func() bool) (
 }
 
 // startPrepare starts the background preparation of the next segment's
-// file (next.seg.tmp), unless one is running or ready. Callers hold wmu
+// file (next.seg.spare), unless one is running or ready. Callers hold wmu
 // (or own the store).
 func (s *SegmentStore) startPrepare() {
 	next := filepath.Join(s.dir, segNextName)
@@ -270,7 +270,7 @@ func (s *SegmentStore) startPrepare() {
 	go func() {
 		defer s.prep.Done()
 		defer s.preps.Store(false)
-		part := next + ".part" + segTmpSuffix
+		part := next + segTmpSuffix
 		f, err := createZeroed(part, s.segSz, s.mode, s.stop.Load)
 		if err != nil {
 			return // the rotation writes its own zeros
