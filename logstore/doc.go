@@ -6,6 +6,12 @@
 //     raft-boltdb/v2 so existing data directories open unchanged, in both
 //     directions (bucket "logs": 8-byte big-endian index → msgpack Log;
 //     bucket "conf": raw key → raw value, uint64s as 8 big-endian bytes).
+//   - SegmentStore: a second backend, not the default, that writes each
+//     entry once (BoltStore writes it to its journal and again to bbolt):
+//     records appended to preallocated segment files in a directory,
+//     with the journal's record format and its crash and damage checks,
+//     an index in memory and pread for GetLog. Its files are its own (no
+//     hashicorp tool reads them). See segment_store.go.
 //   - InmemStore: maps in memory, for tests.
 //   - LogCache: a bounded cache of recent entries in front of any LogStore.
 //     It is only a LogStore: give the engine the wrapped store as its

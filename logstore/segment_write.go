@@ -181,8 +181,8 @@ func (s *SegmentStore) rotateLocked(need int64) error {
 }
 
 // newSegment creates segment seq of size bytes: under a temporary name,
-// it takes the prepared file if there is one of that size (else writes
-// zeros), writes the header and the first end mark, fdatasyncs, renames
+// it takes the prepared file if there is one of that size (else
+// fallocates one), writes the header and the first end mark, fdatasyncs, renames
 // the file into place and fsyncs the directory. A file with a segment's
 // name therefore always has a valid header.
 func (s *SegmentStore) newSegment(seq uint64, size int64) (*segment, error) {
@@ -196,7 +196,12 @@ func (s *SegmentStore) newSegment(seq uint64, size int64) (*segment, error) {
 			return nil, fmt.Errorf("segment %s: %w", path, err)
 		}
 	} else {
-		f, err = createZeroed(tmp, size, s.mode, nil)
+		// NB: no prepared file (the first segment, one larger than the
+		// others, or the preparer has not caught up): fallocated, not
+		// written with zeros, so the rotation does not stall the writes
+		// for the time it takes to write a segment's worth of zeros. Its
+		// fdatasyncs cost more (each converts extents) until the next.
+		f, err = createFile(tmp, size, s.mode, true, nil)
 		if err != nil {
 			return nil, fmt.Errorf("segment %s: %w", path, err)
 		}
@@ -226,9 +231,18 @@ func (s *SegmentStore) newSegment(seq uint64, size int64) (*segment, error) {
 	return &segment{seq: seq, path: path, f: f, size: size}, nil
 }
 
-// createZeroed creates path written with zeros to size bytes and fsynced.
-// stop, if not nil, abandons it (the file removed) when it turns true.
-func createZeroed(path string, size int64, mode os.FileMode, stop func() bool) (*os.File, error) {
+// segFallocate makes the preparer fallocate files too (for
+// BenchmarkStoreLogsBackends).
+var segFallocate = false
+
+// createFile creates path with size bytes allocated and fsyncs it:
+// fallocated if alloc (fast, but the first write to each extent makes the
+// next fdatasync write metadata), else written with zeros (then written
+// blocks are overwritten in place and fdatasync has only data to write).
+// It fdatasyncs every 4 MiB of zeros, so the writeback does not come all
+// at once in front of the store's own fdatasyncs. stop, if not nil,
+// abandons it (the file removed) when it turns true.
+func createFile(path string, size int64, mode os.FileMode, alloc bool, stop func() bool) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return nil, err
@@ -238,15 +252,24 @@ func createZeroed(path string, size int64, mode os.FileMode, stop func() bool) (
 		_ = os.Remove(path)
 		return nil, err
 	}
-	// NB: zeros written, not fallocated: blocks that were written are
-	// overwritten in place later, so fdatasync has no metadata to write.
-	zeros := make([]byte, min(size, 1<<20))
-	for off := int64(0); off < size; off += int64(len(zeros)) {
-		if stop != nil && stop() {
-			return fail(errors.New("stopped"))
-		}
-		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+	if alloc || segFallocate {
+		if err := fallocate(f, size); err != nil {
 			return fail(err)
+		}
+	} else {
+		zeros := make([]byte, min(size, 1<<20))
+		for off := int64(0); off < size; off += int64(len(zeros)) {
+			if stop != nil && stop() {
+				return fail(errors.New("stopped"))
+			}
+			if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+				return fail(err)
+			}
+			if (off+int64(len(zeros)))%(4<<20) == 0 {
+				if err := fdatasync(f); err != nil {
+					return fail(err)
+				}
+			}
 		}
 	}
 	if err := f.Sync(); err != nil {
@@ -271,7 +294,7 @@ func (s *SegmentStore) startPrepare() {
 		defer s.prep.Done()
 		defer s.preps.Store(false)
 		part := next + segTmpSuffix
-		f, err := createZeroed(part, s.segSz, s.mode, s.stop.Load)
+		f, err := createFile(part, s.segSz, s.mode, false, s.stop.Load)
 		if err != nil {
 			return // the rotation writes its own zeros
 		}

@@ -57,6 +57,9 @@ type clusterOpts struct {
 	bootstrapOne bool
 	// leaseReads starts the cluster with lease reads enabled (Pontoon).
 	leaseReads bool
+	// ptStore is Pontoon's log store: "bolt" (BoltStore, the default) or
+	// "segment" (SegmentStore).
+	ptStore string
 	// procs runs node2 and node3 in child processes (procs.go); node1,
 	// alone bootstrapped, leads.
 	procs bool

@@ -46,7 +46,7 @@ func (s *ptSnapshot) Release()                             {}
 type ptNode struct {
 	raft  *raftimpl.Raft
 	fsm   *ptFSM
-	store *logstore.BoltStore
+	store ptStore
 	trans *transport.NetworkTransport
 }
 
@@ -123,7 +123,7 @@ func newPtNode(o clusterOpts, i int, addr string, logger hclog.Logger) (*ptNode,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	store, err := logstore.NewBoltStore(filepath.Join(dir, "raft.db"))
+	store, err := openPtStore(o.ptStore, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +147,25 @@ func newPtNode(o clusterOpts, i int, addr string, logger hclog.Logger) (*ptNode,
 	}
 	n.raft = r
 	return n, nil
+}
+
+// ptStore is a Pontoon log store: LogStore, StableStore and Close.
+type ptStore interface {
+	logstore.LogStore
+	logstore.StableStore
+	Close() error
+}
+
+// openPtStore opens the store kind names in dir: "bolt" or "" (raft.db,
+// BoltStore's defaults) or "segment" (SegmentStore's defaults in seg/).
+func openPtStore(kind, dir string) (ptStore, error) {
+	switch kind {
+	case "", "bolt":
+		return logstore.NewBoltStore(filepath.Join(dir, "raft.db"))
+	case "segment":
+		return logstore.NewSegmentStore(logstore.SegmentOptions{Dir: filepath.Join(dir, "seg")})
+	}
+	return nil, fmt.Errorf("-pontoon-store %q: want bolt or segment", kind)
 }
 
 func init() {

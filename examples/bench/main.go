@@ -57,6 +57,7 @@ type config struct {
 	logLevel     string
 	bootstrapOne bool
 	procs        bool
+	ptStore      string // -pontoon-store
 	rounds       int
 	interleave   bool
 	prefill      time.Duration
@@ -96,6 +97,9 @@ type reportConfig struct {
 	// PrefillSec: each cluster first took this long of unmeasured writes
 	// (-prefill), so the cells ran on a grown log.
 	PrefillSec float64 `json:"prefill_sec,omitempty"`
+	// PontoonStore is Pontoon's log store (-pontoon-store); empty in
+	// reports from before the flag: bolt.
+	PontoonStore string `json:"pontoon_store,omitempty"`
 }
 
 type engineResult struct {
@@ -161,6 +165,7 @@ func main() {
 	flag.BoolVar(&c.interleave, "interleave", false, "run each cell on every engine in turn (a fresh cluster per engine and cell, the order alternating from cell to cell) instead of each engine running all cells, so a cell's engines run seconds apart, not minutes, on a machine whose speed drifts")
 	flag.DurationVar(&c.prefill, "prefill", 0, "before its cells, write to each cluster this long, unmeasured (64 clients, the first value size of the run), so the cells run on a grown log; with -interleave, per cell")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
+	flag.StringVar(&c.ptStore, "pontoon-store", "bolt", "Pontoon's log store: bolt (logstore.BoltStore, the default) or segment (logstore.SegmentStore)")
 	flag.BoolVar(&c.procs, "procs", false, "run node2 and node3 in processes of their own (node1, the leader, stays here with the clients); CPU/op includes theirs")
 	flag.Parse()
 
@@ -305,7 +310,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	rep := &report{
 		Machine: describeMachine(dir),
 		Config: reportConfig{Engines: c.engines, Clients: c.clients, Sizes: c.sizes, Readers: c.readers,
-			WarmupSec: c.warmup.Seconds(), CellSec: c.dur.Seconds(), Quick: c.quick, Procs: c.procs},
+			WarmupSec: c.warmup.Seconds(), CellSec: c.dur.Seconds(), Quick: c.quick, Procs: c.procs, PontoonStore: c.ptStore},
 	}
 	if c.soak > 0 {
 		rep.Config.SoakSec, rep.Config.SoakClient = c.soak.Seconds(), c.soakClients
@@ -451,7 +456,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 	if eng.name == pontoonEngine.name {
 		childProf = c.cpuprofile
 	}
-	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, procs: c.procs, cpuprofile: childProf})
+	cl, err := startSafely(eng, clusterOpts{dir: edir, basePort: c.basePort, timeout: c.timeout, elect: c.elect, logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, procs: c.procs, cpuprofile: childProf, ptStore: c.ptStore})
 	res.StartupSec = time.Since(t0).Seconds()
 	if err != nil {
 		res.Err, res.startErr = err.Error(), err
@@ -509,7 +514,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 				edir2 := filepath.Join(dir, eng.name+"-lease")
 				defer os.RemoveAll(edir2)
 				cl2, err := startSafely(eng, clusterOpts{dir: edir2, basePort: c.basePort, timeout: c.timeout, elect: c.elect,
-					logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, leaseReads: true, procs: c.procs})
+					logw: progress, logLevel: c.logLevel, bootstrapOne: c.bootstrapOne, leaseReads: true, procs: c.procs, ptStore: c.ptStore})
 				if err != nil {
 					broken = true // nothing left to close
 					for _, p := range res.ReadPaths {

@@ -41,6 +41,7 @@ type childSpec struct {
 	Timeout    time.Duration `json:"timeout"`
 	LogLevel   string        `json:"log_level"`
 	LeaseReads bool          `json:"lease_reads"`
+	PtStore    string        `json:"pontoon_store,omitempty"`
 	// CPUProfile, if set, is where the child writes a CPU profile of its
 	// whole life (-cpuprofile's path plus ".node2" / ".node3").
 	CPUProfile string `json:"cpu_profile,omitempty"`
@@ -78,7 +79,7 @@ func spawnNode(engine string, o clusterOpts, i int, dir, addr string) (*child, e
 		return nil, err
 	}
 	spec, _ := json.Marshal(childSpec{Engine: engine, Index: i, Dir: dir, Addr: addr, Timeout: o.timeout,
-		LogLevel: o.logLevel, LeaseReads: o.leaseReads, CPUProfile: childProfile(o.cpuprofile, i)})
+		LogLevel: o.logLevel, LeaseReads: o.leaseReads, PtStore: o.ptStore, CPUProfile: childProfile(o.cpuprofile, i)})
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), nodeEnv+"="+string(spec))
 	cmd.Stderr = &lockedWriter{w: o.logw} // two children copy their stderr at once
@@ -186,7 +187,7 @@ func runChildNode(specJSON string) {
 		}
 		defer stopProfile()
 	}
-	o := clusterOpts{dir: s.Dir, timeout: s.Timeout, logw: os.Stderr, logLevel: s.LogLevel, leaseReads: s.LeaseReads}
+	o := clusterOpts{dir: s.Dir, timeout: s.Timeout, logw: os.Stderr, logLevel: s.LogLevel, leaseReads: s.LeaseReads, ptStore: s.PtStore}
 	logger := hclog.New(&hclog.LoggerOptions{Name: s.Engine, Level: hclog.LevelFromString(s.LogLevel), Output: os.Stderr})
 	n, err := start(o, s.Index, s.Addr, logger)
 	if err != nil {

@@ -34,6 +34,9 @@ func printReport(w io.Writer, rep *report) {
 		fmt.Fprintf(w, "mode: multi-process: node1 (leader) with the clients here, node2 and node3 each in a process of its own;\n"+
 			"      CPU/op counts all three processes, allocations and memory node1's process only\n")
 	}
+	if c.PontoonStore == "segment" {
+		fmt.Fprintf(w, "Pontoon's log store: logstore.SegmentStore (-pontoon-store segment), not the default BoltStore\n")
+	}
 	if c.PrefillSec > 0 {
 		fmt.Fprintf(w, "prefill: each cluster first took %.1f s of unmeasured writes (%d clients, %d B values)\n", c.PrefillSec, prefillClients, c.Sizes[0])
 	}
