@@ -148,7 +148,7 @@ func testCrashKill(t *testing.T, mode string) {
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
-	reported := map[uint64]uint64{} // first -> last of every reported batch
+	reported := map[uint64]uint64{}  // first -> last of every reported batch
 	var maxReported, minFirst uint64 // the last index and the first reported
 	compactions := 0
 	start := time.Now()

@@ -43,15 +43,17 @@ import (
 // record, written and fdatasynced in one write with its end mark, so each
 // is atomic.
 //
-// The state file (segmentStateName) names the store and the oldest
-// segment still needed; it is replaced whole (written to a temporary
+// The state file (segStateName) names the store, the oldest segment
+// still needed and the newest one (written at each rotation, after the new
+// segment and before its first record); it is replaced whole (written to a temporary
 // name, fsynced, renamed, the directory fsynced):
 //
 //	off 0   magic "PNTNSSTA"                               8 bytes
 //	off 8   format version (1)                             u32
 //	off 12  store id                                       u64
 //	off 20  lowest sequence number                         u64
-//	off 28  CRC-32C of bytes 0..27                         u32
+//	off 28  highest sequence number                        u64
+//	off 36  CRC-32C of bytes 0..35                         u32
 //
 // All integers are little-endian.
 
@@ -60,7 +62,7 @@ const (
 	segVersion      = 1
 	segStateMagic   = "PNTNSSTA"
 	segStateVersion = 1
-	segStateLen     = 32
+	segStateLen     = 40
 
 	// segIndexed and segDelete are the kinds of a payload that starts
 	// with a zero index.
@@ -242,7 +244,7 @@ func beginDeleteRecord(dst []byte, min, max uint64) ([]byte, int) {
 }
 
 // segState is the content of the state file.
-type segState struct{ id, lowest uint64 }
+type segState struct{ id, lowest, highest uint64 }
 
 // encode returns the state file's bytes.
 func (st segState) encode() []byte {
@@ -251,6 +253,7 @@ func (st segState) encode() []byte {
 	b = binary.LittleEndian.AppendUint32(b, segStateVersion)
 	b = binary.LittleEndian.AppendUint64(b, st.id)
 	b = binary.LittleEndian.AppendUint64(b, st.lowest)
+	b = binary.LittleEndian.AppendUint64(b, st.highest)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
@@ -259,15 +262,16 @@ func parseSegState(b []byte) (segState, error) {
 	if len(b) != segStateLen || string(b[:len(segStateMagic)]) != segStateMagic {
 		return segState{}, fmt.Errorf("not a segment state file (%d bytes)", len(b))
 	}
-	if crc32.Checksum(b[:28], crcTable) != binary.LittleEndian.Uint32(b[28:]) {
+	if crc32.Checksum(b[:36], crcTable) != binary.LittleEndian.Uint32(b[36:]) {
 		return segState{}, errors.New("state checksum mismatch")
 	}
 	if v := binary.LittleEndian.Uint32(b[8:]); v != segStateVersion {
 		return segState{}, fmt.Errorf("state format version %d, want %d", v, segStateVersion)
 	}
-	st := segState{id: binary.LittleEndian.Uint64(b[12:]), lowest: binary.LittleEndian.Uint64(b[20:])}
-	if st.id == 0 || st.lowest == 0 {
-		return segState{}, fmt.Errorf("state names store %d, lowest segment %d", st.id, st.lowest)
+	st := segState{id: binary.LittleEndian.Uint64(b[12:]), lowest: binary.LittleEndian.Uint64(b[20:]),
+		highest: binary.LittleEndian.Uint64(b[28:])}
+	if st.id == 0 || st.lowest == 0 || st.highest < st.lowest {
+		return segState{}, fmt.Errorf("state names store %d, segments %d to %d", st.id, st.lowest, st.highest)
 	}
 	return st, nil
 }

@@ -54,6 +54,7 @@ type SegmentStore struct {
 	buf    []byte   // encoding buffer, reused
 	failed error    // a write or sync failed: the file's state is unknown
 	closed bool
+	torn   bool           // at open: the newest segment ends in a torn write
 	prep   sync.WaitGroup // the background preparer
 	stop   atomic.Bool    // asks the preparer to stop (Close)
 	preps  atomic.Bool    // a preparer is running
@@ -120,7 +121,16 @@ func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
 		return nil, fmt.Errorf("segment store: %w", err)
 	}
 	s := &SegmentStore{dir: opts.Dir, segSz: opts.SegmentSize, mode: opts.FileMode}
-	s.stable, err = New(Options{Path: filepath.Join(opts.Dir, segStableName), FileMode: opts.FileMode, NoJournal: true})
+	// NB: create makes stable.db before the state file, so a store with a
+	// state file and no stable.db lost it (and its term and vote: a new
+	// empty one would let the node vote twice in a term).
+	stablePath := filepath.Join(opts.Dir, segStableName)
+	if _, err := os.Stat(filepath.Join(opts.Dir, segStateName)); err == nil {
+		if _, err := os.Stat(stablePath); os.IsNotExist(err) {
+			return nil, fmt.Errorf("%w: segment store: %s is missing (the store's term and vote)", raft.ErrCorrupt, stablePath)
+		}
+	}
+	s.stable, err = New(Options{Path: stablePath, FileMode: opts.FileMode, NoJournal: true})
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +194,15 @@ func (s *SegmentStore) open() error {
 		_ = os.Remove(s.segPath(seqs[0]))
 		seqs = seqs[1:]
 	}
+	// Segments above the highest were being created when the process
+	// stopped: the state file is written before a segment takes records.
+	for len(seqs) > 0 && seqs[len(seqs)-1] > st.highest {
+		seq := seqs[len(seqs)-1]
+		if err := s.removeNewSegment(seq); err != nil {
+			return err
+		}
+		seqs = seqs[:len(seqs)-1]
+	}
 	if len(seqs) == 0 || seqs[0] != st.lowest {
 		return fmt.Errorf("%w: segment store: segment %s is missing (the state file %s names it the oldest)", raft.ErrCorrupt, s.segPath(st.lowest), statePath)
 	}
@@ -191,11 +210,29 @@ func (s *SegmentStore) open() error {
 		if seq != st.lowest+uint64(i) {
 			return fmt.Errorf("%w: segment store: segment %s is missing (%s follows it)", raft.ErrCorrupt, s.segPath(st.lowest+uint64(i)), s.segPath(seq))
 		}
-		if err := s.load(seq); err != nil {
+		if err := s.load(seq, seq == st.highest); err != nil {
 			return err
 		}
 	}
+	if last := seqs[len(seqs)-1]; last != st.highest {
+		return fmt.Errorf("%w: segment store: segment %s is missing (the state file %s names it the newest)", raft.ErrCorrupt, s.segPath(st.highest), statePath)
+	}
 	s.active = s.segs[len(s.segs)-1]
+	if s.torn {
+		// NB: a crash interrupted the last write. Its record is never
+		// acknowledged; an end mark over its start makes the segment end
+		// cleanly, so that only the newest segment can ever end in a torn
+		// write (load refuses one anywhere else), even if the next write
+		// goes to a new segment.
+		b := appendEndMark(nil, journalKey{s.id, s.active.seq}, s.tail)
+		if _, err := s.active.f.WriteAt(b, s.tail); err != nil {
+			return fmt.Errorf("segment store: segment %s: %w", s.active.path, err)
+		}
+		if err := fdatasync(s.active.f); err != nil {
+			return fmt.Errorf("segment store: segment %s: %w", s.active.path, err)
+		}
+		s.torn = false
+	}
 	s.idx.each(func(r segRef) { s.segByRef(r).live++ })
 	return nil
 }
@@ -205,18 +242,8 @@ func (s *SegmentStore) open() error {
 // only be empty.
 func (s *SegmentStore) create(seqs []uint64) error {
 	for _, seq := range seqs {
-		b, err := os.ReadFile(s.segPath(seq))
-		if err != nil {
-			return fmt.Errorf("segment store: %w", err)
-		}
-		h, herr := parseSegHeader(b)
-		empty := herr == nil && h.size == int64(len(b)) && endMarkAt(b, h.key(), journalDataStart)
-		if !empty {
-			return fmt.Errorf("%w: segment store: the state file %s is missing but segment %s is not an empty new one",
-				raft.ErrCorrupt, filepath.Join(s.dir, segStateName), s.segPath(seq))
-		}
-		if err := os.Remove(s.segPath(seq)); err != nil {
-			return fmt.Errorf("segment store: %w", err)
+		if err := s.removeNewSegment(seq); err != nil {
+			return err
 		}
 	}
 	id, err := newJournalID()
@@ -230,11 +257,32 @@ func (s *SegmentStore) create(seqs []uint64) error {
 	}
 	s.segs = []*segment{seg}
 	s.active, s.tail = seg, journalDataStart
-	return s.writeState(1)
+	return s.writeState(1, 1)
+}
+
+// removeNewSegment removes segment seq, which the state file does not
+// name: a create or rotation that did not finish. It must hold no record
+// (nothing was acknowledged in it); anything else is refused.
+func (s *SegmentStore) removeNewSegment(seq uint64) error {
+	path := s.segPath(seq)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("segment store: %w", err)
+	}
+	h, herr := parseSegHeader(b)
+	if herr != nil || h.size != int64(len(b)) || !endMarkAt(b, h.key(), journalDataStart) {
+		return fmt.Errorf("%w: segment store: segment %s is not named by the state file %s and is not an empty new segment",
+			raft.ErrCorrupt, path, filepath.Join(s.dir, segStateName))
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("segment store: %w", err)
+	}
+	return nil
 }
 
 // load reads segment seq, checks it and adds its records to the index.
-func (s *SegmentStore) load(seq uint64) error {
+// Only the newest may end in a write a crash interrupted.
+func (s *SegmentStore) load(seq uint64, newest bool) error {
 	path := s.segPath(seq)
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("%w: segment store: segment %s: %s", raft.ErrCorrupt, path, fmt.Sprintf(format, args...))
@@ -275,9 +323,13 @@ func (s *SegmentStore) load(seq uint64) error {
 	if err != nil {
 		return corrupt("%v", err)
 	}
-	if sc.endKind == endNone {
+	switch {
+	case sc.endKind == endNone:
 		return corrupt("records end at offset %d with neither the end mark of the last write nor a write a crash interrupted: records are missing", sc.end)
+	case sc.endKind == endTorn && !newest:
+		return corrupt("records end at offset %d in what looks like a write a crash interrupted, but only the newest segment can end so: records are missing", sc.end)
 	}
+	s.torn = sc.endKind == endTorn
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("segment store: %w", err)

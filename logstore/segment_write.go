@@ -172,6 +172,13 @@ func (s *SegmentStore) rotateLocked(need int64) error {
 		s.failed = err
 		return fmt.Errorf("segment store: %w", err)
 	}
+	// NB: before the segment's first record: an open then knows a
+	// missing newest segment from a rotation that did not finish.
+	if err := s.writeState(s.segs[0].seq, seg.seq); err != nil {
+		_ = seg.f.Close()
+		s.failed = err
+		return fmt.Errorf("segment store: %w", err)
+	}
 	s.mu.Lock()
 	s.segs = append(s.segs, seg)
 	s.mu.Unlock()
@@ -318,7 +325,7 @@ func (s *SegmentStore) compactLocked() error {
 	if n == 0 {
 		return nil
 	}
-	if err := s.writeState(s.segs[n].seq); err != nil {
+	if err := s.writeState(s.segs[n].seq, s.active.seq); err != nil {
 		s.failed = err
 		return fmt.Errorf("segment store: %w", err)
 	}
@@ -340,16 +347,16 @@ func (s *SegmentStore) compactLocked() error {
 	return nil
 }
 
-// writeState replaces the state file: the store id and the oldest
-// segment kept.
-func (s *SegmentStore) writeState(lowest uint64) error {
+// writeState replaces the state file: the store id, the oldest segment
+// kept and the newest.
+func (s *SegmentStore) writeState(lowest, highest uint64) error {
 	path := filepath.Join(s.dir, segStateName)
 	tmp := path + segTmpSuffix
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, s.mode)
 	if err != nil {
 		return fmt.Errorf("segment state %s: %w", path, err)
 	}
-	_, err = f.Write(segState{id: s.id, lowest: lowest}.encode())
+	_, err = f.Write(segState{id: s.id, lowest: lowest, highest: highest}.encode())
 	if err == nil {
 		err = f.Sync()
 	}
