@@ -13,11 +13,11 @@ import (
 
 // BenchmarkStoreLogsBackends measures one StoreLogs of a batch (write and
 // fdatasync) on BoltStore (journal and checkpoints) and on SegmentStore
-// (16 MiB segments, new ones written with zeros, or fallocated), and reports the process's CPU time per batch (getrusage: the
-// checkpoints' and the segment preparer's goroutines included).
+// (16 MiB segments, fallocated), and reports the process's CPU time per
+// batch (getrusage: the checkpoints' goroutine included).
 func BenchmarkStoreLogsBackends(b *testing.B) {
 	for _, batch := range []int{1, 32} {
-		for _, kind := range []string{"bolt", "segment-zeros", "segment-fallocate"} {
+		for _, kind := range []string{"bolt", "segment"} {
 			b.Run(fmt.Sprintf("%s/batch=%d", kind, batch), func(b *testing.B) {
 				var s interface {
 					StoreLogs([]*raft.Log) error
@@ -25,8 +25,6 @@ func BenchmarkStoreLogsBackends(b *testing.B) {
 				}
 				var err error
 				dir := b.TempDir()
-				segFallocate = kind == "segment-fallocate"
-				defer func() { segFallocate = false }()
 				if kind == "bolt" {
 					s, err = New(Options{Path: filepath.Join(dir, "raft.db"), Logger: hclog.NewNullLogger()})
 				} else {

@@ -10,8 +10,8 @@ import (
 // This file holds SegmentStore's file formats: the segment header, the
 // payloads of its records and the state file. It does no I/O.
 //
-// A segment file is preallocated (written with zeros, or a removed
-// segment's file reused) and starts with a header:
+// A segment file is preallocated (fallocated, or a removed segment's file
+// reused) and starts with a header:
 //
 //	off 0   magic "PNTNSEGM"                               8 bytes
 //	off 8   format version (1)                             u32

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -19,9 +18,8 @@ import (
 // one write and one fdatasync, and nothing is copied afterwards (BoltStore
 // writes every entry twice, to its journal and then to bbolt). Entries
 // are read back from the files with pread, through an index in memory
-// (16 bytes per entry). Segments are preallocated (a background goroutine
-// prepares the next one) and, once compaction has deleted every entry
-// they hold, reused for later segments.
+// (16 bytes per entry). Segments are preallocated (fallocate) and, once
+// compaction has deleted every entry they hold, reused for later ones.
 //
 // Its StableStore (term, vote) is a BoltStore without a journal in the
 // same directory (stable.db): those writes are rare.
@@ -54,10 +52,7 @@ type SegmentStore struct {
 	buf    []byte   // encoding buffer, reused
 	failed error    // a write or sync failed: the file's state is unknown
 	closed bool
-	torn   bool           // at open: the newest segment ends in a torn write
-	prep   sync.WaitGroup // the background preparer
-	stop   atomic.Bool    // asks the preparer to stop (Close)
-	preps  atomic.Bool    // a preparer is running
+	torn   bool // at open: the newest segment ends in a torn write
 
 	// mu guards the index and the segment list; readers share it.
 	mu   sync.RWMutex
@@ -96,8 +91,8 @@ const (
 	// segStableName is the StableStore's file.
 	segStableName = "stable.db"
 	segSuffix     = ".seg"
-	// segNextName is a prepared file for the next segment: written
-	// whole and fsynced before it gets this name, so kept across restarts.
+	// segNextName is a segment file compaction emptied, kept to be
+	// the next segment's (its blocks are written: no extents to convert).
 	segNextName  = "next.seg.spare"
 	segTmpSuffix = ".tmp"
 )
@@ -143,7 +138,6 @@ func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
 	if err := s.open(); err != nil {
 		return nil, err
 	}
-	s.startPrepare()
 	return s, nil
 }
 
@@ -163,7 +157,7 @@ func (s *SegmentStore) open() error {
 		name := e.Name()
 		switch {
 		case strings.HasSuffix(name, segTmpSuffix):
-			// A segment being created, or a prepared one: never
+			// A segment or state file being created: never
 			// acknowledged data.
 			_ = os.Remove(filepath.Join(s.dir, name))
 		case strings.HasSuffix(name, segSuffix):
@@ -408,7 +402,7 @@ func (s *SegmentStore) SetUint64(key []byte, val uint64) error { return s.stable
 // GetUint64 returns the uint64 under key, or raft.ErrKeyNotFound.
 func (s *SegmentStore) GetUint64(key []byte) (uint64, error) { return s.stable.GetUint64(key) }
 
-// Close waits for the background preparer and closes the files. Every
+// Close closes the files. Every
 // acknowledged write is already on disk; Close writes nothing.
 func (s *SegmentStore) Close() error {
 	s.wmu.Lock()
@@ -417,8 +411,6 @@ func (s *SegmentStore) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.stop.Store(true)
-	s.prep.Wait()
 	s.mu.Lock()
 	s.closeFiles()
 	s.mu.Unlock()

@@ -10,7 +10,7 @@ import (
 )
 
 // This file is SegmentStore's write path: records, segment rotation and
-// preparation, and compaction.
+// creation, and compaction.
 
 // errSegClosed is returned by writes after Close.
 var errSegClosed = errors.New("segment store: closed")
@@ -183,13 +183,12 @@ func (s *SegmentStore) rotateLocked(need int64) error {
 	s.segs = append(s.segs, seg)
 	s.mu.Unlock()
 	s.active, s.tail = seg, journalDataStart
-	s.startPrepare()
 	return nil
 }
 
 // newSegment creates segment seq of size bytes: under a temporary name,
-// it takes the prepared file if there is one of that size (else
-// fallocates one), writes the header and the first end mark, fdatasyncs, renames
+// it takes the spare file (a segment compaction emptied) if there is one
+// of that size, else fallocates one; writes the header and the first end mark, fdatasyncs, renames
 // the file into place and fsyncs the directory. A file with a segment's
 // name therefore always has a valid header.
 func (s *SegmentStore) newSegment(seq uint64, size int64) (*segment, error) {
@@ -203,12 +202,7 @@ func (s *SegmentStore) newSegment(seq uint64, size int64) (*segment, error) {
 			return nil, fmt.Errorf("segment %s: %w", path, err)
 		}
 	} else {
-		// NB: no prepared file (the first segment, one larger than the
-		// others, or the preparer has not caught up): fallocated, not
-		// written with zeros, so the rotation does not stall the writes
-		// for the time it takes to write a segment's worth of zeros. Its
-		// fdatasyncs cost more (each converts extents) until the next.
-		f, err = createFile(tmp, size, s.mode, true, nil)
+		f, err = allocFile(tmp, size, s.mode)
 		if err != nil {
 			return nil, fmt.Errorf("segment %s: %w", path, err)
 		}
@@ -238,78 +232,32 @@ func (s *SegmentStore) newSegment(seq uint64, size int64) (*segment, error) {
 	return &segment{seq: seq, path: path, f: f, size: size}, nil
 }
 
-// segFallocate makes the preparer fallocate files too (for
-// BenchmarkStoreLogsBackends).
-var segFallocate = false
-
-// createFile creates path with size bytes allocated and fsyncs it:
-// fallocated if alloc (fast, but the first write to each extent makes the
-// next fdatasync write metadata), else written with zeros (then written
-// blocks are overwritten in place and fdatasync has only data to write).
-// It fdatasyncs every 4 MiB of zeros, so the writeback does not come all
-// at once in front of the store's own fdatasyncs. stop, if not nil,
-// abandons it (the file removed) when it turns true.
-func createFile(path string, size int64, mode os.FileMode, alloc bool, stop func() bool) (*os.File, error) {
+// allocFile creates path with size bytes allocated (fallocate: no data
+// written) and fsyncs it and its directory entry's file.
+//
+// NB: fallocated, not written with zeros as the journal's two reused
+// files are: a segment is written once, so zeros would double the bytes
+// written, and on this project's benchmark machine the zeros' writeback
+// (three nodes on one disk) stalled StoreLogs for 15-200 ms and cost
+// 16-22% of a node's CPU; fallocated, the first write to each extent makes
+// its fdatasync commit the extent's conversion too (raft-wal pays the
+// same). A segment reused after compaction has written blocks already.
+func allocFile(path string, size int64, mode os.FileMode) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*os.File, error) {
+	if err := fallocate(f, size); err != nil {
 		_ = f.Close()
 		_ = os.Remove(path)
 		return nil, err
 	}
-	if alloc || segFallocate {
-		if err := fallocate(f, size); err != nil {
-			return fail(err)
-		}
-	} else {
-		zeros := make([]byte, min(size, 1<<20))
-		for off := int64(0); off < size; off += int64(len(zeros)) {
-			if stop != nil && stop() {
-				return fail(errors.New("stopped"))
-			}
-			if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
-				return fail(err)
-			}
-			if (off+int64(len(zeros)))%(4<<20) == 0 {
-				if err := fdatasync(f); err != nil {
-					return fail(err)
-				}
-			}
-		}
-	}
 	if err := f.Sync(); err != nil {
-		return fail(err)
+		_ = f.Close()
+		_ = os.Remove(path)
+		return nil, err
 	}
 	return f, nil
-}
-
-// startPrepare starts the background preparation of the next segment's
-// file (next.seg.spare), unless one is running or ready. Callers hold wmu
-// (or own the store).
-func (s *SegmentStore) startPrepare() {
-	next := filepath.Join(s.dir, segNextName)
-	if st, err := os.Stat(next); err == nil && st.Size() == s.segSz {
-		return
-	}
-	if s.closed || !s.preps.CompareAndSwap(false, true) {
-		return
-	}
-	s.prep.Add(1)
-	go func() {
-		defer s.prep.Done()
-		defer s.preps.Store(false)
-		part := next + segTmpSuffix
-		f, err := createFile(part, s.segSz, s.mode, false, s.stop.Load)
-		if err != nil {
-			return // the rotation writes its own zeros
-		}
-		_ = f.Close()
-		if os.Rename(part, next) != nil {
-			_ = os.Remove(part)
-		}
-	}()
 }
 
 // compactLocked removes the oldest segments that hold no entries (never
@@ -336,7 +284,7 @@ func (s *SegmentStore) compactLocked() error {
 	next := filepath.Join(s.dir, segNextName)
 	for _, seg := range gone {
 		_ = seg.f.Close()
-		if _, err := os.Stat(next); os.IsNotExist(err) && seg.size == s.segSz && !s.preps.Load() {
+		if _, err := os.Stat(next); os.IsNotExist(err) && seg.size == s.segSz {
 			// Reused: its records cannot validate under a new seq.
 			if os.Rename(seg.path, next) == nil {
 				continue
