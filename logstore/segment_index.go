@@ -68,7 +68,7 @@ func (x *segIndex) put(i uint64, ref segRef) (old segRef, replaced bool) {
 	n := len(x.runs)
 	// The common case: appending to the last run.
 	if n > 0 && x.runs[n-1].last()+1 == i && i != 0 {
-		x.runs[n-1].refs = append(x.runs[n-1].refs, ref)
+		x.runs[n-1].refs = appendRef(x.runs[n-1].refs, ref)
 		return segRef{}, false
 	}
 	k := sort.Search(n, func(k int) bool { return x.runs[k].first > i }) // first run after i
@@ -80,7 +80,7 @@ func (x *segIndex) put(i uint64, ref segRef) (old segRef, replaced bool) {
 			return old, true
 		}
 		if r.last()+1 == i {
-			r.refs = append(r.refs, ref)
+			r.refs = appendRef(r.refs, ref)
 			if k < n && x.runs[k].first == i+1 {
 				r.refs = append(r.refs, x.runs[k].refs...)
 				x.runs = append(x.runs[:k], x.runs[k+1:]...)
@@ -98,6 +98,18 @@ func (x *segIndex) put(i uint64, ref segRef) (old segRef, replaced bool) {
 	copy(x.runs[k+1:], x.runs[k:])
 	x.runs[k] = segRun{first: i, refs: []segRef{ref}}
 	return segRef{}, false
+}
+
+// appendRef appends ref, doubling a full slice: append grows a large
+// slice by a quarter, which for a long log re-copies it about five times
+// over (5% of a follower's CPU at 1 KiB/256 clients in the bench).
+func appendRef(refs []segRef, ref segRef) []segRef {
+	if len(refs) == cap(refs) && len(refs) >= 1024 {
+		grown := make([]segRef, len(refs), 2*len(refs))
+		copy(grown, refs)
+		refs = grown
+	}
+	return append(refs, ref)
 }
 
 // deleteRange removes the entries lo0 through hi0, calling drop for each
