@@ -50,7 +50,7 @@ type proc struct {
 
 // newCluster picks loopback ports and data directories (dirs[i] must exist)
 // and starts the three nodes, the first time with bootstrap.
-func newCluster(t *testing.T, logDir string, dirs []string, brk string) *cluster {
+func newCluster(t *testing.T, logDir string, dirs []string, brk, store string) *cluster {
 	c := &cluster{
 		t: t, logDir: logDir, brk: brk,
 		http: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
@@ -62,7 +62,7 @@ func newCluster(t *testing.T, logDir string, dirs []string, brk string) *cluster
 	}
 	for i, d := range dirs {
 		c.nodes = append(c.nodes, &proc{spec: nodeSpec{
-			ID: peers[i].ID, Dir: d, RaftAddr: ports[2*i], HTTPAddr: ports[2*i+1], Peers: peers, Break: brk,
+			ID: peers[i].ID, Dir: d, RaftAddr: ports[2*i], HTTPAddr: ports[2*i+1], Peers: peers, Break: brk, Store: store,
 		}})
 	}
 	t.Cleanup(c.killAll)

@@ -33,6 +33,10 @@ type nodeSpec struct {
 	// Break names a deliberate bug, to show the test catches it:
 	// "ack-early" acknowledges writes before they commit. Empty in CI.
 	Break string
+	// Store is the log store: "" for BoltStore (raft.db and its journal),
+	// "segment" for SegmentStore (in seg/, small segments so rotations
+	// and compaction happen all the time).
+	Store string
 }
 
 type peerSpec struct{ ID, Addr string }
@@ -49,6 +53,24 @@ const (
 	trailingLogs      = 48
 	snapshotInterval  = 300 * time.Millisecond
 )
+
+// nodeStore is what a node needs of its log store.
+type nodeStore interface {
+	logstore.LogStore
+	logstore.StableStore
+	Close() error
+}
+
+// openStore opens the log store spec names in its directory.
+func openStore(spec nodeSpec, logger hclog.Logger) (nodeStore, error) {
+	if spec.Store == "segment" {
+		return logstore.NewSegmentStore(logstore.SegmentOptions{Dir: spec.Dir + "/seg", SegmentSize: segmentSize})
+	}
+	return logstore.New(logstore.Options{Path: spec.Dir + "/raft.db", Logger: logger.Named("boltstore")})
+}
+
+// segmentSize is the SegmentStore's segment size: a few dozen entries.
+const segmentSize = 64 << 10
 
 // nodeMain is a child's main: it runs a node until killed. Failures to start
 // go to stderr with exit status 2; "ready" on stdout means the node and its
@@ -69,7 +91,7 @@ func runNode(spec nodeSpec) error {
 	logger := hclog.New(&hclog.LoggerOptions{
 		Name: "node-" + spec.ID, Level: hclog.Info, Output: os.Stderr, TimeFormat: "15:04:05.000",
 	})
-	store, err := logstore.New(logstore.Options{Path: spec.Dir + "/raft.db", Logger: logger.Named("boltstore")})
+	store, err := openStore(spec, logger)
 	if err != nil {
 		return fmt.Errorf("open log store: %w", err)
 	}

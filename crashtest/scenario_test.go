@@ -35,6 +35,8 @@ type scenario struct {
 	// powerFail, if set, is called with node i killed: it throws away what
 	// i's directory had not made durable. Nil: no power failures.
 	powerFail func(i int) error
+	// store is the nodes' log store (nodeSpec.Store).
+	store string
 }
 
 // figures are the numbers a run prints.
@@ -63,7 +65,7 @@ func runScenario(t *testing.T, sc scenario, logDir string) {
 	}
 	t.Logf("seed %d (-crash.seed=%d replays the nemesis and clients, not the timing); logs in %s", seed, seed, logDir)
 	rng := rand.New(rand.NewSource(seed))
-	c := newCluster(t, logDir, sc.dirs, *flagBreak)
+	c := newCluster(t, logDir, sc.dirs, *flagBreak, sc.store)
 	rec := newRecorder()
 
 	ctx, stopClients := context.WithCancel(context.Background())

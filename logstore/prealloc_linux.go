@@ -6,7 +6,8 @@ import (
 )
 
 // fallocate allocates size bytes of f's blocks (unwritten extents: no data
-// written) and sets its size.
+// written) and sets its size; where the file system cannot, it only sets
+// the size (blocks are then allocated as they are written).
 func fallocate(f *os.File, size int64) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -22,6 +23,9 @@ func fallocate(f *os.File, size int64) error {
 		}
 	}); err != nil {
 		return err
+	}
+	if serr == syscall.EOPNOTSUPP || serr == syscall.ENOSYS {
+		return f.Truncate(size)
 	}
 	return serr
 }

@@ -489,7 +489,7 @@ func FuzzSegmentOpen(f *testing.F) {
 	lastOf := map[string]uint64{}
 	for i := uint64(1); i <= segFuzzEntries; i++ {
 		mustNoErr(f, s.StoreLogs([]*raft.Log{storetest.MakeLog(i, segDamageLogSize(i))}))
-		segs := segmentFiles(f, base)
+		segs := segmentFilesInUse(f, base)
 		lastOf[filepath.Base(segs[len(segs)-1])] = i
 	}
 	mustNoErr(f, s.Close())

@@ -26,3 +26,23 @@ func SegmentRecordOffsets(path string) ([]int64, error) {
 	}
 	return append(offs, sc.end), nil
 }
+
+// SegmentFilesInUse returns the paths of the segment files the state file
+// of the store in dir names (oldest to newest): not the next segment,
+// which the store prepares ahead of time.
+func SegmentFilesInUse(dir string) ([]string, error) {
+	b, err := os.ReadFile(dir + "/" + segStateName)
+	if err != nil {
+		return nil, err
+	}
+	st, err := parseSegState(b)
+	if err != nil {
+		return nil, err
+	}
+	s := &SegmentStore{dir: dir}
+	var paths []string
+	for seq := st.lowest; seq <= st.highest; seq++ {
+		paths = append(paths, s.segPath(seq))
+	}
+	return paths, nil
+}

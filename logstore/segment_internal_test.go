@@ -24,6 +24,10 @@ func TestSegmentUnfinishedRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// The segment prepared ahead goes first: this test makes its own.
+		s.wmu.Lock()
+		s.dropNextLocked()
+		s.wmu.Unlock()
 		seg, err := s.newSegment(s.active.seq+1, s.segSz)
 		if err != nil {
 			t.Fatal(err)

@@ -45,6 +45,21 @@ func segmentFiles(t testing.TB, dir string) []string {
 	return paths
 }
 
+// segmentFilesInUse returns the segment files the state file of the store
+// in dir names, each checked to exist (the segment the store prepares
+// ahead is not one of them).
+func segmentFilesInUse(t testing.TB, dir string) []string {
+	t.Helper()
+	paths, err := logstore.SegmentFilesInUse(dir)
+	mustNoErr(t, err)
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("segment in use: %v", err)
+		}
+	}
+	return paths
+}
+
 // segmentSeq returns the sequence number of the segment file at path.
 func segmentSeq(t testing.TB, path string) uint64 {
 	t.Helper()
@@ -355,21 +370,24 @@ func TestSegmentCompactionRemovesFiles(t *testing.T) {
 	const maxKept = keep/14 + 2
 	for round := 1; round <= 3; round++ {
 		appendN(600)
-		before := len(segmentFiles(t, dir))
+		before := len(segmentFilesInUse(t, dir))
 		if before < 600/14 {
 			t.Fatalf("round %d: %d segment files for 600 entries", round, before)
 		}
 		first, err := s.FirstIndex()
 		mustNoErr(t, err)
 		mustNoErr(t, s.DeleteRange(first, next-1-keep))
-		after := segmentFiles(t, dir)
+		after := segmentFilesInUse(t, dir)
 		t.Logf("round %d: %d segment files before compaction, %d after (%s..%s)", round, before, len(after),
 			filepath.Base(after[0]), filepath.Base(after[len(after)-1]))
 		if len(after) > maxKept {
 			t.Fatalf("round %d: %d segment files left, want at most %d", round, len(after), maxKept)
 		}
+		if all := segmentFiles(t, dir); len(all) > len(after)+1 {
+			t.Fatalf("round %d: %d segment files on disk, %d in use (and at most one prepared)", round, len(all), len(after))
+		}
 		reopen()
-		if got := segmentFiles(t, dir); len(got) != len(after) {
+		if got := segmentFilesInUse(t, dir); len(got) != len(after) {
 			t.Fatalf("round %d: %d segment files after reopen, %d before", round, len(got), len(after))
 		}
 		requireLogs(t, s, next-keep, next-1)
@@ -377,7 +395,7 @@ func TestSegmentCompactionRemovesFiles(t *testing.T) {
 	}
 	// Everything deleted: only the active segment is left.
 	mustNoErr(t, s.DeleteRange(1, next))
-	if got := segmentFiles(t, dir); len(got) != 1 {
+	if got := segmentFilesInUse(t, dir); len(got) != 1 {
 		t.Fatalf("%d segment files left after deleting everything: %v", len(got), got)
 	}
 	reopen()

@@ -52,7 +52,9 @@ type SegmentStore struct {
 	buf    []byte   // encoding buffer, reused
 	failed error    // a write or sync failed: the file's state is unknown
 	closed bool
-	torn   bool // at open: the newest segment ends in a torn write
+	next   *nextSegment   // the next segment, being prepared; nil if none
+	prep   sync.WaitGroup // its goroutine
+	torn   bool           // at open: the newest segment ends in a torn write
 
 	// mu guards the index and the segment list; readers share it.
 	mu   sync.RWMutex
@@ -138,6 +140,7 @@ func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
 	if err := s.open(); err != nil {
 		return nil, err
 	}
+	s.prepareNextLocked()
 	return s, nil
 }
 
@@ -369,6 +372,12 @@ func (s *SegmentStore) GetLog(index uint64, log *raft.Log) error {
 		s.mu.RUnlock()
 		return raft.ErrLogNotFound
 	}
+	if ref.seq < s.segs[0].seq || ref.seq-s.segs[0].seq >= uint64(len(s.segs)) {
+		s.mu.RUnlock()
+		// NB: an invariant broken (compaction removes only segments
+		// with no entry in the index): an error, not a panic.
+		return fmt.Errorf("segment store %s: entry %d is in segment %d, which is not open", s.dir, index, ref.seq)
+	}
 	seg := s.segByRef(ref)
 	if cap(*bp) < int(ref.n) {
 		*bp = make([]byte, ref.n)
@@ -411,6 +420,8 @@ func (s *SegmentStore) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.dropNextLocked()
+	s.prep.Wait()
 	s.mu.Lock()
 	s.closeFiles()
 	s.mu.Unlock()

@@ -167,10 +167,24 @@ func (s *SegmentStore) rotateLocked(need int64) error {
 	if min := int64(journalDataStart) + need; min > size {
 		size = (min + journalSector - 1) / journalSector * journalSector
 	}
-	seg, err := s.newSegment(s.active.seq+1, size)
-	if err != nil {
-		s.failed = err
-		return fmt.Errorf("segment store: %w", err)
+	var seg *segment
+	if n := s.next; n != nil {
+		<-n.done
+		s.next = nil
+		if n.err == nil && n.seg.size >= size {
+			seg = n.seg
+		} else if n.err == nil {
+			// Too small for this record: newSegment below replaces
+			// the file.
+			_ = n.seg.f.Close()
+		}
+	}
+	if seg == nil {
+		var err error
+		if seg, err = s.newSegment(s.active.seq+1, size); err != nil {
+			s.failed = err
+			return fmt.Errorf("segment store: %w", err)
+		}
 	}
 	// NB: before the segment's first record: an open then knows a
 	// missing newest segment from a rotation that did not finish.
@@ -183,7 +197,51 @@ func (s *SegmentStore) rotateLocked(need int64) error {
 	s.segs = append(s.segs, seg)
 	s.mu.Unlock()
 	s.active, s.tail = seg, journalDataStart
+	s.prepareNextLocked()
 	return nil
+}
+
+// nextSegment is a segment being made ready ahead of the rotation that
+// will take it: done closes when seg or err is set.
+type nextSegment struct {
+	done chan struct{}
+	seg  *segment
+	err  error
+}
+
+// prepareNextLocked starts making segment active+1 (newSegment: its file
+// allocated, its header written and synced, named and the directory
+// synced) in the background, so that a rotation only has to write the
+// state file: the three nodes of a cluster rotate at about the same
+// moment, and a rotation doing all of it under the write lock showed in
+// their tail latency. Until the state file names it, an open removes it
+// as a rotation that did not finish (it holds no record).
+func (s *SegmentStore) prepareNextLocked() {
+	n := &nextSegment{done: make(chan struct{})}
+	s.next = n
+	seq := s.active.seq + 1
+	s.prep.Add(1)
+	go func() {
+		defer s.prep.Done()
+		defer close(n.done)
+		n.seg, n.err = s.newSegment(seq, s.segSz)
+	}()
+}
+
+// dropNextLocked waits for the segment being prepared and removes it (it
+// holds no record).
+func (s *SegmentStore) dropNextLocked() {
+	n := s.next
+	if n == nil {
+		return
+	}
+	s.next = nil
+	<-n.done
+	if n.err == nil {
+		_ = n.seg.f.Close()
+		_ = os.Remove(n.seg.path)
+		_ = syncDir(s.dir)
+	}
 }
 
 // newSegment creates segment seq of size bytes: under a temporary name,
