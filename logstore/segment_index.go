@@ -134,7 +134,14 @@ func (x *segIndex) deleteRange(lo0, hi0 uint64, drop func(segRef)) {
 			out = append(out, segRun{first: r.first, refs: left})
 		}
 		if hi < r.last() {
-			out = append(out, segRun{first: hi + 1, refs: r.refs[hi-r.first+1:]})
+			skip := hi - r.first + 1
+			right := r.refs[skip:]
+			if skip > 4096 && skip > uint64(len(right)) {
+				// NB: a prefix delete (compaction) would keep the
+				// deleted refs' memory until the slice next grows.
+				right = append(make([]segRef, 0, max(2*len(right), 1024)), right...)
+			}
+			out = append(out, segRun{first: hi + 1, refs: right})
 		}
 	}
 	x.runs = append(out, x.runs[k:]...)
