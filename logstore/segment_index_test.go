@@ -27,7 +27,7 @@ func TestSegIndexModel(t *testing.T) {
 			}
 		case r < 16: // put anywhere (an overwrite, a gap, before the first)
 			i := uint64(rng.Int63n(int64(next + 50)))
-			ref := segRef{seq: uint64(op), off: -1, n: uint32(op)}
+			ref := segRef{seq: uint64(op), off: int64(op) << 20, n: uint32(op)}
 			old, replaced := x.put(i, ref)
 			if m, ok := model[i]; ok != replaced || (ok && m != old) {
 				t.Fatalf("seed %d op %d: put(%d) replaced %v %v, model %v %v", seed, op, i, replaced, old, ok, m)
@@ -87,11 +87,25 @@ func checkSegIndex(t *testing.T, x *segIndex, model map[uint64]segRef, seed int6
 		t.Fatalf("seed %d op %d: bounds [%d, %d], model [%d, %d]", seed, op, first, last, keys[0], keys[len(keys)-1])
 	}
 	n := 0
-	for k, r := range x.runs {
-		if len(r.refs) == 0 || (k > 0 && x.runs[k-1].last()+1 >= r.first) {
-			t.Fatalf("seed %d op %d: run %d [%d, +%d] breaks the invariant", seed, op, k, r.first, len(r.refs))
+	for k := range x.runs {
+		r := &x.runs[k]
+		if r.n == 0 || (k > 0 && x.runs[k-1].last()+1 >= r.first) {
+			t.Fatalf("seed %d op %d: run %d [%d, +%d] breaks the invariant", seed, op, k, r.first, r.n)
 		}
-		for j, ref := range r.refs {
+		if len(r.spans) == 0 || r.spans[0].from != r.first || r.head >= segChunk {
+			t.Fatalf("seed %d op %d: run %d [%d, +%d]: head %d, spans %v", seed, op, k, r.first, r.n, r.head, r.spans)
+		}
+		for s := 1; s < len(r.spans); s++ {
+			if r.spans[s].from <= r.spans[s-1].from || r.spans[s].from > r.last() || r.spans[s].seq == r.spans[s-1].seq {
+				t.Fatalf("seed %d op %d: run %d [%d, +%d]: spans %v", seed, op, k, r.first, r.n, r.spans)
+			}
+		}
+		// A deleted prefix's memory is not kept, and no chunk is
+		// allocated ahead.
+		if want := (r.head+r.n-1)/segChunk + 1; len(r.chunks) != want {
+			t.Fatalf("seed %d op %d: run %d holds %d entries (head %d) in %d chunks, want %d", seed, op, k, r.n, r.head, len(r.chunks), want)
+		}
+		for j, ref := range r.refs(0, r.n) {
 			i := r.first + uint64(j)
 			if m, ok := model[i]; !ok || m != ref {
 				t.Fatalf("seed %d op %d: index has %d = %v, model %v %v", seed, op, i, ref, ok, m)
@@ -100,11 +114,6 @@ func checkSegIndex(t *testing.T, x *segIndex, model map[uint64]segRef, seed int6
 				t.Fatalf("seed %d op %d: get(%d) = %v %v", seed, op, i, got, ok)
 			}
 			n++
-		}
-		// A deleted prefix's memory is not kept: cap stays within a
-		// small multiple of what is live.
-		if cap(r.refs) > 4*len(r.refs)+8192 {
-			t.Fatalf("seed %d op %d: run %d holds %d refs in a slice of %d", seed, op, k, len(r.refs), cap(r.refs))
 		}
 	}
 	if n != len(model) {
@@ -115,25 +124,26 @@ func checkSegIndex(t *testing.T, x *segIndex, model map[uint64]segRef, seed int6
 	}
 }
 
-// A large prefix delete (compaction) moves what is left to a new slice,
-// so the deleted refs' memory is not kept until the slice next grows;
-// a small one does not copy.
+// A prefix delete (compaction) frees the deleted entries' chunks; a run
+// of a million entries takes 8 bytes per entry.
 func TestSegIndexReleasesDeletedPrefix(t *testing.T) {
 	var x segIndex
-	for i := uint64(1); i <= 100000; i++ {
-		x.put(i, segRef{seq: 1, off: int64(i)})
+	for i := uint64(1); i <= 1_000_000; i++ {
+		x.put(i, segRef{seq: 1 + i/300_000, off: int64(i), n: uint32(i)})
 	}
-	before := x.runs[0].refs
-	x.deleteRange(1, 1000, func(segRef) {})
-	if &x.runs[0].refs[0] != &before[1000] {
-		t.Fatal("a small prefix delete copied the run")
+	r := &x.runs[0]
+	if len(r.chunks) != (1_000_000+segChunk-1)/segChunk || len(r.spans) != 4 {
+		t.Fatalf("%d chunks, %d spans for a million entries in 4 segments", len(r.chunks), len(r.spans))
 	}
-	x.deleteRange(1001, 90000, func(segRef) {})
-	r := x.runs[0]
-	if &r.refs[0] == &before[90000] {
-		t.Fatal("a large prefix delete kept the deleted refs' array")
+	x.deleteRange(1, 990_000, func(segRef) {})
+	r = &x.runs[0]
+	if r.first != 990_001 || r.n != 10_000 || len(r.chunks) != (r.head+r.n-1)/segChunk+1 || len(r.spans) != 1 {
+		t.Fatalf("run [%d, +%d] in %d chunks, spans %v", r.first, r.n, len(r.chunks), r.spans)
 	}
-	if r.first != 90001 || len(r.refs) != 10000 || cap(r.refs) > 20000 || r.refs[0].off != 90001 || r.refs[9999].off != 100000 {
-		t.Fatalf("run [%d, +%d] (cap %d), refs %v..%v", r.first, len(r.refs), cap(r.refs), r.refs[0], r.refs[len(r.refs)-1])
+	if got := r.get(990_001); got != (segRef{seq: 4, off: 990_001, n: 990_001}) {
+		t.Fatalf("first entry %v", got)
+	}
+	if got := r.get(1_000_000); got != (segRef{seq: 4, off: 1_000_000, n: 1_000_000}) {
+		t.Fatalf("last entry %v", got)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // one write and one fdatasync, and nothing is copied afterwards (BoltStore
 // writes every entry twice, to its journal and then to bbolt). Entries
 // are read back from the files with pread, through an index in memory
-// (16 bytes per entry). Segments are preallocated (fallocate) and, once
+// (8 bytes per entry). Segments are preallocated (fallocate) and, once
 // compaction has deleted every entry they hold, reused for later ones.
 //
 // Its StableStore (term, vote) is a BoltStore without a journal in the
@@ -78,8 +78,9 @@ type SegmentOptions struct {
 	// Dir is the directory of the store (created if missing). Required.
 	Dir string
 	// SegmentSize is the size of each segment file; 0 means
-	// DefaultSegmentSize. A record larger than that gets a segment of
-	// its own size.
+	// DefaultSegmentSize, and at most 4 GiB. A record larger than that
+	// gets a segment of its own size (up to 4 GiB: a larger batch is
+	// refused).
 	SegmentSize int64
 	// FileMode is the mode of new files; 0 means DefaultFileMode.
 	FileMode os.FileMode
@@ -88,6 +89,8 @@ type SegmentOptions struct {
 const (
 	// DefaultSegmentSize is the size of a segment file.
 	DefaultSegmentSize = 64 << 20
+	// maxSegmentSize bounds a segment (the index's offsets are 32-bit).
+	maxSegmentSize = 1<<32 - 1
 	// segStateName is the state file's name in the store's directory.
 	segStateName = "segments.state"
 	// segStableName is the StableStore's file.
@@ -109,6 +112,9 @@ func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
 	}
 	if opts.SegmentSize < MinJournalSize {
 		opts.SegmentSize = MinJournalSize
+	}
+	if opts.SegmentSize > maxSegmentSize {
+		opts.SegmentSize = maxSegmentSize
 	}
 	opts.SegmentSize = (opts.SegmentSize + journalSector - 1) / journalSector * journalSector
 	if opts.FileMode == 0 {

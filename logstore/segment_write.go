@@ -167,6 +167,10 @@ func (s *SegmentStore) rotateLocked(need int64) error {
 	if min := int64(journalDataStart) + need; min > size {
 		size = (min + journalSector - 1) / journalSector * journalSector
 	}
+	if size > maxSegmentSize {
+		// NB: the index keeps offsets in 32 bits.
+		return fmt.Errorf("segment store: a record of %d bytes is larger than a segment can be (%d)", need, int64(maxSegmentSize))
+	}
 	var seg *segment
 	if n := s.next; n != nil {
 		<-n.done
