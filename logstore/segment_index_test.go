@@ -135,7 +135,13 @@ func TestSegIndexReleasesDeletedPrefix(t *testing.T) {
 	if len(r.chunks) != (1_000_000+segChunk-1)/segChunk || len(r.spans) != 4 {
 		t.Fatalf("%d chunks, %d spans for a million entries in 4 segments", len(r.chunks), len(r.spans))
 	}
+	all := r.chunks
 	x.deleteRange(1, 990_000, func(segRef) {})
+	for c, chunk := range all[:990_000/segChunk] {
+		if chunk != nil {
+			t.Fatalf("chunk %d, all of it deleted, is still referenced", c)
+		}
+	}
 	r = &x.runs[0]
 	if r.first != 990_001 || r.n != 10_000 || len(r.chunks) != (r.head+r.n-1)/segChunk+1 || len(r.spans) != 1 {
 		t.Fatalf("run [%d, +%d] in %d chunks, spans %v", r.first, r.n, len(r.chunks), r.spans)
