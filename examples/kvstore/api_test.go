@@ -18,8 +18,21 @@ import (
 // loopback ports and returns it with its API's base URL.
 func startSingle(t *testing.T) (*node, string) {
 	t.Helper()
-	o := &options{id: "solo", raftAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", dataDir: t.TempDir(), bootstrap: true,
-		snapshotThreshold: 8192, snapshotInterval: 120 * time.Second, trailingLogs: 10240}
+	n, base, stop := startSingleIn(t, singleOptions(t.TempDir(), "bolt"))
+	t.Cleanup(stop)
+	return n, base
+}
+
+// singleOptions are the options of a bootstrapped single server in dir.
+func singleOptions(dir, logStore string) *options {
+	return &options{id: "solo", raftAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", dataDir: dir, bootstrap: true,
+		snapshotThreshold: 8192, snapshotInterval: 120 * time.Second, trailingLogs: 10240, logStore: logStore}
+}
+
+// startSingleIn is startSingle with options o (singleOptions); stop shuts
+// the server down.
+func startSingleIn(t *testing.T, o *options) (n *node, base string, stop func()) {
+	t.Helper()
 	logger := hclog.New(&hclog.LoggerOptions{Name: "kvstore", Level: hclog.Warn, Output: io.Discard})
 	n, err := startNode(o, logger)
 	if err != nil {
@@ -31,7 +44,7 @@ func startSingle(t *testing.T) (*node, string) {
 		defer close(done)
 		n.maintain(ctx, nil)
 	}()
-	t.Cleanup(func() {
+	stop = func() {
 		cancel()
 		<-done
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -39,19 +52,20 @@ func startSingle(t *testing.T) (*node, string) {
 		if err := n.shutdown(sctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-	})
-	base := "http://" + n.httpAddr
+	}
+	base = "http://" + n.httpAddr
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if addr, ok := n.fsm.member("solo"); ok && addr == n.httpAddr {
 			break
 		}
 		if time.Now().After(deadline) {
+			stop()
 			t.Fatal("the single server did not lead and record its address")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return n, base
+	return n, base, stop
 }
 
 func call(t *testing.T, method, url string, body []byte) (int, string) {

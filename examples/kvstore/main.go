@@ -38,6 +38,7 @@ type options struct {
 	snapshotThreshold uint64
 	snapshotInterval  time.Duration
 	trailingLogs      uint64
+	logStore          string // "bolt" or "segment"
 
 	devCluster int
 }
@@ -60,11 +61,12 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", 8192, "log entries between automatic snapshots")
 	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", 120*time.Second, "how often to check -snapshot-threshold")
 	fs.Uint64Var(&o.trailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot (a follower further behind gets the snapshot)")
+	fs.StringVar(&o.logStore, "log-store", "bolt", "the Raft log store: bolt (raft.db, raft-boltdb's format: hashicorp tools read it) or segment (logstore.SegmentStore in log/: each entry written once; Pontoon only). A data directory keeps the kind it was created with")
 	fs.IntVar(&o.devCluster, "dev-cluster", 0, "start `n` local servers as child processes (ports counting up from -http-addr and -raft-addr, data under -data-dir, default data/kvstore)")
 }
 
 // passThrough are the flags a -dev-cluster parent gives every child as set.
-var passThrough = []string{"log-level", "tls-cert", "tls-key", "tls-ca", "snapshot-threshold", "snapshot-interval", "trailing-logs"}
+var passThrough = []string{"log-level", "tls-cert", "tls-key", "tls-ca", "snapshot-threshold", "snapshot-interval", "trailing-logs", "log-store"}
 
 func main() {
 	o := &options{}

@@ -30,7 +30,8 @@ type node struct {
 	logger hclog.Logger
 	fsm    *fsm
 	raft   *raftimpl.Raft
-	store  *logstore.BoltStore
+	store  nodeStore
+	bolt   *logstore.BoltStore // store, if it is a BoltStore (its metrics)
 	trans  *transport.NetworkTransport
 	exp    *promexp.Exporter
 	http   *http.Server
@@ -54,6 +55,46 @@ type node struct {
 	leftOnce sync.Once
 
 	closeOnce sync.Once
+}
+
+// nodeStore is what a server needs of its log store.
+type nodeStore interface {
+	logstore.LogStore
+	logstore.StableStore
+	Close() error
+}
+
+// openStore opens the log store -log-store names in the data directory:
+// raft.db (BoltStore) or log/ (SegmentStore). A directory that holds the
+// other kind is refused: opening it would start the server with an empty
+// log beside its snapshots.
+func (n *node) openStore() error {
+	boltPath := filepath.Join(n.opts.dataDir, "raft.db")
+	segDir := filepath.Join(n.opts.dataDir, "log")
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	switch n.opts.logStore {
+	case "", "bolt":
+		if exists(segDir) {
+			return fmt.Errorf("-log-store bolt, but %s holds a segment log store (start with -log-store segment)", segDir)
+		}
+		s, err := logstore.New(logstore.Options{Path: boltPath, Logger: n.logger.Named("store"), Metrics: n.exp.Metrics()})
+		if err != nil {
+			return err
+		}
+		n.store, n.bolt = s, s
+	case "segment":
+		if exists(boltPath) {
+			return fmt.Errorf("-log-store segment, but %s holds a bolt log store (start with -log-store bolt)", boltPath)
+		}
+		s, err := logstore.NewSegmentStore(logstore.SegmentOptions{Dir: segDir})
+		if err != nil {
+			return err
+		}
+		n.store = s
+	default:
+		return fmt.Errorf("-log-store %q: want bolt or segment", n.opts.logStore)
+	}
+	return nil
 }
 
 // startNode opens the stores under the data directory, starts Raft (and
@@ -80,18 +121,18 @@ func startNode(opts *options, logger hclog.Logger) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.store, err = logstore.New(logstore.Options{Path: filepath.Join(opts.dataDir, "raft.db"),
-		Logger: logger.Named("store"), Metrics: n.exp.Metrics()})
-	if err != nil {
+	if err := n.openStore(); err != nil {
 		return nil, err
 	}
-	storeCtx, stopStoreMetrics := context.WithCancel(context.Background())
-	n.storeMetricsDone = make(chan struct{})
-	n.stopStoreMetrics = stopStoreMetrics
-	go func() {
-		defer close(n.storeMetricsDone)
-		n.store.RunMetrics(storeCtx, 0) // raft.boltdb.* gauges of bbolt's state
-	}()
+	if n.bolt != nil {
+		storeCtx, stopStoreMetrics := context.WithCancel(context.Background())
+		n.storeMetricsDone = make(chan struct{})
+		n.stopStoreMetrics = stopStoreMetrics
+		go func() {
+			defer close(n.storeMetricsDone)
+			n.bolt.RunMetrics(storeCtx, 0) // raft.boltdb.* gauges of bbolt's state
+		}()
+	}
 	snaps, err := snapshot.NewFileSnapshotStoreWithLogger(opts.dataDir, 2, logger.Named("snapshots"))
 	if err != nil {
 		return nil, err
