@@ -112,14 +112,21 @@ type journalKey struct{ id, gen uint64 }
 
 // appendJournalHeader appends the header h.
 func appendJournalHeader(dst []byte, h journalHeader) []byte {
+	return appendFileHeader(dst, journalMagic, journalVersion, h.id, h.gen, h.minTx, h.size)
+}
+
+// appendFileHeader appends the 52-byte header journal and segment files
+// share: magic, version, flags (0), three u64 fields, the file size, and
+// the CRC-32C of the 48 bytes before it.
+func appendFileHeader(dst []byte, magic string, version uint32, a, b, c uint64, size int64) []byte {
 	start := len(dst)
-	dst = append(dst, journalMagic...)
-	dst = binary.LittleEndian.AppendUint32(dst, journalVersion)
+	dst = append(dst, magic...)
+	dst = binary.LittleEndian.AppendUint32(dst, version)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
-	dst = binary.LittleEndian.AppendUint64(dst, h.id)
-	dst = binary.LittleEndian.AppendUint64(dst, h.gen)
-	dst = binary.LittleEndian.AppendUint64(dst, h.minTx)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(h.size))
+	dst = binary.LittleEndian.AppendUint64(dst, a)
+	dst = binary.LittleEndian.AppendUint64(dst, b)
+	dst = binary.LittleEndian.AppendUint64(dst, c)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(size))
 	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable))
 }
 
@@ -351,42 +358,21 @@ func readRecordWith(b []byte, k journalKey, off int64, parse payloadFunc) (int64
 	return size, nil
 }
 
-// parsePayload splits a record's payload into its entries.
+// parsePayload splits a record's payload into its entries: the entries
+// payload of segment_format.go (a journal has no other kind).
 func parsePayload(p []byte) (journalRecord, error) {
-	if len(p) < journalPayloadMin {
-		return journalRecord{}, errors.New("short payload")
+	if len(p) >= journalPayloadMin && binary.LittleEndian.Uint64(p) == 0 {
+		return journalRecord{}, errors.New("first index 0")
 	}
-	first := binary.LittleEndian.Uint64(p)
-	count := binary.LittleEndian.Uint32(p[8:])
-	p = p[journalPayloadMin:]
-	if count == 0 {
-		return journalRecord{}, errors.New("no entries")
+	var sp segPayload
+	if err := parseSegPayload(p, &sp); err != nil {
+		return journalRecord{}, err
 	}
-	if first == 0 || first+uint64(count)-1 < first {
-		return journalRecord{}, fmt.Errorf("index range %d+%d", first, count)
+	ents := make([][]byte, len(sp.ents))
+	for i, e := range sp.ents {
+		ents[i] = p[e.off : e.off+e.len : e.off+e.len]
 	}
-	// Every entry takes at least its 4-byte length: bound the allocation
-	// by the bytes present before trusting count.
-	if uint64(count) > uint64(len(p))/4 {
-		return journalRecord{}, fmt.Errorf("%d entries in %d bytes", count, len(p))
-	}
-	ents := make([][]byte, 0, count)
-	for i := uint32(0); i < count; i++ {
-		if len(p) < 4 {
-			return journalRecord{}, fmt.Errorf("entry %d: truncated", i)
-		}
-		n := binary.LittleEndian.Uint32(p)
-		p = p[4:]
-		if uint64(n) > uint64(len(p)) {
-			return journalRecord{}, fmt.Errorf("entry %d: %d bytes, %d left", i, n, len(p))
-		}
-		ents = append(ents, p[:n:n])
-		p = p[n:]
-	}
-	if len(p) != 0 && (len(p) != journalSectorPad || string(p) != string(make([]byte, journalSectorPad))) {
-		return journalRecord{}, fmt.Errorf("%d bytes after the last entry", len(p))
-	}
-	return journalRecord{first: first, ents: ents}, nil
+	return journalRecord{first: sp.ents[0].index, ents: ents}, nil
 }
 
 // journalEnd says what a scan found where the valid records of a file end.

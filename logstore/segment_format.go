@@ -79,17 +79,10 @@ type segHeader struct {
 // key returns what the CRCs of the segment's records cover.
 func (h segHeader) key() journalKey { return journalKey{h.id, h.seq} }
 
-// appendSegHeader appends the header h.
+// appendSegHeader appends the header h: a journal file's layout with the
+// segment magic.
 func appendSegHeader(dst []byte, h segHeader) []byte {
-	start := len(dst)
-	dst = append(dst, segMagic...)
-	dst = binary.LittleEndian.AppendUint32(dst, segVersion)
-	dst = binary.LittleEndian.AppendUint32(dst, 0)
-	dst = binary.LittleEndian.AppendUint64(dst, h.id)
-	dst = binary.LittleEndian.AppendUint64(dst, h.seq)
-	dst = binary.LittleEndian.AppendUint64(dst, 0)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(h.size))
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable))
+	return appendFileHeader(dst, segMagic, segVersion, h.id, h.seq, 0, h.size)
 }
 
 // parseSegHeader returns the header at the start of b, or an error saying

@@ -275,13 +275,3 @@ func (x *segIndex) deleteRange(lo0, hi0 uint64, drop func(segRef)) {
 	}
 	x.runs = append(out, x.runs[k:]...)
 }
-
-// each calls f for every entry, in index order.
-func (x *segIndex) each(f func(segRef)) {
-	for k := range x.runs {
-		r := &x.runs[k]
-		for j := 0; j < r.n; j++ {
-			f(r.get(r.first + uint64(j)))
-		}
-	}
-}

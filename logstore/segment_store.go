@@ -47,10 +47,11 @@ type SegmentStore struct {
 	// wmu serialises the writers (StoreLogs, DeleteRange, Close).
 	wmu sync.Mutex
 	// Guarded by wmu:
-	active *segment // the segment records are appended to; in segs
-	tail   int64    // offset in active where the next record goes
-	buf    []byte   // encoding buffer, reused
-	failed error    // a write or sync failed: the file's state is unknown
+	active *segment   // the segment records are appended to; in segs
+	tail   int64      // offset in active where the next record goes
+	buf    []byte     // encoding buffer, reused
+	ents   []segEntry // StoreLogs' entries in buf, reused
+	failed error      // a write or sync failed: the file's state is unknown
 	closed bool
 	next   *nextSegment   // the next segment, being prepared; nil if none
 	prep   sync.WaitGroup // its goroutine
@@ -236,7 +237,6 @@ func (s *SegmentStore) open() error {
 		}
 		s.torn = false
 	}
-	s.idx.each(func(r segRef) { s.segByRef(r).live++ })
 	return nil
 }
 
@@ -306,6 +306,14 @@ func (s *SegmentStore) load(seq uint64, newest bool) error {
 	case h.size != int64(len(b)):
 		return corrupt("%d bytes, its header says %d", len(b), h.size)
 	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("segment store: %w", err)
+	}
+	// NB: in the list before its records are indexed (their live
+	// counts); on an error NewSegmentStore closes it with the others.
+	seg := &segment{seq: seq, path: path, f: f, size: h.size}
+	s.segs = append(s.segs, seg)
 	var p segPayload
 	sc, err := scanRecordsWith(b, h.key(), func(off int64) payloadFunc {
 		return func(payload []byte, _ uint32) error {
@@ -313,12 +321,9 @@ func (s *SegmentStore) load(seq uint64, newest bool) error {
 				return err
 			}
 			if p.del {
-				s.idx.deleteRange(p.min, p.max, func(segRef) {})
-				return nil
-			}
-			base := off + journalRecHdrLen
-			for _, e := range p.ents {
-				s.idx.put(e.index, segRef{seq: seq, off: base + int64(e.off), n: uint32(e.len)})
+				s.indexDelete(p.min, p.max)
+			} else {
+				s.indexPut(seg, off+journalRecHdrLen, p.ents)
 			}
 			return nil
 		}
@@ -333,13 +338,27 @@ func (s *SegmentStore) load(seq uint64, newest bool) error {
 		return corrupt("records end at offset %d in what looks like a write a crash interrupted, but only the newest segment can end so: records are missing", sc.end)
 	}
 	s.torn = sc.endKind == endTorn
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("segment store: %w", err)
-	}
-	s.segs = append(s.segs, &segment{seq: seq, path: path, f: f, size: h.size})
 	s.tail = sc.end
 	return nil
+}
+
+// indexPut adds entries of seg to the index (each at file offset
+// base+e.off), and keeps the segments' live counts.
+// Callers hold mu (or own the store, at open).
+func (s *SegmentStore) indexPut(seg *segment, base int64, ents []segEntry) {
+	for _, e := range ents {
+		old, replaced := s.idx.put(e.index, segRef{seq: seg.seq, off: base + int64(e.off), n: uint32(e.len)})
+		seg.live++
+		if replaced {
+			s.segByRef(old).live--
+		}
+	}
+}
+
+// indexDelete removes min through max from the index, and keeps the
+// segments' live counts. Callers hold mu (or own the store).
+func (s *SegmentStore) indexDelete(min, max uint64) {
+	s.idx.deleteRange(min, max, func(r segRef) { s.segByRef(r).live-- })
 }
 
 // segByRef returns the segment holding ref. Callers hold mu (or own the

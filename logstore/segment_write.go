@@ -36,43 +36,39 @@ func (s *SegmentStore) StoreLogs(logs []*raft.Log) error {
 			break
 		}
 	}
-	buf := s.buf[:0]
-	// ats[i] and lens[i]: where entry i's encoded bytes are in buf.
-	ats, lens := make([]int, len(logs)), make([]uint32, len(logs))
-	var start int
+	// ents: where each entry's encoded bytes are in buf (the record).
+	ents := s.ents[:0]
+	var buf []byte
 	var err error
 	if consecutive {
-		buf, start = beginRecord(buf, logs[0].Index, len(logs))
-		for i, l := range logs {
-			if buf, ats[i], err = appendRecordEntry(buf, l); err != nil {
+		buf, _ = beginRecord(s.buf[:0], logs[0].Index, len(logs))
+		for _, l := range logs {
+			var at int
+			if buf, at, err = appendRecordEntry(buf, l); err != nil {
 				return fmt.Errorf("segment store: store logs: %w", err)
 			}
-			lens[i] = uint32(len(buf) - ats[i])
+			ents = append(ents, segEntry{index: l.Index, off: at, len: len(buf) - at})
 		}
 	} else {
-		buf, start = beginIndexedRecord(buf, len(logs))
+		buf, _ = beginIndexedRecord(s.buf[:0], len(logs))
 		var enc []byte
-		for i, l := range logs {
+		for _, l := range logs {
 			if enc, err = appendLog(enc[:0], l); err != nil {
 				return fmt.Errorf("segment store: store logs: %w", err)
 			}
-			buf, ats[i] = appendIndexedEntry(buf, l.Index, enc)
-			lens[i] = uint32(len(enc))
+			var at int
+			buf, at = appendIndexedEntry(buf, l.Index, enc)
+			ents = append(ents, segEntry{index: l.Index, off: at, len: len(enc)})
 		}
 	}
-	off, buf, err := s.writeRecordLocked(buf, start)
+	s.ents = ents
+	off, buf, err := s.writeRecordLocked(buf)
 	s.buf = buf
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	for i, l := range logs {
-		old, replaced := s.idx.put(l.Index, segRef{seq: s.active.seq, off: off + int64(ats[i]), n: lens[i]})
-		s.active.live++
-		if replaced {
-			s.segByRef(old).live--
-		}
-	}
+	s.indexPut(s.active, off, ents)
 	s.mu.Unlock()
 	return nil
 }
@@ -95,14 +91,14 @@ func (s *SegmentStore) DeleteRange(min, max uint64) error {
 	if first == 0 && last == 0 || max < first || min > last {
 		return nil
 	}
-	buf, start := beginDeleteRecord(s.buf[:0], min, max)
-	_, buf, err := s.writeRecordLocked(buf, start)
+	buf, _ := beginDeleteRecord(s.buf[:0], min, max)
+	_, buf, err := s.writeRecordLocked(buf)
 	s.buf = buf
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.idx.deleteRange(min, max, func(r segRef) { s.segByRef(r).live-- })
+	s.indexDelete(min, max)
 	s.mu.Unlock()
 	return s.compactLocked()
 }
@@ -118,15 +114,11 @@ func (s *SegmentStore) writableLocked() error {
 	return nil
 }
 
-// writeRecordLocked completes the record begun at buf[start:] (start is
-// 0: the buffer holds this record only), writes it with its end mark at
-// the active segment's tail, rotating first if it does not fit, and
-// fdatasyncs it. It returns the file offset of the record (buf offsets
-// plus it are file offsets) and the buffer.
-func (s *SegmentStore) writeRecordLocked(buf []byte, start int) (int64, []byte, error) {
-	if start != 0 {
-		return 0, buf, errors.New("segment store: record not at the buffer's start")
-	}
+// writeRecordLocked completes the record buf holds (begun at its start),
+// writes it with its end mark at the active segment's tail, rotating
+// first if it does not fit, and fdatasyncs it. It returns the file offset
+// of the record (buf offsets plus it are file offsets) and the buffer.
+func (s *SegmentStore) writeRecordLocked(buf []byte) (int64, []byte, error) {
 	size := recordLen(len(buf) - journalRecHdrLen)
 	need := size + journalSectorPad + journalMarkLen
 	if s.tail+need > s.active.size {

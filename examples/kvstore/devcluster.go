@@ -42,15 +42,8 @@ func runDevCluster(ctx context.Context, o *options, fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	httpHost, httpPort, err := splitPort(o.httpAddr)
+	httpHost, httpPort, raftHost, raftPort, err := devPorts(o)
 	if err != nil {
-		return fmt.Errorf("-http-addr: %w", err)
-	}
-	raftHost, raftPort, err := splitPort(o.raftAddr)
-	if err != nil {
-		return fmt.Errorf("-raft-addr: %w", err)
-	}
-	if err := devPortsOverlap(o); err != nil {
 		return err
 	}
 	base := o.dataDir
@@ -121,23 +114,22 @@ func runDevCluster(ctx context.Context, o *options, fs *flag.FlagSet) error {
 	}
 }
 
-// devPortsOverlap reports an error if the children's HTTP and Raft ports,
-// counting up from -http-addr and -raft-addr, would collide on one host.
-func devPortsOverlap(o *options) error {
-	httpHost, httpPort, err := splitPort(o.httpAddr)
-	if err != nil {
-		return fmt.Errorf("-http-addr: %w", err)
+// devPorts returns the hosts and first ports of the children's HTTP and
+// Raft addresses (-http-addr, -raft-addr; the ports count up from them),
+// or an error if they do not parse or the two ranges collide on one host.
+func devPorts(o *options) (httpHost string, httpPort int, raftHost string, raftPort int, err error) {
+	if httpHost, httpPort, err = splitPort(o.httpAddr); err != nil {
+		return "", 0, "", 0, fmt.Errorf("-http-addr: %w", err)
 	}
-	raftHost, raftPort, err := splitPort(o.raftAddr)
-	if err != nil {
-		return fmt.Errorf("-raft-addr: %w", err)
+	if raftHost, raftPort, err = splitPort(o.raftAddr); err != nil {
+		return "", 0, "", 0, fmt.Errorf("-raft-addr: %w", err)
 	}
 	n := o.devCluster
 	if httpHost == raftHost && httpPort < raftPort+n && raftPort < httpPort+n {
-		return fmt.Errorf("-dev-cluster %d: HTTP ports %d-%d and Raft ports %d-%d overlap", n,
+		return "", 0, "", 0, fmt.Errorf("-dev-cluster %d: HTTP ports %d-%d and Raft ports %d-%d overlap", n,
 			httpPort, httpPort+n-1, raftPort, raftPort+n-1)
 	}
-	return nil
+	return httpHost, httpPort, raftHost, raftPort, nil
 }
 
 // splitPort splits host:port with a numeric port.

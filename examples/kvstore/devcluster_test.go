@@ -183,7 +183,7 @@ func TestDevClusterRefusesOverlappingPorts(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !c.overlap {
-			if got := devPortsOverlap(o); got != nil {
+			if _, _, _, _, got := devPorts(o); got != nil {
 				t.Errorf("http %s raft %s: %v", c.http, c.raft, got)
 			}
 			continue
