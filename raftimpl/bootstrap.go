@@ -82,7 +82,7 @@ func (b bootstrapReq) respond(err error) { b.future.respond(err, 0, nil) }
 func (r *Raft) BootstrapCluster(configuration raft.Configuration) Future {
 	f := newOpFuture(waiter{}, r.loopDone)
 	select {
-	case r.bootstrapCh <- bootstrapReq{configuration: configuration, future: f}:
+	case r.ctrlCh <- bootstrapReq{configuration: configuration, future: f}:
 		return f
 	case <-r.shutdownCh:
 		return errorFuture{raft.ErrRaftShutdown}

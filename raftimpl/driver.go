@@ -166,7 +166,13 @@ func (d *driver) newCore() error {
 func (d *driver) run() {
 	r := d.r
 	defer r.wg.Done()
-	defer close(r.loopDone)
+	defer func() {
+		close(r.loopDone)
+		// NB: after loopDone is closed: a future bound to a leadership
+		// waits on its epoch and not on loopDone (opFuture.Error), and
+		// finds loopDone closed when the epoch ends here.
+		r.epoch.Load().end()
+	}()
 	defer d.stop()
 	d.ticker = time.NewTicker(r.conf.tickInterval())
 	defer d.ticker.Stop()
@@ -618,8 +624,8 @@ func (d *driver) stop() {
 			if req.future != nil { // not a kick
 				req.future.respond(raft.ErrRaftShutdown, 0, nil)
 			}
-		case req := <-d.r.confCh:
-			req.future.respond(raft.ErrRaftShutdown, 0, nil)
+		case req := <-d.r.ctrlCh:
+			req.shutdown(d.r)
 		default:
 			return
 		}

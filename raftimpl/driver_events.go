@@ -54,32 +54,9 @@ func (d *driver) waitEvent(hot hotChans) (stop bool) {
 				more = false
 			}
 		}
-	case req := <-r.confCh:
+	case req := <-r.ctrlCh:
 		d.wake()
-		// Dropped if its caller already gave up (a plain ErrEnqueueTimeout).
-		if req.future.claim(d.boundEpoch()) {
-			d.confQueue = append(d.confQueue, req)
-		}
-	case req := <-r.transferCh:
-		d.wake()
-		d.startTransfer(req)
-	case req := <-r.restoreCh:
-		d.wake()
-		d.userRestore(req)
-	case rc := <-r.reloadCh:
-		d.wake()
-		// The tick stays HeartbeatTimeout/10 of the start-up value; the
-		// timeouts are re-expressed in it.
-		c := &d.r.conf
-		if err := d.core.SetTimeouts(c.ticks(rc.HeartbeatTimeout, 2), c.ticks(c.LeaderLeaseTimeout, 1)); err != nil {
-			r.logger.Warn("reloaded timeouts not applied", "error", err)
-		}
-	case ev := <-r.snapshotRecvCh:
-		d.wake()
-		d.snapshotReceived(ev)
-	case req := <-r.bootstrapCh:
-		d.wake()
-		req.respond(d.bootstrap(req.configuration))
+		req.handle(d)
 	case info := <-r.snapshotDoneCh:
 		d.wake()
 		d.snapshotTaken(info)

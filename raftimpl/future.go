@@ -220,15 +220,29 @@ func (f *opFuture) Error() error {
 	lost := f.lost
 	f.mu.Unlock()
 	for {
+		// NB: while the future is bound to a leadership epoch, the epoch's
+		// channel stands for stopped too (the loop ends its last epoch
+		// after it closes stopped): one channel shared by every waiter
+		// less to lock and queue on per wait.
+		stopped := f.stopped
+		if lost != nil {
+			stopped = nil
+		}
 		select {
 		case <-f.done:
-		case <-f.stopped:
+		case <-stopped:
 			f.respond(raft.ErrRaftShutdown, 0, nil)
 		case <-ctxDone:
 			f.giveUp(f.wait.timeoutErr(false), f.wait.timeoutErr(true))
 		case <-timeout:
 			f.giveUp(f.wait.timeoutErr(false), f.wait.timeoutErr(true))
 		case <-lost:
+			select {
+			case <-f.stopped:
+				f.respond(raft.ErrRaftShutdown, 0, nil)
+				return f.err
+			default:
+			}
 			f.mu.Lock()
 			now := f.lost
 			f.mu.Unlock()
@@ -304,7 +318,7 @@ func (c *configurationFuture) Configuration() raft.Configuration { return c.conf
 
 // leaderEpoch is one stretch of this node's leadership as the futures see
 // it: lost is closed when it ends, by the loop when the core steps down or
-// by the stall watchdog when the loop cannot act. Operations that need the
+// the loop exits, or by the stall watchdog when the loop cannot act. Operations that need the
 // leadership (Apply, Barrier, VerifyLeader, membership changes) are bound
 // to the epoch current when they are made or taken by the loop, and fail at
 // once when it ends: raft.ErrLeadershipLost if the loop had taken them,

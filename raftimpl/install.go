@@ -80,7 +80,7 @@ func (d *driver) receiveSnapshot(rpc transport.RPC, req *transport.InstallSnapsh
 		ev := snapshotRecv{rpc: rpc, req: req, started: time.Now()}
 		ev.id, ev.info, ev.err = r.storeIncomingSnapshot(rpc.Reader, req)
 		select {
-		case r.snapshotRecvCh <- ev:
+		case r.ctrlCh <- ev:
 		case <-r.shutdownCh:
 			<-r.recvSem
 			rpc.Respond(nil, raft.ErrRaftShutdown)

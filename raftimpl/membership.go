@@ -128,7 +128,7 @@ func (r *Raft) RemoveServer(id raft.ServerID, prevIndex uint64, timeout time.Dur
 
 func (r *Raft) changeConfiguration(change ConfigurationChange, w waiter) IndexFuture {
 	f := newOpFuture(w, r.loopDone)
-	if err := enqueue(r, r.confCh, confChangeReq{change: change, future: f}, w); err != nil {
+	if err := enqueue(r, r.ctrlCh, ctrlReq(confChangeReq{change: change, future: f}), w); err != nil {
 		return errorFuture{err}
 	}
 	return f

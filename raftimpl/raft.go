@@ -45,16 +45,13 @@ type Raft struct {
 	appendEntries             int
 
 	// Queues into the driver loop. All are bounded.
-	proposeCh   chan *logFuture
-	readCh      chan readReq
-	reads       readInbox
-	confCh      chan confChangeReq
-	transferCh  chan transferReq
-	restoreCh   chan userRestoreReq
-	reloadCh    chan ReloadableConfig
-	rpcCh       chan transport.RPC
-	peerRespCh  chan core.Message
-	bootstrapCh chan bootstrapReq
+	proposeCh  chan *logFuture
+	readCh     chan readReq
+	reads      readInbox
+	rpcCh      chan transport.RPC
+	peerRespCh chan core.Message
+	// ctrlCh carries the loop's rare inputs (driver_ctrl.go).
+	ctrlCh chan ctrlReq
 
 	// applyCh carries committed batches to the apply loop.
 	applyCh chan []commitItem
@@ -65,7 +62,6 @@ type Raft struct {
 	fsmSnapshotCh  chan fsmSnapshotReq
 	fsmRestoreCh   chan fsmRestoreReq
 	snapshotDoneCh chan snapshotInfo
-	snapshotRecvCh chan snapshotRecv
 	// recvSem admits one incoming snapshot at a time.
 	recvSem chan struct{}
 	// fsmState is owned by the apply loop once it runs.
@@ -159,19 +155,14 @@ func NewRaft(conf *Config, fsm raft.FSM, logs logstore.LogStore, stable logstore
 		proposeCh:      make(chan *logFuture, 4096),
 		rpcCh:          make(chan transport.RPC, 256),
 		readCh:         make(chan readReq, 256),
-		confCh:         make(chan confChangeReq, 16),
-		transferCh:     make(chan transferReq),
-		restoreCh:      make(chan userRestoreReq),
-		reloadCh:       make(chan ReloadableConfig),
+		ctrlCh:         make(chan ctrlReq),
 		appliedCh:      make(chan struct{}),
 		peerRespCh:     make(chan core.Message, 4096),
-		bootstrapCh:    make(chan bootstrapReq),
 		applyCh:        make(chan []commitItem, 128),
 		userSnapshotCh: make(chan userSnapshotReq),
 		fsmSnapshotCh:  make(chan fsmSnapshotReq),
 		fsmRestoreCh:   make(chan fsmRestoreReq),
 		snapshotDoneCh: make(chan snapshotInfo, 1),
-		snapshotRecvCh: make(chan snapshotRecv),
 		recvSem:        make(chan struct{}, 1),
 		leaderCh:       make(chan bool, 1),
 		observers:      make(map[uint64]*Observer),
@@ -251,7 +242,7 @@ func (r *Raft) ReloadConfig(rc ReloadableConfig) error {
 	r.reload.rc = rc
 	r.reload.Unlock()
 	select {
-	case r.reloadCh <- rc:
+	case r.ctrlCh <- reloadReq{rc}:
 	case <-r.shutdownCh:
 		return raft.ErrRaftShutdown
 	}
@@ -307,10 +298,7 @@ func (r *Raft) propose(t raft.LogType, log raft.Log, w waiter) ApplyFuture {
 	}
 	ep := r.epoch.Load()
 	if ep.ended() {
-		if r.isShutdown() {
-			return errorFuture{raft.ErrRaftShutdown}
-		}
-		return errorFuture{raft.ErrNotLeader}
+		return errorFuture{r.noEpochErr()}
 	}
 	f := newLogFuture(w, r.loopDone, raft.Log{Type: t, Data: log.Data, Extensions: log.Extensions})
 	f.lost = ep.lost
@@ -369,10 +357,7 @@ func (r *Raft) verify(w waiter) Future {
 	r.metrics.IncrCounter(keyVerifyLeader, 1)
 	ep := r.epoch.Load()
 	if ep.ended() {
-		if r.isShutdown() {
-			return errorFuture{raft.ErrRaftShutdown}
-		}
-		return errorFuture{raft.ErrNotLeader}
+		return errorFuture{r.noEpochErr()}
 	}
 	f := newOpFuture(w, r.loopDone)
 	f.lost = ep.lost
@@ -442,6 +427,21 @@ func (r *Raft) String() string {
 }
 
 // isShutdown reports whether Shutdown has been called.
+// noEpochErr is the error of an operation that needs the leadership, made
+// while no leadership epoch is live: raft.ErrRaftShutdown once the node shuts
+// down or its loop has exited (which ends the last epoch), else
+// raft.ErrNotLeader.
+func (r *Raft) noEpochErr() error {
+	select {
+	case <-r.shutdownCh:
+		return raft.ErrRaftShutdown
+	case <-r.loopDone:
+		return raft.ErrRaftShutdown
+	default:
+		return raft.ErrNotLeader
+	}
+}
+
 func (r *Raft) isShutdown() bool {
 	select {
 	case <-r.shutdownCh:

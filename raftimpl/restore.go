@@ -32,7 +32,7 @@ func (r *Raft) Restore(meta *raft.SnapshotMeta, reader io.Reader, timeout time.D
 	r.metrics.IncrCounter(keyRestore, 1)
 	w := timeoutWaiter(timeout)
 	f := newOpFuture(w, r.loopDone)
-	if err := enqueue(r, r.restoreCh, userRestoreReq{meta: meta, reader: reader, future: f}, w); err != nil {
+	if err := enqueue(r, r.ctrlCh, ctrlReq(userRestoreReq{meta: meta, reader: reader, future: f}), w); err != nil {
 		return err
 	}
 	return f.Error()

@@ -56,7 +56,7 @@ func (r *Raft) transfer(id raft.ServerID, address raft.ServerAddress) Future {
 
 func (r *Raft) transferWith(id raft.ServerID, w waiter) Future {
 	f := newOpFuture(w, r.loopDone)
-	if err := enqueue(r, r.transferCh, transferReq{id: id, future: f}, w); err != nil {
+	if err := enqueue(r, r.ctrlCh, ctrlReq(transferReq{id: id, future: f}), w); err != nil {
 		return errorFuture{err}
 	}
 	return f
