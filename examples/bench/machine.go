@@ -53,7 +53,12 @@ type limits struct {
 	// FloorMs is the single-client latency floor of a 3-node cluster:
 	// max(leader store commit, RTT + follower store commit).
 	FloorMs float64 `json:"floor_ms"`
-	Err     string  `json:"error,omitempty"`
+	// Stalls is what the stall probe saw (stallprobe.go): the machine
+	// stopping a spinning thread while fsyncs run; StallProbeSec is how
+	// long it ran (0: not run).
+	Stalls        stallStats `json:"stalls"`
+	StallProbeSec float64    `json:"stall_probe_s,omitempty"`
+	Err           string     `json:"error,omitempty"`
 }
 
 func describeMachine(dataDir string) machineInfo {
@@ -163,6 +168,13 @@ func probeLimits(ctx context.Context, dir string, n int, budget time.Duration) l
 	rtt, err := probeRTT(ctx, n*10, budget)
 	if err != nil {
 		errs = append(errs, "tcp: "+err.Error())
+	}
+	stallDur := min(stallProbeDuration, budget)
+	gaps, err := probeStalls(ctx, dir, stallDur)
+	if err != nil {
+		errs = append(errs, "stalls: "+err.Error())
+	} else {
+		l.Stalls, l.StallProbeSec = summarizeStalls(gaps, stallDur), stallDur.Seconds()
 	}
 	l.BoltCommitMedianMs, l.BoltCommitSamples = ms(median(bolt)), len(bolt)
 	l.RawSyncMedianMs, l.RawSyncSamples = ms(median(raw)), len(raw)

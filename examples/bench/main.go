@@ -317,8 +317,9 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	}
 	fmt.Fprintf(progress, "bench: probing the machine (data dir %s)\n", dir)
 	rep.Limits = probeLimits(ctx, dir, c.probeSamples, 5*time.Second)
-	fmt.Fprintf(progress, "bench: bbolt commit %.3f ms, write+fsync %.3f ms, loopback RTT %.3f ms, floor %.3f ms, shared-disk floor %.3f ms\n",
-		rep.Limits.BoltCommitMedianMs, rep.Limits.RawSyncMedianMs, rep.Limits.TCPRTTMedianMs, rep.Limits.FloorMs, rep.Limits.SharedDiskFloorMs)
+	fmt.Fprintf(progress, "bench: bbolt commit %.3f ms, write+fsync %.3f ms, loopback RTT %.3f ms, floor %.3f ms, shared-disk floor %.3f ms, stalls %.1f/s of %.1f ms\n",
+		rep.Limits.BoltCommitMedianMs, rep.Limits.RawSyncMedianMs, rep.Limits.TCPRTTMedianMs, rep.Limits.FloorMs, rep.Limits.SharedDiskFloorMs,
+		rep.Limits.Stalls.PerSec, rep.Limits.Stalls.MedianMs)
 
 	rounds := c.rounds
 	if rounds < 1 {

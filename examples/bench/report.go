@@ -62,7 +62,16 @@ func printReport(w io.Writer, rep *report) {
 		fmt.Fprintf(tw, "  two files' write 64 B + fdatasync together\t%.3f ms\t(%d samples)\n", l.MajoritySyncMedianMs, l.MajoritySyncSamples)
 		fmt.Fprintf(tw, "  shared-disk floor: RTT + two writes together\t%.3f ms\t(all nodes on this one disk)\n", l.SharedDiskFloorMs)
 	}
+	if l.StallProbeSec > 0 {
+		st := l.Stalls
+		fmt.Fprintf(tw, "  machine stalls under fsync load (spinner gaps >= %v)\t%.1f/s\t(median %.1f ms, every %.0f ms, %.1f%% of %.0f s lost)\n",
+			stallGapMin, st.PerSec, st.MedianMs, st.PeriodMs, 100*st.Stalled, l.StallProbeSec)
+	}
 	tw.Flush()
+	if l.StallProbeSec > 0 && l.Stalls.PerSec >= 1 {
+		fmt.Fprintf(w, "  NB: this machine stops every thread for about %.0f ms, %.1f times a second, while it is busy with CPU and fsyncs\n"+
+			"      (most likely a CPU quota on the host): every engine's p99 under load includes these stops (stallprobe.go).\n", l.Stalls.MedianMs, l.Stalls.PerSec)
+	}
 	if l.Err != "" {
 		fmt.Fprintf(w, "  probe errors: %s\n", l.Err)
 	}
