@@ -141,13 +141,15 @@ func hConfig(id string) *hraft.Config {
 	return c
 }
 
-func newHashicorpCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, false) }
+func newHashicorpCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, false, nil) }
 
-func newHashicorpTCPCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, true) }
+func newHashicorpTCPCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, true, nil) }
 
 // newHashicorpClusterOn starts n servers over in-memory transports, or TCP
-// on loopback.
-func newHashicorpClusterOn(t *testing.T, n int, tcp bool) []node {
+// on loopback. wrap, if not nil, gives each server's in-memory transport as
+// the server uses it (the servers reach each other through the unwrapped
+// ones).
+func newHashicorpClusterOn(t *testing.T, n int, tcp bool, wrap func(*hraft.InmemTransport) hraft.Transport) []node {
 	var nodes []node
 	var trans []hraft.Transport
 	var servers []hraft.Server
@@ -168,6 +170,9 @@ func newHashicorpClusterOn(t *testing.T, n int, tcp bool) []node {
 			_, it := hraft.NewInmemTransport(hraft.ServerAddress(id + "-addr"))
 			inmem = append(inmem, it)
 			tr = it
+			if wrap != nil {
+				tr = wrap(it)
+			}
 		}
 		trans = append(trans, tr)
 		servers = append(servers, hraft.Server{ID: hraft.ServerID(id), Address: tr.LocalAddr()})
@@ -355,13 +360,13 @@ func pConfig(id string) *raftimpl.Config {
 	return c
 }
 
-func newPontoonCluster(t *testing.T, n int) []node { return newPontoonClusterOn(t, n, false) }
+func newPontoonCluster(t *testing.T, n int) []node { return newPontoonClusterOn(t, n, false, nil) }
 
-func newPontoonTCPCluster(t *testing.T, n int) []node { return newPontoonClusterOn(t, n, true) }
+func newPontoonTCPCluster(t *testing.T, n int) []node { return newPontoonClusterOn(t, n, true, nil) }
 
 // newPontoonClusterOn starts n servers over in-memory transports, or TCP on
-// loopback.
-func newPontoonClusterOn(t *testing.T, n int, tcp bool) []node {
+// loopback; wrap as for newHashicorpClusterOn.
+func newPontoonClusterOn(t *testing.T, n int, tcp bool, wrap func(*transport.InmemTransport) transport.Transport) []node {
 	var nodes []node
 	var trans []transport.Transport
 	var servers []raft.Server
@@ -379,6 +384,9 @@ func newPontoonClusterOn(t *testing.T, n int, tcp bool) []node {
 			_, it := transport.NewInmemTransport(raft.ServerAddress(id + "-addr"))
 			inmem = append(inmem, it)
 			tr = it
+			if wrap != nil {
+				tr = wrap(it)
+			}
 		}
 		trans = append(trans, tr)
 		servers = append(servers, raft.Server{ID: raft.ServerID(id), Address: tr.LocalAddr()})
