@@ -143,7 +143,9 @@ func hConfig(id string) *hraft.Config {
 
 func newHashicorpCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, false, nil) }
 
-func newHashicorpTCPCluster(t *testing.T, n int) []node { return newHashicorpClusterOn(t, n, true, nil) }
+func newHashicorpTCPCluster(t *testing.T, n int) []node {
+	return newHashicorpClusterOn(t, n, true, nil)
+}
 
 // newHashicorpClusterOn starts n servers over in-memory transports, or TCP
 // on loopback. wrap, if not nil, gives each server's in-memory transport as
