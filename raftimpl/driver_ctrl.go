@@ -13,7 +13,8 @@ import (
 // channel in it is locked, and queued on while it blocks), while these
 // arrive a few times in a node's life. ctrlCh is unbuffered, like the
 // channels it replaced bar one (membership changes had a queue of 16): a
-// sender waits until the loop takes its request, as hashicorp/raft's do.
+// sender waits until the loop takes its request, as with hashicorp/raft's
+// membership, restore and bootstrap channels.
 
 // ctrlReq is one rare input of the driver loop.
 type ctrlReq interface {

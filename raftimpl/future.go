@@ -318,11 +318,12 @@ func (c *configurationFuture) Configuration() raft.Configuration { return c.conf
 
 // leaderEpoch is one stretch of this node's leadership as the futures see
 // it: lost is closed when it ends, by the loop when the core steps down or
-// the loop exits, or by the stall watchdog when the loop cannot act. Operations that need the
-// leadership (Apply, Barrier, VerifyLeader, membership changes) are bound
-// to the epoch current when they are made or taken by the loop, and fail at
-// once when it ends: raft.ErrLeadershipLost if the loop had taken them,
-// raft.ErrNotLeader (and never run) if not.
+// the loop exits, or by the stall watchdog when the loop cannot act.
+// Operations that need the leadership (Apply, Barrier, VerifyLeader,
+// membership changes) are bound to the epoch current when they are made or
+// taken by the loop, and fail at once when it ends (with
+// raft.ErrRaftShutdown once the loop has exited): raft.ErrLeadershipLost if
+// the loop had taken them, raft.ErrNotLeader (and never run) if not.
 type leaderEpoch struct {
 	lost chan struct{}
 	once sync.Once
