@@ -61,6 +61,9 @@ type config struct {
 	rounds       int
 	interleave   bool
 	prefill      time.Duration
+	// rate > 0 runs the write cells open-loop at rate requests a second
+	// (-rate); the clients are then the most in flight at once.
+	rate int
 	// allSizes is -sizes when sizes was narrowed to one cell's (-interleave).
 	allSizes     []int
 	pontoonReads []string
@@ -100,6 +103,9 @@ type reportConfig struct {
 	// PontoonStore is Pontoon's log store (-pontoon-store); empty in
 	// reports from before the flag: bolt.
 	PontoonStore string `json:"pontoon_store,omitempty"`
+	// Rate > 0: the write cells ran open-loop at Rate requests a second
+	// (-rate), Clients being the most in flight at once.
+	Rate int `json:"rate_per_sec,omitempty"`
 }
 
 type engineResult struct {
@@ -166,6 +172,7 @@ func main() {
 	flag.DurationVar(&c.prefill, "prefill", 0, "before its cells, write to each cluster this long, unmeasured (64 clients, the first value size of the run), so the cells run on a grown log; with -interleave, per cell")
 	flag.BoolVar(&c.bootstrapOne, "bootstrap-one", false, "bootstrap node1 only (default: every node with the same configuration)")
 	flag.StringVar(&c.ptStore, "pontoon-store", "bolt", "Pontoon's log store: bolt (logstore.BoltStore, the default) or segment (logstore.SegmentStore)")
+	flag.IntVar(&c.rate, "rate", 0, "run the write cells open-loop: requests start at this many a second, on schedule (latency counts from the scheduled start), with at most -clients in flight; 0: closed loop")
 	flag.BoolVar(&c.procs, "procs", false, "run node2 and node3 in processes of their own (node1, the leader, stays here with the clients); CPU/op includes theirs")
 	flag.Parse()
 
@@ -235,6 +242,9 @@ func main() {
 	}
 	if len(c.engines) == 0 {
 		fatalf("-engines: none given")
+	}
+	if c.rate < 0 {
+		fatalf("-rate: must not be negative")
 	}
 	if c.interleave && (c.soak > 0 || c.cpuprofile != "" || c.trace != "" || c.memprofile != "") {
 		fatalf("-interleave: not with -soak, -cpuprofile, -trace or -memprofile (they cover one engine's whole run)")
@@ -356,6 +366,7 @@ func run(ctx context.Context, c config, progress io.Writer) (*report, error) {
 	rep.Config.Rounds = rounds
 	rep.Config.Interleave = c.interleave
 	rep.Config.PrefillSec = c.prefill.Seconds()
+	rep.Config.Rate = c.rate
 	rep.Interrupted = ctx.Err() != nil
 	rep.Goals = evalGoals(rep)
 	return rep, nil
@@ -484,7 +495,7 @@ func runEngine(ctx context.Context, eng engine, c config, dir string, progress i
 						break
 					}
 					var r cellResult
-					r, broken = runCell(ctx, cl, cellSpec{kind: "write", clients: n, size: size,
+					r, broken = runCell(ctx, cl, cellSpec{kind: "write", clients: n, size: size, rate: c.rate,
 						warmup: c.warmup, dur: c.dur, timeout: c.timeout})
 					res.Writes = append(res.Writes, r)
 					logCell(progress, eng.name, r)

@@ -19,6 +19,9 @@ type cellSpec struct {
 	warmup   time.Duration
 	dur      time.Duration
 	timeout  time.Duration // how long a client may be stuck in one operation
+	// rate > 0 (writes): open loop, requests scheduled rate a second and
+	// timed from their scheduled start; clients bound those in flight.
+	rate int
 }
 
 // cellResult is what one cell measured. Latencies are in milliseconds; CPU,
@@ -81,6 +84,7 @@ func runCell(ctx context.Context, cl cluster, spec cellSpec) (res cellResult, br
 	for i := range value {
 		value[i] = byte('a' + i%26)
 	}
+	sched := newSchedule(spec.rate)
 	for c := 0; c < spec.clients; c++ {
 		keys := clientKeys(c)
 		wg.Add(1)
@@ -89,6 +93,9 @@ func runCell(ctx context.Context, cl cluster, spec cellSpec) (res cellResult, br
 			for j := 0; phase.Load() != phaseStop; j++ {
 				key := keys[j%len(keys)]
 				t0 := time.Now()
+				if sched != nil {
+					t0 = sched.wait()
+				}
 				var err error
 				if spec.kind == "read" {
 					err = cl.read(spec.readPath, key)
@@ -313,3 +320,30 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// schedule hands out the start times of an open-loop workload: one every
+// 1/rate seconds from its creation, each to one taker, in order. A request
+// is timed from its scheduled start, so one that starts late because every
+// client was busy counts its wait (no coordinated omission).
+type schedule struct {
+	start    time.Time
+	interval time.Duration
+	next     atomic.Int64
+}
+
+// newSchedule returns nil for rate 0 (closed loop).
+func newSchedule(rate int) *schedule {
+	if rate <= 0 {
+		return nil
+	}
+	return &schedule{start: time.Now(), interval: time.Second / time.Duration(rate)}
+}
+
+// wait blocks until the next unclaimed start time and returns it.
+func (s *schedule) wait() time.Time {
+	at := s.start.Add(time.Duration(s.next.Add(1)-1) * s.interval)
+	if d := time.Until(at); d > 0 {
+		time.Sleep(d)
+	}
+	return at
+}
