@@ -3,6 +3,7 @@ package logstore_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math/rand"
 	"os"
@@ -201,14 +202,89 @@ func testCrashKill(t *testing.T, mode string) {
 	t.Logf("%d kills, %d batches and %d prefix deletes reported, index range [%d, %d], in %v", rounds, len(reported), compactions, minFirst, maxReported, time.Since(start))
 }
 
+// logDigest reads every entry of s and returns its bounds and a hash of
+// the entries' indexes, terms and data.
+func logDigest(t *testing.T, s logstore.LogStore) (first, last uint64, sum [sha256.Size]byte) {
+	t.Helper()
+	first, err := s.FirstIndex()
+	mustNoErr(t, err)
+	last, err = s.LastIndex()
+	mustNoErr(t, err)
+	h := sha256.New()
+	for i := first; i <= last && first > 0; i++ {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil {
+			t.Fatalf("entry %d of [%d, %d]: %v", i, first, last, err)
+		}
+		fmt.Fprintf(h, "%d %d %d:", l.Index, l.Term, len(l.Data))
+		h.Write(l.Data)
+	}
+	copy(sum[:], h.Sum(nil))
+	return first, last, sum
+}
+
+// dirDigest hashes the names, sizes and contents of the files in dir.
+func dirDigest(t *testing.T, dir string) [sha256.Size]byte {
+	t.Helper()
+	names, err := os.ReadDir(dir)
+	mustNoErr(t, err)
+	h := sha256.New()
+	for _, e := range names {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		mustNoErr(t, err)
+		fmt.Fprintf(h, "%s %d:", e.Name(), len(b))
+		h.Write(b)
+	}
+	var sum [sha256.Size]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+// checkCrashReadOnly opens a killed SegmentStore read-only, as an
+// inspection tool would, before the read-write open: it must read the
+// same log that open then finds, and change nothing in the directory (the
+// torn write and the crash's other leftovers are the read-write open's to
+// deal with). It returns the log's digest.
+func checkCrashReadOnly(t *testing.T, dir string, round int) (first, last uint64, sum [sha256.Size]byte) {
+	t.Helper()
+	before := dirDigest(t, dir)
+	s, err := logstore.NewSegmentStore(logstore.SegmentOptions{Dir: dir, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("round %d: read-only open after kill: %v", round, err)
+	}
+	first, last, sum = logDigest(t, s)
+	if err := s.StoreLogs([]*raft.Log{{Index: last + 1, Term: 1}}); err == nil {
+		t.Fatalf("round %d: StoreLogs on a read-only store succeeded", round)
+	}
+	if err := s.SetUint64([]byte("k"), 1); err == nil {
+		t.Fatalf("round %d: SetUint64 on a read-only store succeeded", round)
+	}
+	mustNoErr(t, s.Close())
+	if dirDigest(t, dir) != before {
+		t.Fatalf("round %d: a read-only open changed the store's directory", round)
+	}
+	return first, last, sum
+}
+
 // checkCrashFile opens the store after a kill and checks it.
 func checkCrashFile(t *testing.T, path, mode string, reported map[uint64]uint64, maxReported, minFirst uint64, round int) {
 	t.Helper()
+	var roFirst, roLast uint64
+	var roSum [sha256.Size]byte
+	seg := strings.HasPrefix(mode, "seg:")
+	if seg {
+		roFirst, roLast, roSum = checkCrashReadOnly(t, path+".seg", round)
+	}
 	s, err := openCrashStore(path, mode)
 	if err != nil {
 		t.Fatalf("round %d: reopen after kill: %v", round, err)
 	}
 	defer func() { mustNoErr(t, s.Close()) }()
+	if seg {
+		if first, last, sum := logDigest(t, s); first != roFirst || last != roLast || sum != roSum {
+			t.Fatalf("round %d: read-only open saw [%d, %d], read-write open [%d, %d] (digests equal: %v)", round, roFirst, roLast, first, last, sum == roSum)
+		}
+	}
 	first, err := s.FirstIndex()
 	mustNoErr(t, err)
 	last, err := s.LastIndex()

@@ -82,3 +82,74 @@ func TestSegmentUnfinishedRotation(t *testing.T) {
 }
 
 func errorsIsCorrupt(err error) bool { return errors.Is(err, raft.ErrCorrupt) }
+
+func TestSegmentReadOnlyOpen(t *testing.T) {
+	// No store: refused, and nothing created.
+	empty := t.TempDir()
+	if s, err := NewSegmentStore(SegmentOptions{Dir: empty, ReadOnly: true}); err == nil {
+		_ = s.Close()
+		t.Fatal("read-only open of an empty directory succeeded")
+	}
+	if names, _ := os.ReadDir(empty); len(names) != 0 {
+		t.Fatalf("read-only open created %d files", len(names))
+	}
+	missing := filepath.Join(t.TempDir(), "none")
+	if _, err := NewSegmentStore(SegmentOptions{Dir: missing, ReadOnly: true}); err == nil {
+		t.Fatal("read-only open of a missing directory succeeded")
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatalf("read-only open created the directory: %v", err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "seg")
+	s, err := NewSegmentStore(SegmentOptions{Dir: dir, SegmentSize: MinJournalSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= 40; i++ {
+		if err := s.StoreLogs([]*raft.Log{{Index: i, Term: 2, Data: make([]byte, 300)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteRange(1, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUint64([]byte("CurrentTerm"), 2); err != nil {
+		t.Fatal(err)
+	}
+	// While another holds it open read-write: refused (stable.db is
+	// locked), not read mid-write.
+	if ro, err := NewSegmentStore(SegmentOptions{Dir: dir, ReadOnly: true}); err == nil {
+		_ = ro.Close()
+		t.Fatal("read-only open of a store open read-write succeeded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := NewSegmentStore(SegmentOptions{Dir: dir, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	first, _ := ro.FirstIndex()
+	last, _ := ro.LastIndex()
+	if first != 11 || last != 40 {
+		t.Fatalf("read-only store holds [%d, %d], want [11, 40]", first, last)
+	}
+	var l raft.Log
+	if err := ro.GetLog(25, &l); err != nil || l.Index != 25 || l.Term != 2 || len(l.Data) != 300 {
+		t.Fatalf("GetLog(25) = %+v, %v", l, err)
+	}
+	if v, err := ro.GetUint64([]byte("CurrentTerm")); err != nil || v != 2 {
+		t.Fatalf("CurrentTerm = %d, %v; want 2", v, err)
+	}
+	if err := ro.StoreLogs([]*raft.Log{{Index: 41, Term: 2}}); !errors.Is(err, errSegReadOnly) {
+		t.Fatalf("StoreLogs: %v, want errSegReadOnly", err)
+	}
+	if err := ro.DeleteRange(11, 12); !errors.Is(err, errSegReadOnly) {
+		t.Fatalf("DeleteRange: %v, want errSegReadOnly", err)
+	}
+	if err := ro.Set([]byte("k"), []byte("v")); !errors.Is(err, errSegReadOnly) {
+		t.Fatalf("Set: %v, want errSegReadOnly", err)
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -42,6 +45,7 @@ type SegmentStore struct {
 	id     uint64
 	segSz  int64
 	mode   os.FileMode
+	ro     bool // SegmentOptions.ReadOnly
 	stable *BoltStore
 
 	// wmu serialises the writers (StoreLogs, DeleteRange, Close).
@@ -85,6 +89,15 @@ type SegmentOptions struct {
 	SegmentSize int64
 	// FileMode is the mode of new files; 0 means DefaultFileMode.
 	FileMode os.FileMode
+	// ReadOnly opens an existing store for reading only (an inspection
+	// tool, or a copy): nothing in the directory is written, created or
+	// removed — a crash's leftovers (a torn last write, an unfinished
+	// rotation's empty segment, temporary files) are read past and left
+	// as they are — and StoreLogs, DeleteRange, Set and SetUint64 fail.
+	// Damage is refused exactly as by a read-write open. A store
+	// another process holds open read-write may be mid-write: inspect a
+	// stopped node's directory, or a copy.
+	ReadOnly bool
 }
 
 const (
@@ -121,10 +134,14 @@ func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
 	if opts.FileMode == 0 {
 		opts.FileMode = DefaultFileMode
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+	if opts.ReadOnly {
+		if _, err := os.Stat(filepath.Join(opts.Dir, segStateName)); err != nil {
+			return nil, fmt.Errorf("segment store %s: not a segment store (read-only open): %w", opts.Dir, err)
+		}
+	} else if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("segment store: %w", err)
 	}
-	s := &SegmentStore{dir: opts.Dir, segSz: opts.SegmentSize, mode: opts.FileMode}
+	s := &SegmentStore{dir: opts.Dir, segSz: opts.SegmentSize, mode: opts.FileMode, ro: opts.ReadOnly}
 	// NB: create makes stable.db before the state file, so a store with a
 	// state file and no stable.db lost it (and its term and vote: a new
 	// empty one would let the node vote twice in a term).
@@ -134,7 +151,11 @@ func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
 			return nil, fmt.Errorf("%w: segment store: %s is missing (the store's term and vote)", raft.ErrCorrupt, stablePath)
 		}
 	}
-	s.stable, err = New(Options{Path: stablePath, FileMode: opts.FileMode, NoJournal: true})
+	sopts := Options{Path: stablePath, FileMode: opts.FileMode, NoJournal: true}
+	if s.ro {
+		sopts.BoltOptions = &bbolt.Options{ReadOnly: true, Timeout: time.Second}
+	}
+	s.stable, err = New(sopts)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +168,9 @@ func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
 	if err := s.open(); err != nil {
 		return nil, err
 	}
-	s.prepareNextLocked()
+	if !s.ro {
+		s.prepareNextLocked()
+	}
 	return s, nil
 }
 
@@ -169,7 +192,9 @@ func (s *SegmentStore) open() error {
 		case strings.HasSuffix(name, segTmpSuffix):
 			// A segment or state file being created: never
 			// acknowledged data.
-			_ = os.Remove(filepath.Join(s.dir, name))
+			if !s.ro {
+				_ = os.Remove(filepath.Join(s.dir, name))
+			}
 		case strings.HasSuffix(name, segSuffix):
 			seq, err := strconv.ParseUint(strings.TrimSuffix(name, segSuffix), 10, 64)
 			if err != nil || seq == 0 || name != filepath.Base(s.segPath(seq)) {
@@ -195,7 +220,9 @@ func (s *SegmentStore) open() error {
 	// Segments below the lowest were emptied by compaction; their
 	// removal may not have reached the disk.
 	for len(seqs) > 0 && seqs[0] < st.lowest {
-		_ = os.Remove(s.segPath(seqs[0]))
+		if !s.ro {
+			_ = os.Remove(s.segPath(seqs[0]))
+		}
 		seqs = seqs[1:]
 	}
 	// Segments above the highest were being created when the process
@@ -222,7 +249,7 @@ func (s *SegmentStore) open() error {
 		return fmt.Errorf("%w: segment store: segment %s is missing (the state file %s names it the newest)", raft.ErrCorrupt, s.segPath(st.highest), statePath)
 	}
 	s.active = s.segs[len(s.segs)-1]
-	if s.torn {
+	if s.torn && !s.ro {
 		// NB: a crash interrupted the last write. Its record is never
 		// acknowledged; an end mark over its start makes the segment end
 		// cleanly, so that only the newest segment can ever end in a torn
@@ -277,6 +304,9 @@ func (s *SegmentStore) removeNewSegment(seq uint64) error {
 		return fmt.Errorf("%w: segment store: segment %s is not named by the state file %s and is not an empty new segment",
 			raft.ErrCorrupt, path, filepath.Join(s.dir, segStateName))
 	}
+	if s.ro {
+		return nil // left for the next read-write open to remove
+	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("segment store: %w", err)
 	}
@@ -306,7 +336,11 @@ func (s *SegmentStore) load(seq uint64, newest bool) error {
 	case h.size != int64(len(b)):
 		return corrupt("%d bytes, its header says %d", len(b), h.size)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	flag := os.O_RDWR
+	if s.ro {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		return fmt.Errorf("segment store: %w", err)
 	}
@@ -425,13 +459,23 @@ func (s *SegmentStore) GetLog(index uint64, log *raft.Log) error {
 }
 
 // Set, Get, SetUint64 and GetUint64 are the StableStore, kept in stable.db.
-func (s *SegmentStore) Set(key, val []byte) error { return s.stable.Set(key, val) }
+func (s *SegmentStore) Set(key, val []byte) error {
+	if s.ro {
+		return errSegReadOnly
+	}
+	return s.stable.Set(key, val)
+}
 
 // Get returns the value of key, or raft.ErrKeyNotFound.
 func (s *SegmentStore) Get(key []byte) ([]byte, error) { return s.stable.Get(key) }
 
 // SetUint64 stores val under key.
-func (s *SegmentStore) SetUint64(key []byte, val uint64) error { return s.stable.SetUint64(key, val) }
+func (s *SegmentStore) SetUint64(key []byte, val uint64) error {
+	if s.ro {
+		return errSegReadOnly
+	}
+	return s.stable.SetUint64(key, val)
+}
 
 // GetUint64 returns the uint64 under key, or raft.ErrKeyNotFound.
 func (s *SegmentStore) GetUint64(key []byte) (uint64, error) { return s.stable.GetUint64(key) }

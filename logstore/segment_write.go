@@ -15,6 +15,9 @@ import (
 // errSegClosed is returned by writes after Close.
 var errSegClosed = errors.New("segment store: closed")
 
+// errSegReadOnly is the error of a write to a store opened ReadOnly.
+var errSegReadOnly = errors.New("segment store: opened read-only")
+
 // StoreLog stores one entry.
 func (s *SegmentStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
@@ -107,6 +110,9 @@ func (s *SegmentStore) DeleteRange(min, max uint64) error {
 func (s *SegmentStore) writableLocked() error {
 	if s.closed {
 		return errSegClosed
+	}
+	if s.ro {
+		return errSegReadOnly
 	}
 	if s.failed != nil {
 		return fmt.Errorf("segment store: a write failed earlier: %w", s.failed)
