@@ -11,6 +11,9 @@ import (
 // raft.db alone holds the node's whole log, as raft-boltdb readers
 // (hashicorp/raft after a roll-back, backup tools) need.
 func checkpoint(w io.Writer, d dataDir) error {
+	if d.seg != "" {
+		return fmt.Errorf("%s: %w", d.seg, errNoJournal)
+	}
 	files := d.journalFiles()
 	if len(files) == 0 {
 		fmt.Fprintf(w, "no journal next to %s: raft.db already holds the whole log\n", d.db)
@@ -20,7 +23,7 @@ func checkpoint(w io.Writer, d dataDir) error {
 	if err != nil {
 		return err
 	}
-	s, err := d.openStore(true, false)
+	s, err := d.openBoltStore(true, false)
 	if err != nil {
 		return err
 	}

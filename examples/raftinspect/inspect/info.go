@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	raft "github.com/pontoon-raft/raft"
-	"github.com/pontoon-raft/raft/logstore"
 )
 
 // stableKeys are the engine's keys in the StableStore (hashicorp's names).
@@ -39,7 +38,7 @@ type configEntry struct {
 
 // scanLog reads every entry first..last through the store. Each read error
 // is passed to bad, which returns false to stop the scan.
-func scanLog(s *logstore.BoltStore, bad func(index uint64, err error) bool) (logSummary, error) {
+func scanLog(s logStore, bad func(index uint64, err error) bool) (logSummary, error) {
 	sum := logSummary{counts: map[raft.LogType]int{}}
 	var err error
 	if sum.first, err = s.FirstIndex(); err != nil {
@@ -86,7 +85,10 @@ func info(w io.Writer, d dataDir) error {
 	}
 	defer s.Close()
 	fmt.Fprintf(w, "data directory: %s\n", d.dir)
-	if st, err := os.Stat(d.db); err == nil {
+	if d.seg != "" {
+		n, size := segmentFiles(d.seg)
+		fmt.Fprintf(w, "log store:      %s (SegmentStore: %d segment files, %d bytes)\n", d.seg, n, size)
+	} else if st, err := os.Stat(d.db); err == nil {
 		fmt.Fprintf(w, "log store:      %s (%d bytes)\n", d.db, st.Size())
 	}
 	sum, err := scanLog(s, func(index uint64, err error) bool {
@@ -96,13 +98,29 @@ func info(w io.Writer, d dataDir) error {
 	if err != nil {
 		return err
 	}
-	if err := printJournal(w, d, sum.last); err != nil {
-		return err
+	if d.seg == "" {
+		if err := printJournal(w, d, sum.last); err != nil {
+			return err
+		}
 	}
 	printLog(w, sum)
 	printStable(w, s)
 	printConfigs(w, sum.configs)
 	return printSnapshots(w, d)
+}
+
+// segmentFiles counts the segment files in dir and their bytes.
+func segmentFiles(dir string) (n int, size int64) {
+	names, _ := os.ReadDir(dir)
+	for _, e := range names {
+		if strings.HasSuffix(e.Name(), ".seg") {
+			if st, err := e.Info(); err == nil {
+				n++
+				size += st.Size()
+			}
+		}
+	}
+	return n, size
 }
 
 // printJournal says whether a journal is present and which entries are in
@@ -145,7 +163,7 @@ func printLog(w io.Writer, sum logSummary) {
 	}
 }
 
-func printStable(w io.Writer, s *logstore.BoltStore) {
+func printStable(w io.Writer, s logStore) {
 	fmt.Fprintln(w, "stable keys:")
 	for _, k := range [][]byte{keyCurrentTerm, keyLastVoteTerm} {
 		v, err := s.GetUint64(k)

@@ -27,7 +27,8 @@ const usage = `usage:
   raftinspect verify [flags] DATA_DIR     check every record and snapshot
   raftinspect checkpoint [flags] DATA_DIR fold a crashed node's journal into raft.db
 flags (every command):
-  -db PATH          the log store (default DATA_DIR/raft.db)
+  -db PATH          the log store: a BoltStore file or a SegmentStore directory (default DATA_DIR/raft.db,
+                    else a SegmentStore in DATA_DIR or DATA_DIR/log)
   -snapshots DIR    the snapshot store's base (default DATA_DIR; snapshots in DIR/snapshots)
 `
 
@@ -47,7 +48,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("raftinspect "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	dbPath := fs.String("db", "", "the log store (default DATA_DIR/raft.db)")
+	dbPath := fs.String("db", "", "the log store: a BoltStore file or a SegmentStore directory (default DATA_DIR/raft.db, else a SegmentStore in DATA_DIR or DATA_DIR/log)")
 	snapBase := fs.String("snapshots", "", "the snapshot store's base directory (default DATA_DIR)")
 	var from, to uint64
 	var full bool
@@ -64,9 +65,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	d := dataDir{dir: fs.Arg(0), db: *dbPath, snapBase: *snapBase}
-	if d.db == "" {
+	dbGiven := d.db != ""
+	if !dbGiven {
 		d.db = filepath.Join(d.dir, "raft.db")
 	}
+	d.seg = findSegmentStore(d.dir, d.db, dbGiven)
 	if d.snapBase == "" {
 		d.snapBase = d.dir
 	}

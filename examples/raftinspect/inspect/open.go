@@ -29,7 +29,53 @@ type dataDir struct {
 	dir      string
 	db       string // the bbolt file
 	snapBase string // the snapshot store's base (snapshots in snapBase/snapshots)
+	// seg, if not empty, is the directory of a logstore.SegmentStore, the
+	// log store in place of db (see findSegmentStore).
+	seg string
 }
+
+// logStore is what inspecting needs of a log store: BoltStore or
+// SegmentStore, opened read-only.
+type logStore interface {
+	FirstIndex() (uint64, error)
+	LastIndex() (uint64, error)
+	GetLog(index uint64, log *raft.Log) error
+	Get(key []byte) ([]byte, error)
+	GetUint64(key []byte) (uint64, error)
+	Close() error
+}
+
+// segStateFile marks a SegmentStore's directory.
+const segStateFile = "segments.state"
+
+// findSegmentStore returns the SegmentStore directory d's log store is in,
+// or "": -db naming such a directory, or, without -db and with no raft.db in
+// the data directory, the data directory itself or its log/ (where the
+// kvstore example keeps it with -log-store segment).
+func findSegmentStore(dir, db string, dbGiven bool) string {
+	isSeg := func(p string) bool {
+		_, err := os.Stat(filepath.Join(p, segStateFile))
+		return err == nil
+	}
+	if dbGiven {
+		if isSeg(db) {
+			return db
+		}
+		return ""
+	}
+	if _, err := os.Stat(db); err == nil {
+		return ""
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "log")} {
+		if isSeg(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// errNoJournal is checkpoint's answer for a SegmentStore.
+var errNoJournal = errors.New("a SegmentStore has no journal and no raft.db to fold one into: nothing to checkpoint")
 
 // journalFiles returns the journal files next to the store that exist.
 func (d dataDir) journalFiles() []string {
@@ -46,7 +92,33 @@ func (d dataDir) journalFiles() []string {
 // journal is replayed: read-only, into memory; read-write without a
 // journal, into raft.db, and the journal is removed at Close. verifyAll
 // decodes every record of raft.db at open.
-func (d dataDir) openStore(write, verifyAll bool) (*logstore.BoltStore, error) {
+func (d dataDir) openStore(write, verifyAll bool) (logStore, error) {
+	if d.seg != "" {
+		return d.openSegmentStore(write)
+	}
+	return d.openBoltStore(write, verifyAll)
+}
+
+// openSegmentStore opens d.seg read-only (its open reads and checks every
+// record, so verifyAll is implied).
+func (d dataDir) openSegmentStore(write bool) (logStore, error) {
+	if write {
+		return nil, errNoJournal
+	}
+	s, err := logstore.NewSegmentStore(logstore.SegmentOptions{Dir: d.seg, ReadOnly: true})
+	switch {
+	case err == nil:
+		return s, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("%s %w", d.seg, errInUse)
+	case errors.Is(err, raft.ErrCorrupt):
+		return nil, fmt.Errorf("%w: %w", errDamaged, err)
+	}
+	return nil, err
+}
+
+// openBoltStore is openStore for raft.db.
+func (d dataDir) openBoltStore(write, verifyAll bool) (*logstore.BoltStore, error) {
 	st, err := os.Stat(d.db)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

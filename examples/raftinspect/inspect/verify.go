@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	raft "github.com/pontoon-raft/raft"
-	"github.com/pontoon-raft/raft/logstore"
 )
 
 // verify checks every record: every entry of raft.db and the journal
@@ -67,7 +66,7 @@ func verify(w io.Writer, d dataDir) error {
 
 // verifyStable checks the stable keys against the log: no entry has a term
 // above CurrentTerm, and the vote is not from a later term.
-func verifyStable(s *logstore.BoltStore, sum logSummary, problem func(string, ...interface{})) {
+func verifyStable(s logStore, sum logSummary, problem func(string, ...interface{})) {
 	cur, err := getUint64(s, keyCurrentTerm)
 	if err != nil {
 		problem("%s: %v", keyCurrentTerm, err)
@@ -161,7 +160,7 @@ func verifySnapshots(d dataDir, sum logSummary, problem func(string, ...interfac
 
 // getUint64 reads a stable key; a missing key reads as 0, as the engine
 // takes it.
-func getUint64(s *logstore.BoltStore, key []byte) (uint64, error) {
+func getUint64(s logStore, key []byte) (uint64, error) {
 	v, err := s.GetUint64(key)
 	if errors.Is(err, raft.ErrKeyNotFound) {
 		return 0, nil
