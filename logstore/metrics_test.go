@@ -113,3 +113,83 @@ func TestBoltInUse(t *testing.T) {
 		t.Errorf("NewBoltStore: %v, want ErrStoreInUse", err)
 	}
 }
+
+// sinkCounters returns the counters' sums and the gauges' values an
+// in-memory sink received.
+func sinkCounters(sink *metrics.InmemSink) map[string]float64 {
+	out := map[string]float64{}
+	for _, iv := range sink.Data() {
+		iv.RLock()
+		for _, c := range iv.Counters {
+			out[c.Name] += c.Sum
+		}
+		for _, g := range iv.Gauges {
+			out[g.Name] = float64(g.Value)
+		}
+		iv.RUnlock()
+	}
+	return out
+}
+
+// SegmentStore emits raft-wal's counters under its names (raft.wal.*),
+// with its meanings: appends, entries and bytes written and read, rotations,
+// head and tail truncations in entries, stable gets and sets, and the age of
+// the last sealed segment.
+func TestSegmentMetrics(t *testing.T) {
+	sink := metrics.NewInmemSink(time.Hour, time.Hour)
+	mc := metrics.DefaultConfig("")
+	mc.EnableHostname = false
+	mc.EnableRuntimeMetrics = false
+	m, err := metrics.New(mc, sink)
+	mustNoErr(t, err)
+	s, err := logstore.NewSegmentStore(logstore.SegmentOptions{Dir: filepath.Join(t.TempDir(), "seg"),
+		SegmentSize: logstore.MinJournalSize, Metrics: m})
+	mustNoErr(t, err)
+	defer s.Close()
+	// 30 appends of 2 entries of 300 bytes: many 4 KiB segments.
+	for i := uint64(1); i <= 60; i += 2 {
+		mustNoErr(t, s.StoreLogs([]*raft.Log{storetest.MakeLog(i, 300), storetest.MakeLog(i+1, 300)}))
+	}
+	var l raft.Log
+	for i := uint64(1); i <= 5; i++ {
+		mustNoErr(t, s.GetLog(i, &l))
+	}
+	mustNoErr(t, s.DeleteRange(1, 10))  // head: 10 entries
+	mustNoErr(t, s.DeleteRange(55, 60)) // tail: 6 entries
+	mustNoErr(t, s.SetUint64([]byte("CurrentTerm"), 3))
+	mustNoErr(t, s.Set([]byte("LastVoteCand"), []byte("n1")))
+	if _, err := s.GetUint64([]byte("CurrentTerm")); err != nil {
+		t.Fatal(err)
+	}
+
+	got := sinkCounters(sink)
+	for name, want := range map[string]float64{
+		"raft.wal.log_appends":         30,
+		"raft.wal.log_entries_written": 60,
+		"raft.wal.log_entries_read":    5,
+		"raft.wal.head_truncations":    10,
+		"raft.wal.tail_truncations":    6,
+		"raft.wal.stable_sets":         2,
+		"raft.wal.stable_gets":         1,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
+	// Encoded entries are a little larger than their 300-byte payloads.
+	if b := got["raft.wal.log_entry_bytes_written"]; b < 60*300 || b > 60*400 {
+		t.Errorf("raft.wal.log_entry_bytes_written = %v, want about 60 × 300", b)
+	}
+	if b := got["raft.wal.log_entry_bytes_read"]; b < 5*300 || b > 5*400 {
+		t.Errorf("raft.wal.log_entry_bytes_read = %v, want about 5 × 300", b)
+	}
+	if got["raft.wal.segment_rotations"] < 1 {
+		t.Errorf("raft.wal.segment_rotations = %v, want at least 1 (60 entries of 300 bytes in 4 KiB segments)", got["raft.wal.segment_rotations"])
+	}
+	if _, ok := got["raft.wal.last_segment_age_seconds"]; !ok {
+		t.Error("raft.wal.last_segment_age_seconds not set after a rotation")
+	}
+	if names := sinkNames(sink); names["raft.pontoon.segment.write"] != "sample" {
+		t.Errorf("raft.pontoon.segment.write: %q, want a timer sample", names["raft.pontoon.segment.write"])
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	metrics "github.com/hashicorp/go-metrics"
 	"go.etcd.io/bbolt"
 
 	raft "github.com/pontoon-raft/raft"
@@ -41,12 +42,13 @@ import (
 // All methods are safe for concurrent use; GetLog, FirstIndex and
 // LastIndex run concurrently with each other and with a write's fdatasync.
 type SegmentStore struct {
-	dir    string
-	id     uint64
-	segSz  int64
-	mode   os.FileMode
-	ro     bool // SegmentOptions.ReadOnly
-	stable *BoltStore
+	dir     string
+	id      uint64
+	segSz   int64
+	mode    os.FileMode
+	ro      bool // SegmentOptions.ReadOnly
+	stable  *BoltStore
+	metrics metricSink
 
 	// wmu serialises the writers (StoreLogs, DeleteRange, Close).
 	wmu sync.Mutex
@@ -76,6 +78,9 @@ type segment struct {
 	// live counts the index's entries in this segment (guarded by
 	// SegmentStore.mu).
 	live int
+	// since is when the segment was created, or opened if it already
+	// existed (raft.wal.last_segment_age_seconds).
+	since time.Time
 }
 
 // SegmentOptions configures a SegmentStore.
@@ -98,6 +103,11 @@ type SegmentOptions struct {
 	// another process holds open read-write may be mid-write: inspect a
 	// stopped node's directory, or a copy.
 	ReadOnly bool
+	// Metrics receives the store's metrics (raft-wal's raft.wal.* keys and
+	// raft.pontoon.segment.write; see segment_metrics.go and
+	// docs/metrics.md). nil means go-metrics' global instance, looked up
+	// at every call.
+	Metrics *metrics.Metrics
 }
 
 const (
@@ -141,7 +151,8 @@ func NewSegmentStore(opts SegmentOptions) (_ *SegmentStore, err error) {
 	} else if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("segment store: %w", err)
 	}
-	s := &SegmentStore{dir: opts.Dir, segSz: opts.SegmentSize, mode: opts.FileMode, ro: opts.ReadOnly}
+	s := &SegmentStore{dir: opts.Dir, segSz: opts.SegmentSize, mode: opts.FileMode, ro: opts.ReadOnly,
+		metrics: metricSink{m: opts.Metrics}}
 	// NB: create makes stable.db before the state file, so a store with a
 	// state file and no stable.db lost it (and its term and vote: a new
 	// empty one would let the node vote twice in a term).
@@ -346,7 +357,7 @@ func (s *SegmentStore) load(seq uint64, newest bool) error {
 	}
 	// NB: in the list before its records are indexed (their live
 	// counts); on an error NewSegmentStore closes it with the others.
-	seg := &segment{seq: seq, path: path, f: f, size: h.size}
+	seg := &segment{seq: seq, path: path, f: f, size: h.size, since: time.Now()}
 	s.segs = append(s.segs, seg)
 	var p segPayload
 	sc, err := scanRecordsWith(b, h.key(), func(off int64) payloadFunc {
@@ -452,6 +463,7 @@ func (s *SegmentStore) GetLog(index uint64, log *raft.Log) error {
 	if err := decodeLog(b, log); err != nil {
 		return fmt.Errorf("%w: segment store: segment %s: entry %d at offset %d: %v", raft.ErrCorrupt, seg.path, index, ref.off, err)
 	}
+	s.noteRead(int(ref.n))
 	if cap(*bp) > 1<<20 {
 		*bp = make([]byte, 0, 4096)
 	}
@@ -463,22 +475,30 @@ func (s *SegmentStore) Set(key, val []byte) error {
 	if s.ro {
 		return errSegReadOnly
 	}
+	s.noteStable(true)
 	return s.stable.Set(key, val)
 }
 
 // Get returns the value of key, or raft.ErrKeyNotFound.
-func (s *SegmentStore) Get(key []byte) ([]byte, error) { return s.stable.Get(key) }
+func (s *SegmentStore) Get(key []byte) ([]byte, error) {
+	s.noteStable(false)
+	return s.stable.Get(key)
+}
 
 // SetUint64 stores val under key.
 func (s *SegmentStore) SetUint64(key []byte, val uint64) error {
 	if s.ro {
 		return errSegReadOnly
 	}
+	s.noteStable(true)
 	return s.stable.SetUint64(key, val)
 }
 
 // GetUint64 returns the uint64 under key, or raft.ErrKeyNotFound.
-func (s *SegmentStore) GetUint64(key []byte) (uint64, error) { return s.stable.GetUint64(key) }
+func (s *SegmentStore) GetUint64(key []byte) (uint64, error) {
+	s.noteStable(false)
+	return s.stable.GetUint64(key)
+}
 
 // Close closes the files. Every
 // acknowledged write is already on disk; Close writes nothing.

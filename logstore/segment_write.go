@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	raft "github.com/pontoon-raft/raft"
 )
@@ -65,10 +66,18 @@ func (s *SegmentStore) StoreLogs(logs []*raft.Log) error {
 		}
 	}
 	s.ents = ents
+	start := time.Now()
 	off, buf, err := s.writeRecordLocked(buf)
 	s.buf = buf
 	if err != nil {
 		return err
+	}
+	if s.metrics.get() != nil {
+		n := 0
+		for _, e := range ents {
+			n += e.len
+		}
+		s.noteAppend(len(logs), n, start)
 	}
 	s.mu.Lock()
 	s.indexPut(s.active, off, ents)
@@ -103,6 +112,7 @@ func (s *SegmentStore) DeleteRange(min, max uint64) error {
 	s.mu.Lock()
 	s.indexDelete(min, max)
 	s.mu.Unlock()
+	s.noteTruncation(min, max, first, last)
 	return s.compactLocked()
 }
 
@@ -198,6 +208,7 @@ func (s *SegmentStore) rotateLocked(need int64) error {
 	s.mu.Lock()
 	s.segs = append(s.segs, seg)
 	s.mu.Unlock()
+	s.noteRotation(s.active.since)
 	s.active, s.tail = seg, journalDataStart
 	s.prepareNextLocked()
 	return nil
@@ -289,7 +300,7 @@ func (s *SegmentStore) newSegment(seq uint64, size int64) (*segment, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("segment %s: %w", path, err)
 	}
-	return &segment{seq: seq, path: path, f: f, size: size}, nil
+	return &segment{seq: seq, path: path, f: f, size: size, since: time.Now()}, nil
 }
 
 // allocFile creates path with size bytes allocated (fallocate: no data

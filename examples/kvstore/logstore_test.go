@@ -24,7 +24,14 @@ func TestLogStoreSegment(t *testing.T) {
 		stop()
 		t.Fatalf("PUT: %d %s", code, body)
 	}
+	// The store's metrics under raft-wal's names, no raft-boltdb ones.
+	code, page := call(t, http.MethodGet, base+"/metrics", nil)
 	stop()
+	series := metricsSeries(page)
+	if code != http.StatusOK || !series["raft_wal_log_appends"] || !series["raft_wal_log_entries_written"] || series["raft_boltdb_storeLogs"] {
+		t.Fatalf("/metrics on SegmentStore: %d; raft_wal_log_appends %v, raft_wal_log_entries_written %v, raft_boltdb_storeLogs %v",
+			code, series["raft_wal_log_appends"], series["raft_wal_log_entries_written"], series["raft_boltdb_storeLogs"])
+	}
 
 	o2 := *o
 	_, base, stop = startSingleIn(t, &o2)

@@ -86,7 +86,7 @@ func (n *node) openStore() error {
 		if exists(boltPath) {
 			return fmt.Errorf("-log-store segment, but %s holds a bolt log store (start with -log-store bolt)", boltPath)
 		}
-		s, err := logstore.NewSegmentStore(logstore.SegmentOptions{Dir: segDir})
+		s, err := logstore.NewSegmentStore(logstore.SegmentOptions{Dir: segDir, Metrics: n.exp.Metrics()})
 		if err != nil {
 			return err
 		}
