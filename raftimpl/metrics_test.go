@@ -315,6 +315,7 @@ func TestMetricsDocumented(t *testing.T) {
 		nd.store.RunMetrics(ctx, time.Hour) // emits once, then sees ctx done
 	}
 	shutdown()
+	exerciseSegmentStore(t, m, filepath.Join(dir, "seg"))
 
 	got := sinkKeys(sink, []raft.ServerID{"n1", "n2", "n3"})
 	var problems []string
@@ -370,5 +371,38 @@ func TestMetricsNilMeansGlobal(t *testing.T) {
 		if _, ok := got[k]; !ok {
 			t.Errorf("%s not emitted to the global sink", k)
 		}
+	}
+}
+
+// exerciseSegmentStore makes a SegmentStore emit each of its metrics to m:
+// appends across rotations, reads, a head and a tail truncation, stable
+// reads and writes.
+func exerciseSegmentStore(t *testing.T, m *metrics.Metrics, dir string) {
+	t.Helper()
+	s, err := logstore.NewSegmentStore(logstore.SegmentOptions{Dir: dir, SegmentSize: logstore.MinJournalSize, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := uint64(1); i <= 40; i++ {
+		if err := s.StoreLogs([]*raft.Log{{Index: i, Term: 1, Data: make([]byte, 300)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var l raft.Log
+	if err := s.GetLog(20, &l); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRange(1, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRange(38, 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUint64([]byte("CurrentTerm"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetUint64([]byte("CurrentTerm")); err != nil {
+		t.Fatal(err)
 	}
 }
