@@ -11,7 +11,10 @@
 //     records appended to preallocated segment files in a directory,
 //     with the journal's record format and its crash and damage checks,
 //     an index in memory and pread for GetLog. Its files are its own (no
-//     hashicorp tool reads them). See segment_store.go.
+//     hashicorp tool reads them; raftinspect does, through
+//     SegmentOptions.ReadOnly, which changes nothing on disk). It emits
+//     raft-wal's metrics under raft-wal's names (segment_metrics.go). See
+//     segment_store.go.
 //   - InmemStore: maps in memory, for tests.
 //   - LogCache: a bounded cache of recent entries in front of any LogStore.
 //     It is only a LogStore: give the engine the wrapped store as its
