@@ -15,6 +15,19 @@ import (
 	"go.etcd.io/bbolt"
 )
 
+// newInmemMetrics returns a metrics instance whose sink keeps everything
+// in memory for the test to read.
+func newInmemMetrics(t *testing.T) (*metrics.Metrics, *metrics.InmemSink) {
+	t.Helper()
+	sink := metrics.NewInmemSink(time.Hour, time.Hour)
+	mc := metrics.DefaultConfig("")
+	mc.EnableHostname = false
+	mc.EnableRuntimeMetrics = false
+	m, err := metrics.New(mc, sink)
+	mustNoErr(t, err)
+	return m, sink
+}
+
 // sinkNames returns the keys an in-memory sink received, by kind.
 func sinkNames(sink *metrics.InmemSink) map[string]string {
 	out := map[string]string{}
@@ -38,12 +51,7 @@ func sinkNames(sink *metrics.InmemSink) map[string]string {
 // Options.Metrics; raft.boltdb.logSize is each entry's encoded size.
 func TestBoltMetrics(t *testing.T) {
 	for _, noJournal := range []bool{false, true} {
-		sink := metrics.NewInmemSink(time.Hour, time.Hour)
-		mc := metrics.DefaultConfig("")
-		mc.EnableHostname = false
-		mc.EnableRuntimeMetrics = false
-		m, err := metrics.New(mc, sink)
-		mustNoErr(t, err)
+		m, sink := newInmemMetrics(t)
 		s, err := logstore.New(logstore.Options{Path: filepath.Join(t.TempDir(), "raft.db"), NoSync: true,
 			NoJournal: noJournal, Metrics: m})
 		mustNoErr(t, err)
@@ -136,12 +144,7 @@ func sinkCounters(sink *metrics.InmemSink) map[string]float64 {
 // head and tail truncations in entries, stable gets and sets, and the age of
 // the last sealed segment.
 func TestSegmentMetrics(t *testing.T) {
-	sink := metrics.NewInmemSink(time.Hour, time.Hour)
-	mc := metrics.DefaultConfig("")
-	mc.EnableHostname = false
-	mc.EnableRuntimeMetrics = false
-	m, err := metrics.New(mc, sink)
-	mustNoErr(t, err)
+	m, sink := newInmemMetrics(t)
 	s, err := logstore.NewSegmentStore(logstore.SegmentOptions{Dir: filepath.Join(t.TempDir(), "seg"),
 		SegmentSize: logstore.MinJournalSize, Metrics: m})
 	mustNoErr(t, err)

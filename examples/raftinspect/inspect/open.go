@@ -96,7 +96,11 @@ func (d dataDir) openStore(write, verifyAll bool) (logStore, error) {
 	if d.seg != "" {
 		return d.openSegmentStore(write)
 	}
-	return d.openBoltStore(write, verifyAll)
+	s, err := d.openBoltStore(write, verifyAll)
+	if err != nil {
+		return nil, err // not a nil *BoltStore in a non-nil interface
+	}
+	return s, nil
 }
 
 // openSegmentStore opens d.seg read-only (its open reads and checks every
